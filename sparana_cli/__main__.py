@@ -1,0 +1,3 @@
+from sparana_cli.cli import main
+
+main(prog_name="sparana")

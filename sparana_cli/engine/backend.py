@@ -1,0 +1,100 @@
+"""The only module that knows NumPy from CuPy: picking the array module, moving arrays, device RNGs."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+from sparana_cli.errors import UserError
+from sparana_cli.seeding import generator
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array module (`xp`) and the device it runs on."""
+
+    name: str  # "cpu" or "gpu"
+    xp: ModuleType
+
+    def asarray(self, array, dtype=None):
+        """A device copy (or the same array, if already there with that dtype)."""
+        return self.xp.asarray(array, dtype=dtype)
+
+    def random(self, seed: int, stream: str):
+        """A generator on the device with `.random(out=...)`, independent per stream."""
+        if self.xp is np:
+            return generator(seed, stream)
+        return self.xp.random.default_rng(int(generator(seed, stream).integers(2**62)))
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (for honest timings)."""
+        if self.xp is not np:
+            self.xp.cuda.get_current_stream().synchronize()
+
+    def describe(self) -> str:
+        if self.xp is np:
+            return f"cpu (NumPy {np.__version__})"
+        props = self.xp.cuda.runtime.getDeviceProperties(self.xp.cuda.Device().id)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        return f"gpu ({name}, CuPy {self.xp.__version__})"
+
+
+    def take_rows(self, source, rows, out):
+        """out[:] = source[rows] without a temporary (a training batch gathered in place)."""
+        if self.xp is np:
+            return np.take(source, rows, axis=0, out=out, mode="clip")  # mode="raise" would buffer a copy
+        return self.xp.take(source, rows, axis=0, out=out)
+
+
+CPU = Backend("cpu", np)
+
+
+@functools.cache
+def _cupy() -> ModuleType | None:
+    """CuPy when it imports and a GPU answers, else None."""
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return None
+        cupy.zeros(1).sum().item()  # touch the device: a broken driver fails here, not mid-training
+        return cupy
+    except Exception:  # ImportError, CUDARuntimeError, a driver without a device, ...
+        return None
+
+
+def resolve_backend(device: str) -> Backend:
+    """The backend for a spec's `device`: auto | cpu | gpu (gpu with no usable GPU is a UserError)."""
+    if device == "cpu":
+        return CPU
+    cupy = _cupy()
+    if cupy is not None:
+        return Backend("gpu", cupy)
+    if device == "gpu":
+        raise UserError("device: gpu, but no usable GPU was found (CuPy missing or no CUDA device); use device: cpu or auto")
+    return CPU
+
+
+def backend_of(array) -> Backend:
+    """The backend an array lives on."""
+    if isinstance(array, (np.ndarray, np.generic)) or _cupy() is None:
+        return CPU
+    return Backend("gpu", _cupy())
+
+
+def array_module(array) -> ModuleType:
+    """numpy or cupy, whichever the array belongs to."""
+    return backend_of(array).xp
+
+
+def to_host(array) -> np.ndarray:
+    """A NumPy copy of a device array (NumPy arrays pass through)."""
+    if isinstance(array, np.ndarray):
+        return array
+    cupy = _cupy()
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return cupy.asnumpy(array)
+    return np.asarray(array)

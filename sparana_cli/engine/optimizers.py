@@ -1,0 +1,81 @@
+"""Update rules. The base class owns the bookkeeping; each rule implements one in-place `_update`."""
+
+from __future__ import annotations
+
+import math
+
+from sparana_cli.engine.backend import array_module
+
+
+class Optimizer:
+    """Steps a list of parameter arrays in place from a matching list of gradient arrays."""
+
+    def __init__(self, params: list, lr: float):
+        self.params = params
+        self.lr = lr
+        self.t = 0  # steps taken
+
+    def step(self, grads: list) -> None:
+        """One update. Gradients are used as scratch space and are garbage afterwards."""
+        self.t += 1
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            self._update(i, p, g)
+
+    def _update(self, i: int, p, g) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """p -= lr * v with v = momentum * v + g (plain SGD when momentum is 0)."""
+
+    def __init__(self, params, lr, momentum=0.0):
+        super().__init__(params, lr)
+        self.momentum = momentum
+        self.velocity = [array_module(p).zeros_like(p) for p in params] if momentum else None
+
+    def _update(self, i, p, g):
+        if self.velocity is not None:
+            v = self.velocity[i]
+            v *= self.momentum
+            v += g
+            g[...] = v
+        g *= self.lr
+        p -= g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction: p -= lr * m_hat / (sqrt(v_hat) + eps)."""
+
+    def __init__(self, params, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(params, lr)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        xp = array_module(params[0])
+        self.m = [xp.zeros_like(p) for p in params]
+        self.v = [xp.zeros_like(p) for p in params]
+
+    def _update(self, i, p, g):
+        xp = array_module(p)
+        b1, b2 = self.beta1, self.beta2
+        m, v = self.m[i], self.v[i]
+        m *= b1
+        m += (1 - b1) * g
+        g *= g
+        v *= b2
+        g *= 1 - b2
+        v += g
+        # g is free now: it holds the step
+        xp.sqrt(v, out=g)
+        g *= 1.0 / math.sqrt(1 - b2**self.t)
+        g += self.eps
+        xp.divide(m, g, out=g)
+        g *= self.lr / (1 - b1**self.t)
+        p -= g
+
+
+def make_optimizer(params: list, cfg) -> Optimizer:
+    """The optimizer a TrainSpec names."""
+    if cfg.optimizer == "sgd":
+        return SGD(params, cfg.lr, momentum=cfg.momentum)
+    if cfg.optimizer == "adam":
+        return Adam(params, cfg.lr, beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.eps)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}")

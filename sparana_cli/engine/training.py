@@ -1,0 +1,90 @@
+"""Mini-batch training of a Network in place: penalties, clipping, masks held at zero, optimizer state."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sparana_cli.engine.backend import Backend, backend_of
+from sparana_cli.engine.network import Network, Workspace, backward, forward_train
+from sparana_cli.engine.optimizers import make_optimizer
+from sparana_cli.seeding import generator
+
+
+class Trainer:
+    """Owns what persists between steps: the workspace, optimizer state and random streams.
+
+    `cfg` is a TrainSpec (optimizer, lr, batch_size, l1, l2, dropout, clip, ...). Weights whose
+    mask is False get no gradient and are re-zeroed after every step, so they stay exactly zero.
+    """
+
+    def __init__(self, net: Network, cfg, *, loss: str, seed: int):
+        self.net, self.cfg, self.loss, self.seed = net, cfg, loss, seed
+        self.backend: Backend = backend_of(net.weights[0])
+        xp = self.backend.xp
+        self.ws = Workspace(net, cfg.batch_size, dropout=cfg.dropout)
+        self.params = [p for pair in zip(net.weights, net.biases) for p in pair]
+        self.grads = [g for pair in zip(self.ws.grad_w, self.ws.grad_b) for g in pair]
+        self.optimizer = make_optimizer(self.params, cfg)
+        self.masked = [i for i, m in enumerate(net.masks) if not bool(m.all())]
+        self.scratch = [xp.empty_like(w) for w in net.weights] if (cfg.l1 or cfg.l2) else None
+
+    def compute_gradients(self, n: int, labels, dropout_rng=None):
+        """Gradients of the penalised mean loss on the n rows in ws.acts[0], into self.grads.
+
+        Returns (summed loss, correct predictions) as 0-d device arrays.
+        """
+        z = forward_train(self.net, self.ws, n, dropout_rng)
+        correct = (z.argmax(axis=1) == labels).sum()
+        total = backward(self.net, self.ws, n, labels, loss=self.loss)
+        self._shape_gradients()
+        return total, correct
+
+    def step(self, n: int, labels, dropout_rng=None):
+        """One update on the n rows already in ws.acts[0]; returns (summed loss, correct) as 0-d arrays."""
+        total, correct = self.compute_gradients(n, labels, dropout_rng)
+        self.optimizer.step(self.grads)
+        for i in self.masked:
+            self.net.weights[i] *= self.net.masks[i]
+        return total, correct
+
+    def _shape_gradients(self) -> None:
+        """Add the L1/L2 penalties, drop masked coordinates, clip the global norm."""
+        xp, cfg, net, ws = self.backend.xp, self.cfg, self.net, self.ws
+        for i, (w, g) in enumerate(zip(net.weights, ws.grad_w)):
+            if cfg.l2:
+                xp.multiply(w, cfg.l2, out=self.scratch[i])
+                g += self.scratch[i]
+            if cfg.l1:
+                xp.sign(w, out=self.scratch[i])
+                self.scratch[i] *= cfg.l1
+                g += self.scratch[i]
+        for i in self.masked:
+            ws.grad_w[i] *= net.masks[i]
+        if cfg.clip:
+            squared = sum(xp.vdot(g.ravel(), g.ravel()) for g in self.grads)
+            scale = xp.minimum(1.0, cfg.clip / (xp.sqrt(squared) + 1e-12)).astype(net.dtype)
+            for g in self.grads:
+                g *= scale
+
+    def epoch(self, x, y, epoch: int, on_batch: Callable | None = None) -> tuple[float, float]:
+        """One shuffled pass over device arrays x (n, features), y (n,); returns (mean loss, accuracy).
+
+        Shuffling and dropout draw from streams named by the epoch number, so epoch k is the
+        same whether or not the run was resumed before it. on_batch(rows, loss_sum) is called
+        after each step with the running summed loss as a device scalar.
+        """
+        xp, n_total, batch = self.backend.xp, x.shape[0], self.cfg.batch_size
+        order = self.backend.asarray(generator(self.seed, f"shuffle-{epoch}").permutation(n_total))
+        dropout_rng = self.backend.random(self.seed, f"dropout-{epoch}") if self.cfg.dropout else None
+        loss_sum = xp.zeros((), dtype=self.net.dtype)
+        correct = xp.zeros((), dtype=xp.int64)
+        for start in range(0, n_total, batch):
+            rows = order[start:start + batch]
+            n = rows.shape[0]
+            self.backend.take_rows(x, rows, self.ws.acts[0][:n])
+            loss, hits = self.step(n, y[rows], dropout_rng)
+            loss_sum += loss
+            correct += hits
+            if on_batch is not None:
+                on_batch(n, loss_sum)
+        return float(loss_sum) / n_total, float(correct) / n_total

@@ -1,0 +1,1 @@
+"""Phases: each loads its inputs, computes, and writes a run folder (or reports on one)."""

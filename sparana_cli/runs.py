@@ -1,0 +1,246 @@
+"""Run folders: reserved atomically, written as <name>.tmp/ and renamed when complete; HDF5 model and metrics.
+
+A finished run folder is never modified. Layout (see README "Run folders"):
+  spec.yaml    the resolved spec
+  model.h5     /layers/<i>/{weights, bias, mask}, attrs; root attrs: version, seed, phase, parent, dataset
+  metrics.h5   /<phase>/<name> arrays, summary numbers as group attributes
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+from sparana_cli import __version__
+from sparana_cli.engine.backend import CPU, Backend, to_host
+from sparana_cli.engine.network import Network
+from sparana_cli.errors import UserError
+from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
+
+RUNS_ENV = "SPARANA_RUNS"
+SPEC_FILE, MODEL_FILE, METRICS_FILE = "spec.yaml", "model.h5", "metrics.h5"
+TMP_SUFFIX = ".tmp"
+
+
+def runs_root(option: str | None) -> Path:
+    """The runs folder: --runs-dir, else $SPARANA_RUNS, else ./runs."""
+    return Path(option or os.environ.get(RUNS_ENV) or "runs")
+
+
+# -- creating ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingRun:
+    """A reserved run: files go into `tmp`; it becomes `path` when the run finishes."""
+
+    tmp: Path
+    path: Path
+
+
+def reserve_run(root: Path, name: str, now: datetime | None = None) -> PendingRun:
+    """Reserve <root>/<name>-<YYYYmmdd-HHMMSS>[-k] by creating its .tmp folder with os.mkdir (atomic).
+
+    A name that is taken, finished or in progress, gets the next free suffix, never an overwrite.
+    """
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"{root}: cannot create the runs folder ({err.strerror or err})") from None
+    for k in range(1, 10_000):
+        final = root / (f"{name}-{stamp}" if k == 1 else f"{name}-{stamp}-{k}")
+        tmp = final.with_name(final.name + TMP_SUFFIX)
+        if final.exists():
+            continue
+        try:
+            os.mkdir(tmp)
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise UserError(f"{root}: cannot create a run folder there ({err.strerror or err})") from None
+        if final.exists():  # finished by someone else between our two checks
+            os.rmdir(tmp)
+            continue
+        return PendingRun(tmp, final)
+    raise UserError(f"{root}: no free run name for {name}-{stamp}")
+
+
+@contextlib.contextmanager
+def new_run(root: Path, name: str) -> Iterator[PendingRun]:
+    """Reserve a run folder, let the caller fill run.tmp, then rename it to run.path.
+
+    Any exception, an interrupt included, removes the unfinished folder and propagates.
+    """
+    run = reserve_run(root, name)
+    try:
+        yield run
+    except BaseException:
+        shutil.rmtree(run.tmp, ignore_errors=True)
+        raise
+    os.rename(run.tmp, run.path)
+
+
+def write_spec(folder: Path, spec: Spec) -> None:
+    (folder / SPEC_FILE).write_text(spec_to_yaml(spec), encoding="utf-8")
+
+
+def run_attrs(spec: Spec, dataset, *, phase: str, parent: Path | str | None, backend: Backend) -> dict:
+    """Root attributes of model.h5: provenance of the weights."""
+    return {
+        "sparana_version": __version__,
+        "seed": spec.seed,
+        "phase": phase,
+        "parent": str(parent or ""),
+        "dataset": dataset.name,
+        "dataset_checksum": dataset.checksum,
+        "dataset_source": dataset.source,
+        "device": backend.name,
+        "created": datetime.now().isoformat(timespec="microseconds"),
+    }
+
+
+def save_model(path: Path, net: Network, attrs: dict) -> None:
+    """Write weights, biases and masks of every layer, with provenance attributes, to model.h5."""
+    with h5py.File(path, "w") as f:
+        f.attrs.update(attrs)
+        f.attrs["n_layers"] = net.n_layers
+        f.attrs["output"] = net.output
+        layers = f.create_group("layers")
+        for i, (w, b, m) in enumerate(zip(net.weights, net.biases, net.masks)):
+            g = layers.create_group(str(i))
+            g.create_dataset("weights", data=to_host(w))
+            g.create_dataset("bias", data=to_host(b))
+            g.create_dataset("mask", data=to_host(m), compression="gzip")
+            g.attrs["activation"] = net.activation(i)
+            g.attrs["shape"] = np.asarray(w.shape, dtype=np.int64)
+
+
+def write_metrics(path: Path, arrays: dict[str, dict], attrs: dict[str, dict] | None = None) -> None:
+    """metrics.h5: arrays[group][name] -> /group/name; attrs[group] -> that group's attributes."""
+    with h5py.File(path, "a") as f:
+        for group, items in arrays.items():
+            g = f.require_group(group)
+            for name, value in items.items():
+                if name in g:
+                    del g[name]
+                g.create_dataset(name, data=np.asarray(value))
+        for group, items in (attrs or {}).items():
+            f.require_group(group).attrs.update({k: v for k, v in items.items()})
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _open_h5(path: Path) -> Iterator[h5py.File]:
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise UserError(f"{path}: not a readable HDF5 file ({str(err).splitlines()[0]})") from None
+    try:
+        yield f
+    except (KeyError, OSError, ValueError, TypeError) as err:
+        raise UserError(f"{path}: damaged or incomplete ({str(err).splitlines()[0]})") from None
+    finally:
+        f.close()
+
+
+def load_model(run_dir: Path, backend: Backend = CPU) -> tuple[Network, dict]:
+    """The network stored in a run folder, on `backend`, and model.h5's root attributes."""
+    path = Path(run_dir) / MODEL_FILE
+    with _open_h5(path) as f:
+        attrs = {k: _plain(v) for k, v in f.attrs.items()}
+        if "layers" not in f or not len(f["layers"]):
+            raise UserError(f"{path}: no /layers group")
+        n = len(f["layers"])
+        weights, biases, masks = [], [], []
+        for i in range(n):
+            if str(i) not in f["layers"]:
+                raise UserError(f"{path}: missing /layers/{i}")
+            g = f["layers"][str(i)]
+            for key in ("weights", "bias", "mask"):
+                if key not in g:
+                    raise UserError(f"{path}: missing /layers/{i}/{key}")
+            w, b, m = g["weights"][()], g["bias"][()], g["mask"][()]
+            if w.ndim != 2 or b.shape != (w.shape[1],) or m.shape != w.shape:
+                raise UserError(f"{path}: /layers/{i} has inconsistent shapes (weights {w.shape}, bias {b.shape}, mask {m.shape})")
+            if i and w.shape[0] != weights[-1].shape[1]:
+                raise UserError(f"{path}: /layers/{i} takes {w.shape[0]} inputs but layer {i - 1} gives {weights[-1].shape[1]}")
+            if w.dtype not in (np.float32, np.float64) or b.dtype != w.dtype:
+                raise UserError(f"{path}: /layers/{i} must hold float32 or float64 weights and bias of one type")
+            weights.append(w)
+            biases.append(b)
+            masks.append(m.astype(bool))
+        output = str(attrs.get("output", "linear"))
+        if output not in ("linear", "softmax"):
+            raise UserError(f"{path}: unknown output activation {output!r}")
+    net = Network(weights, biases, masks, output=output)
+    return (net.to(backend) if backend is not CPU else net), attrs
+
+
+def read_metrics(run_dir: Path) -> tuple[dict, dict]:
+    """(arrays, attrs) of metrics.h5: arrays[group][name] as NumPy, attrs[group] as plain values."""
+    arrays, attrs = {}, {}
+    with _open_h5(Path(run_dir) / METRICS_FILE) as f:
+        for group, g in f.items():
+            arrays[group] = {name: d[()] for name, d in g.items() if isinstance(d, h5py.Dataset)}
+            attrs[group] = {k: _plain(v) for k, v in g.attrs.items()}
+    return arrays, attrs
+
+
+def load_run_spec(run_dir: Path) -> Spec:
+    path = Path(run_dir) / SPEC_FILE
+    return spec_from_mapping(read_yaml(path), str(path))
+
+
+def _plain(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# -- finding ----------------------------------------------------------------------------------
+
+
+def finished_runs(root: Path) -> list[Path]:
+    """Finished run folders in root (those with a model.h5 and no .tmp suffix), oldest first."""
+    if not root.is_dir():
+        return []
+    runs = [p for p in root.iterdir() if p.is_dir() and not p.name.endswith(TMP_SUFFIX) and (p / MODEL_FILE).is_file()]
+    return sorted(runs, key=_created)
+
+
+def _created(run: Path) -> tuple[str, str]:
+    try:
+        with h5py.File(run / MODEL_FILE, "r") as f:
+            return str(_plain(f.attrs.get("created", ""))), run.name
+    except OSError:
+        return "", run.name
+
+
+def resolve_run(root: Path, run: str | None) -> Path:
+    """A run folder from a path or a name in root; None means the newest finished run in root."""
+    if run is None:
+        runs = finished_runs(root)
+        if not runs:
+            raise UserError(f"{root}: no finished runs; train one first, e.g. 'sparana train configs/mnist.yaml'")
+        return runs[-1]
+    for candidate in (Path(run), root / run):
+        if candidate.is_dir():
+            if candidate.name.endswith(TMP_SUFFIX):
+                raise UserError(f"{candidate}: an unfinished run folder")
+            return candidate
+    raise UserError(f"run {run}: no such folder (looked in . and {root})")

@@ -1,0 +1,322 @@
+"""Experiment specs: YAML into typed, validated sections, with `key=value` overrides.
+
+Each section is one small frozen dataclass whose fields carry a default, a one-line doc and,
+where it matters, the range a value must lie in. `build` walks the type hints, so adding a
+section (prune, forget, ...) is adding one dataclass and one field on `Spec`. Every error
+names the full key path (`train.lr: must be > 0, got -1`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import re
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from sparana_cli.errors import UserError
+
+_BOUNDS = re.compile(r"^\s*([\[(])\s*(\S+)\s*,\s*(\S+)\s*([\])])\s*$")
+
+
+def setting(default: Any, doc: str, *, bounds: str | None = None, pattern: str | None = None):
+    """A spec field: default, one-line doc, optional interval like "(0, inf)" and regex."""
+    meta = {"doc": doc, "bounds": bounds, "pattern": pattern}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def section(cls: type, doc: str):
+    """A nested section of the spec, defaulting to the section's own defaults."""
+    return field(default_factory=cls, metadata={"doc": doc})
+
+
+class SpecInvalid(Exception):
+    """A value that does not fit its key; `key` is the path relative to where it was raised."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key, self.message = key, message
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    name: Literal["mnist", "fashion-mnist"] = setting("mnist", "dataset to load")
+    path: str | None = setting(
+        None, "folder holding the four IDX files; null: $SPARANA_DATA/<name>, then the built-in source"
+    )
+    validation: float = setting(
+        0.1, "fraction of the training files held out (seeded) for validation", bounds="[0, 0.5]"
+    )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    hidden: list[int] = setting([1000, 800, 400], "widths of the ReLU hidden layers", bounds="[1, inf)")
+    output: Literal["linear", "softmax"] = setting("linear", "activation of the output layer")
+    loss: Literal["quadratic", "cross_entropy"] = setting(
+        "quadratic", "cost: quadratic 1/2|y-t|^2 (LQ) or cross_entropy on the softmax (SCE)"
+    )
+    init: Literal["xavier"] = setting("xavier", "weight initialisation (Glorot uniform)")
+    bias: float = setting(0.1, "initial value of every bias")
+    dtype: Literal["float32", "float64"] = setting("float32", "floating-point type of weights and activations")
+
+    def __post_init__(self):
+        if self.loss == "cross_entropy" and self.output != "softmax":
+            raise SpecInvalid("output", "loss cross_entropy needs output: softmax")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    optimizer: Literal["sgd", "adam"] = setting("adam", "update rule")
+    lr: float = setting(1e-4, "learning rate", bounds="(0, inf)")
+    momentum: float = setting(0.0, "SGD momentum", bounds="[0, 1)")
+    beta1: float = setting(0.9, "Adam first-moment decay", bounds="[0, 1)")
+    beta2: float = setting(0.999, "Adam second-moment decay", bounds="[0, 1)")
+    eps: float = setting(1e-8, "Adam denominator epsilon", bounds="(0, inf)")
+    batch_size: int = setting(250, "samples per step", bounds="[1, inf)")
+    epochs: int = setting(10, "passes over the training split", bounds="[1, inf)")
+    l1: float = setting(0.0, "L1 penalty on weights (added to the gradient as l1*sign(W))", bounds="[0, inf)")
+    l2: float = setting(0.0, "L2 penalty on weights (added to the gradient as l2*W)", bounds="[0, inf)")
+    dropout: float = setting(0.0, "dropout rate on hidden activations during training", bounds="[0, 1)")
+    clip: float | None = setting(None, "clip the global gradient norm to this value; null: no clipping", bounds="(0, inf)")
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str = setting("experiment", "run name; folders are runs/<name>-<time>", pattern=r"[A-Za-z0-9][A-Za-z0-9._-]*")
+    seed: int = setting(0, "seed for initialisation, data split, shuffling and dropout", bounds="[0, inf)")
+    device: Literal["auto", "cpu", "gpu"] = setting("auto", "auto: the GPU when CuPy finds one, else the CPU")
+    data: DataSpec = section(DataSpec, "where the data comes from")
+    model: ModelSpec = section(ModelSpec, "network shape and cost")
+    train: TrainSpec = section(TrainSpec, "optimisation")
+
+
+# ---------------------------------------------------------------------------------------------
+# Building and checking
+# ---------------------------------------------------------------------------------------------
+
+
+def build(cls: type, raw: Any, path: str = ""):
+    """Validate a mapping into dataclass `cls`; raise SpecInvalid naming the full key path."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SpecInvalid(path or "spec", f"expected a mapping of keys, got {_shown(raw)}")
+    hints = get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in raw:
+        if key not in names:
+            raise SpecInvalid(_join(path, str(key)), "unknown key" + _did_you_mean(str(key), names, path))
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in raw:
+            key = _join(path, f.name)
+            values[f.name] = _convert(raw[f.name], hints[f.name], key)
+            _check_value(values[f.name], f.metadata, key)
+    try:
+        return cls(**values)
+    except SpecInvalid as err:
+        raise SpecInvalid(_join(path, err.key), err.message) from None
+
+
+def _convert(value: Any, tp: Any, key: str):
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, key)
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(value, inner, key)
+    if origin is Literal:
+        choices = get_args(tp)
+        if value not in choices:
+            hint = _did_you_mean(str(value), choices, "") if isinstance(value, str) else ""
+            raise SpecInvalid(key, f"expected one of {', '.join(map(str, choices))}, got {_shown(value)}{hint}")
+        return value
+    if origin is list:
+        (inner,) = get_args(tp)
+        if not isinstance(value, list):
+            raise SpecInvalid(key, f"expected a list, got {_shown(value)}")
+        return [_convert(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise SpecInvalid(key, f"expected true or false, got {_shown(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecInvalid(key, f"expected an integer, got {_shown(value)}")
+        return value
+    if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads `1e-4` (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                raise SpecInvalid(key, f"expected a number, got {_shown(value)}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SpecInvalid(key, f"expected a number, got {_shown(value)}")
+        if not math.isfinite(value):
+            raise SpecInvalid(key, f"expected a finite number, got {value}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise SpecInvalid(key, f"expected a string, got {_shown(value)}")
+        return value
+    raise AssertionError(f"spec field {key} has an unsupported type {tp!r}")
+
+
+def _check_value(value: Any, meta: Any, key: str) -> None:
+    items = value if isinstance(value, list) else [value]
+    for i, item in enumerate(items):
+        where = f"{key}[{i}]" if isinstance(value, list) else key
+        if meta.get("bounds") and isinstance(item, (int, float)):
+            _check_bounds(item, meta["bounds"], where)
+        if meta.get("pattern") and isinstance(item, str) and not re.fullmatch(meta["pattern"], item):
+            raise SpecInvalid(where, f"{item!r} is not allowed: use letters, digits, '.', '_' and '-', starting with a letter or digit")
+
+
+def _check_bounds(value: float, bounds: str, key: str) -> None:
+    match = _BOUNDS.match(bounds)
+    assert match, f"bad bounds {bounds!r}"
+    left, lo, hi, right = match.groups()
+    lo_v, hi_v = float(lo), float(hi)
+    too_low = value < lo_v or (left == "(" and value == lo_v)
+    too_high = value > hi_v or (right == ")" and value == hi_v)
+    if too_low or too_high:
+        if hi_v == math.inf:
+            need = f"must be {'>' if left == '(' else '>='} {lo}"
+        else:
+            need = f"must lie in {bounds.strip()}"
+        raise SpecInvalid(key, f"{need}, got {value}")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _shown(value: Any) -> str:
+    return "nothing (null)" if value is None else f"{value!r} ({type(value).__name__})"
+
+
+def _did_you_mean(word: str, options, path: str) -> str:
+    close = difflib.get_close_matches(word, [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean {_join(path, close[0])}?)" if close else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Files and overrides
+# ---------------------------------------------------------------------------------------------
+
+
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
+    """Set `a.b=value` items (values parsed as YAML) into a copy of the raw spec mapping."""
+    raw = _deep_copy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"override {item!r}: expected KEY=VALUE, e.g. train.epochs=3")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise UserError(f"override {key}: cannot read {text!r} as a YAML value") from None
+        node, parts = raw, key.split(".")
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise UserError(f"override {key}: {'.'.join(parts[: depth + 1])} is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def _deep_copy(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {k: _deep_copy(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_deep_copy(v) for v in raw]
+    return raw
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file with safe_load; a missing or malformed file is a one-line UserError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: cannot read ({err.__class__.__name__}: {err})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise UserError(f"{path}: not valid YAML{where}: {problem}") from None
+
+
+def spec_from_mapping(raw: Any, source: str, overrides=()) -> Spec:
+    """Validate a raw mapping (after overrides) into a Spec; errors name `source` and the key."""
+    if raw is not None and not isinstance(raw, dict):
+        raise UserError(f"{source}: expected a mapping of keys at the top level, got {_shown(raw)}")
+    raw = apply_overrides(raw or {}, overrides)
+    try:
+        return build(Spec, raw)
+    except SpecInvalid as err:
+        raise UserError(f"{source}: {err}") from None
+
+
+def load_spec(path: str | Path, overrides=()) -> Spec:
+    """Read, override and validate a spec file."""
+    return spec_from_mapping(read_yaml(path), str(path), overrides)
+
+
+def spec_to_dict(spec: Spec) -> dict:
+    """The fully resolved spec as plain data, ready for YAML."""
+    return dataclasses.asdict(spec)
+
+
+class _SpecDumper(yaml.SafeDumper):
+    """Sections as blocks, lists inline: `hidden: [1000, 800, 400]`."""
+
+
+_SpecDumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+
+
+def spec_to_yaml(spec: Spec) -> str:
+    return yaml.dump(spec_to_dict(spec), Dumper=_SpecDumper, sort_keys=False, default_flow_style=False)
+
+
+def describe(cls: type = Spec, path: str = "", indent: int = 0) -> list[str]:
+    """Every key of the spec with its default and one-line doc, as commented YAML lines."""
+    lines = []
+    hints = get_type_hints(cls)
+    pad = "  " * indent
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        doc = f.metadata.get("doc", "")
+        if dataclasses.is_dataclass(tp):
+            lines.append(f"{pad}{f.name}:  # {doc}")
+            lines.extend(describe(tp, _join(path, f.name), indent + 1))
+            continue
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        shown = yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...").strip()
+        choices = f" [{' | '.join(get_args(tp))}]" if get_origin(tp) is Literal else ""
+        lines.append(f"{pad}{f.name}: {shown}  # {doc}{choices}")
+    return lines
