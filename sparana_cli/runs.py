@@ -174,7 +174,8 @@ def load_model(run_dir: Path, backend: Backend = CPU) -> tuple[Network, dict]:
                     raise UserError(f"{path}: missing /layers/{i}/{key}")
             w, b, m = g["weights"][()], g["bias"][()], g["mask"][()]
             if w.ndim != 2 or b.shape != (w.shape[1],) or m.shape != w.shape:
-                raise UserError(f"{path}: /layers/{i} has inconsistent shapes (weights {w.shape}, bias {b.shape}, mask {m.shape})")
+                raise UserError(f"{path}: /layers/{i} has inconsistent shapes "
+                                f"(weights {w.shape}, bias {b.shape}, mask {m.shape})")
             if i and w.shape[0] != weights[-1].shape[1]:
                 raise UserError(f"{path}: /layers/{i} takes {w.shape[0]} inputs but layer {i - 1} gives {weights[-1].shape[1]}")
             if w.dtype not in (np.float32, np.float64) or b.dtype != w.dtype:

@@ -185,7 +185,8 @@ def _check_value(value: Any, meta: Any, key: str) -> None:
         if meta.get("bounds") and isinstance(item, (int, float)):
             _check_bounds(item, meta["bounds"], where)
         if meta.get("pattern") and isinstance(item, str) and not re.fullmatch(meta["pattern"], item):
-            raise SpecInvalid(where, f"{item!r} is not allowed: use letters, digits, '.', '_' and '-', starting with a letter or digit")
+            raise SpecInvalid(where, f"{item!r} is not allowed: use letters, digits, '.', '_' and '-', "
+                                     "starting with a letter or digit")
 
 
 def _check_bounds(value: float, bounds: str, key: str) -> None:

@@ -89,7 +89,8 @@ def _locate_idx_files(name: str, path: str | None) -> dict[str, Path] | None:
     if path is not None:
         found = _idx_files_in(Path(path))
         if found is None:
-            raise UserError(f"data.path {path}: no {name} IDX files there (expected {_IDX_NAMES['train_images'][0]}[.gz] and its three siblings)")
+            expected = _IDX_NAMES["train_images"][0]
+            raise UserError(f"data.path {path}: no {name} IDX files there (expected {expected}[.gz] and its three siblings)")
         return found
     places = [Path(os.environ["SPARANA_DATA"]) / name] if os.environ.get("SPARANA_DATA") else []
     if name == "fashion-mnist":

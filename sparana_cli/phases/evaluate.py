@@ -20,12 +20,12 @@ def load_run_with_data(run_dir: Path, console: Console, device: str = "auto"):
     dataset = load_dataset(spec.data, spec.seed)
     if dataset.notice:
         console.warn(dataset.notice)
-    if attrs.get("dataset_checksum") not in (None, dataset.checksum):
-        console.warn(f"warning: the {dataset.name} data read now ({dataset.source}) differs from the data "
-                     f"{run_dir.name} was trained on; figures are not comparable")
     if net.sizes[0] != dataset.n_features or net.sizes[-1] != dataset.n_classes:
         raise UserError(f"{run_dir / runs.MODEL_FILE}: the network maps {net.sizes[0]} inputs to {net.sizes[-1]} "
                         f"outputs, but {dataset.name} has {dataset.n_features} features and {dataset.n_classes} classes")
+    if attrs.get("dataset_checksum") not in (None, dataset.checksum):
+        console.warn(f"warning: the {dataset.name} data read now ({dataset.source}) differs from the data "
+                     f"{run_dir.name} was trained on; figures are not comparable")
     return spec, net, attrs, dataset, backend
 
 

@@ -87,7 +87,8 @@ def train(spec: Spec, *, root: Path, console: Console) -> dict:
 
     with runs.new_run(root, spec.name) as run:
         runs.write_spec(run.tmp, spec)
-        runs.save_model(run.tmp / runs.MODEL_FILE, net, runs.run_attrs(spec, dataset, phase="train", parent=None, backend=backend))
+        attrs = runs.run_attrs(spec, dataset, phase="train", parent=None, backend=backend)
+        runs.save_model(run.tmp / runs.MODEL_FILE, net, attrs)
         runs.write_metrics(
             run.tmp / runs.METRICS_FILE,
             {"train": history, "test": {"per_class_accuracy": test.per_class, "confusion": test.confusion}},

@@ -1,0 +1,1 @@
+"""Analysis of trained networks: weight scores, masks and pruning, shrinking."""

@@ -1,0 +1,69 @@
+"""Shared fixtures: a tiny learnable IDX dataset and specs that train on it in a fraction of a second."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from sparana_cli.data.idx import write_idx
+
+IDX_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def make_images(n: int, seed: int, side: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy images where each class lights its own fixed set of pixels: easy to learn."""
+    prototypes = np.random.default_rng(12345).random((10, side * side)) > 0.6
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    rng.shuffle(labels)
+    pixels = prototypes[labels] * 200 + rng.integers(0, 55, (n, side * side))
+    return pixels.reshape(n, side, side).astype(np.uint8), labels.astype(np.uint8)
+
+
+def write_idx_folder(folder: Path, n_train=300, n_test=100, gz=True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    x, y = make_images(n_train, seed=1)
+    xt, yt = make_images(n_test, seed=2)
+    ext = ".gz" if gz else ""
+    for role, array in {"train_images": x, "train_labels": y, "test_images": xt, "test_labels": yt}.items():
+        write_idx(folder / (IDX_NAMES[role] + ext), array)
+    return folder
+
+
+@pytest.fixture
+def idx_folder(tmp_path) -> Path:
+    return write_idx_folder(tmp_path / "data")
+
+
+def tiny_spec(data_path: Path, **sections) -> dict:
+    spec = {
+        "name": "tiny",
+        "seed": 3,
+        "device": "cpu",
+        "data": {"name": "mnist", "path": str(data_path), "validation": 0.2},
+        "model": {"hidden": [24, 16]},
+        "train": {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 3},
+    }
+    for key, value in sections.items():
+        spec.setdefault(key, {}).update(value) if isinstance(value, dict) else spec.__setitem__(key, value)
+    return spec
+
+
+@pytest.fixture
+def spec_file(tmp_path, idx_folder) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_spec(idx_folder)))
+    return path
+
+
+@pytest.fixture
+def runs_dir(tmp_path) -> Path:
+    return tmp_path / "runs"

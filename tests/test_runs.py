@@ -1,0 +1,104 @@
+from datetime import datetime
+
+import h5py
+import numpy as np
+import pytest
+
+from sparana_cli import runs
+from sparana_cli.engine.network import Network
+from sparana_cli.errors import UserError
+
+NOW = datetime(2026, 11, 21, 15, 30, 12)
+
+
+def masked_net():
+    net = Network.xavier([6, 5, 3], output="softmax", seed=2)
+    net.masks[0][0, :] = False
+    net.apply_masks()
+    return net
+
+
+def test_model_round_trip_gives_the_same_outputs(tmp_path):
+    net = masked_net()
+    runs.save_model(tmp_path / "model.h5", net, {"phase": "train", "seed": 2})
+    back, attrs = runs.load_model(tmp_path)
+    x = np.random.default_rng(0).random((7, 6), dtype=np.float32)
+    np.testing.assert_array_equal(back.predict(x), net.predict(x))
+    for a, b in zip(net.masks + net.weights + net.biases, back.masks + back.weights + back.biases):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
+    assert back.output == "softmax" and attrs["phase"] == "train" and attrs["seed"] == 2
+
+
+def test_model_file_is_plain_h5py(tmp_path):
+    net = masked_net()
+    runs.save_model(tmp_path / "model.h5", net, {"phase": "train"})
+    with h5py.File(tmp_path / "model.h5") as f:
+        assert f["layers/0/weights"].shape == (6, 5) and f["layers/0/weights"].dtype == np.float32
+        assert f["layers/0/mask"].dtype == bool
+        assert f["layers/0"].attrs["activation"] == "relu" and f["layers/1"].attrs["activation"] == "softmax"
+
+
+def test_names_never_collide(tmp_path):
+    first = runs.reserve_run(tmp_path, "x", NOW)
+    second = runs.reserve_run(tmp_path, "x", NOW)
+    assert first.path.name == "x-20261121-153012" and second.path.name == "x-20261121-153012-2"
+    first.tmp.rename(first.path)  # finished
+    third = runs.reserve_run(tmp_path, "x", NOW)
+    assert third.path.name == "x-20261121-153012-3"
+
+
+def test_failed_run_leaves_nothing(tmp_path):
+    with pytest.raises(RuntimeError):
+        with runs.new_run(tmp_path, "x") as run:
+            (run.tmp / "half.h5").write_bytes(b"half")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_finished_run_is_renamed(tmp_path):
+    with runs.new_run(tmp_path, "x") as run:
+        (run.tmp / "f").write_text("done")
+    assert run.path.is_dir() and not run.tmp.exists() and (run.path / "f").read_text() == "done"
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "no_layers", "no_mask", "bad_shape"])
+def test_damaged_model_is_a_user_error(tmp_path, damage):
+    path = tmp_path / "model.h5"
+    runs.save_model(path, masked_net(), {})
+    if damage == "garbage":
+        path.write_bytes(b"not hdf5 at all" * 10)
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        with h5py.File(path, "a") as f:
+            if damage == "no_layers":
+                del f["layers"]
+            elif damage == "no_mask":
+                del f["layers/1/mask"]
+            else:
+                del f["layers/1/bias"]
+                f["layers/1/bias"] = np.zeros(7, np.float32)
+    with pytest.raises(UserError) as info:
+        runs.load_model(tmp_path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_newest_finished_run(tmp_path):
+    net = masked_net()
+    for name in ("b", "a"):
+        with runs.new_run(tmp_path, name) as run:
+            runs.save_model(run.tmp / runs.MODEL_FILE, net, {"created": datetime.now().isoformat(timespec="microseconds")})
+    runs.reserve_run(tmp_path, "c")  # unfinished: never chosen
+    assert runs.resolve_run(tmp_path, None).name.startswith("a-")
+    with pytest.raises(UserError, match="no finished runs"):
+        runs.resolve_run(tmp_path / "empty", None)
+    with pytest.raises(UserError, match="no such folder"):
+        runs.resolve_run(tmp_path, "nope")
+
+
+def test_metrics_round_trip(tmp_path):
+    runs.write_metrics(tmp_path / runs.METRICS_FILE, {"train": {"loss": [3.0, 2.0]}}, {"train": {"test_accuracy": 0.5}})
+    arrays, attrs = runs.read_metrics(tmp_path)
+    np.testing.assert_array_equal(arrays["train"]["loss"], [3.0, 2.0])
+    assert attrs["train"]["test_accuracy"] == 0.5
