@@ -1,5 +1,32 @@
-"""The one exception type that means "the user's input is wrong"."""
+"""The exceptions that end a command with a message instead of a traceback."""
 
 
 class UserError(Exception):
     """Bad input (spec, data file, run folder, option): reported as one line, exit status 2."""
+
+
+class RunStopped(Exception):
+    """A run that ended before finishing, its folder kept incomplete for `--resume`: one line, `exit_code`.
+
+    `summary` is what `--json` prints (it names the run folder).
+    """
+
+    exit_code = 1
+    prefix = "error"
+
+    def __init__(self, message: str, summary: dict | None = None):
+        super().__init__(message)
+        self.summary = summary or {}
+
+
+class Interrupted(RunStopped):
+    """SIGINT or SIGTERM: the current step finished and a checkpoint was written (exit status 130)."""
+
+    exit_code = 130
+    prefix = "interrupted"
+
+
+class TrainingFailed(RunStopped):
+    """Training cannot go on (the loss or the weights became NaN or infinite); exit status 3."""
+
+    exit_code = 3

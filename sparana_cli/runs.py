@@ -1,33 +1,40 @@
 """Run folders: reserved atomically, written as <name>.tmp/ and renamed when complete; HDF5 model and metrics.
 
-A finished run folder is never modified. Layout (see README "Run folders"):
+A finished run folder's results are never modified. Layout (see README "Run folders"):
   spec.yaml    the resolved spec
+  status.json  state (running -> completed / failed / interrupted), who wrote it and when
   model.h5     /layers/<i>/{weights, bias, mask}, attrs; root attrs: version, seed, phase, parent, dataset
   metrics.h5   /<phase>/<name> arrays, summary numbers as group attributes
+An unfinished <name>.tmp/ folder also holds `lock` (held by its writer) and, while training,
+checkpoint.h5.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 import h5py
 import numpy as np
 
-from sparana_cli import __version__
+from sparana_cli import __version__, runstate
 from sparana_cli.engine.backend import CPU, Backend, to_host
 from sparana_cli.engine.network import Network
 from sparana_cli.errors import UserError
+from sparana_cli.files import atomic_path, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
 
 RUNS_ENV = "SPARANA_RUNS"
 SPEC_FILE, MODEL_FILE, METRICS_FILE = "spec.yaml", "model.h5", "metrics.h5"
 TMP_SUFFIX = ".tmp"
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # the spec's `name` pattern: no separators, no leading dot
+RUN_FOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*-\d{8}-\d{6}(?:-\d+)?")  # <name>-<YYYYmmdd-HHMMSS>[-k]
 
 
 def runs_root(option: str | None) -> Path:
@@ -40,17 +47,29 @@ def runs_root(option: str | None) -> Path:
 
 @dataclass(frozen=True)
 class PendingRun:
-    """A reserved run: files go into `tmp`; it becomes `path` when the run finishes."""
+    """A reserved run: files go into `tmp`; it becomes `path` when the run finishes.
+
+    `lock` is this process's hold on the folder (see runstate); `release()` lets it go.
+    """
 
     tmp: Path
     path: Path
+    lock: IO | None = field(default=None, compare=False, repr=False)
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.close()
 
 
-def reserve_run(root: Path, name: str, now: datetime | None = None) -> PendingRun:
+def reserve_run(root: Path, name: str, now: datetime | None = None, *, phase: str = "") -> PendingRun:
     """Reserve <root>/<name>-<YYYYmmdd-HHMMSS>[-k] by creating its .tmp folder with os.mkdir (atomic).
 
     A name that is taken, finished or in progress, gets the next free suffix, never an overwrite.
+    The folder starts with status.json (running) and this process's lock.
     """
+    if not RUN_NAME.fullmatch(name):
+        raise UserError(f"run name {name!r} is not allowed: use letters, digits, '.', '_' and '-', "
+                        "starting with a letter or digit")
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -70,27 +89,87 @@ def reserve_run(root: Path, name: str, now: datetime | None = None) -> PendingRu
         if final.exists():  # finished by someone else between our two checks
             os.rmdir(tmp)
             continue
-        return PendingRun(tmp, final)
+        lock = runstate.take_lock(tmp)
+        runstate.write_status(tmp, runstate.RUNNING, **runstate.start_fields(phase))
+        return PendingRun(tmp, final, lock)
     raise UserError(f"{root}: no free run name for {name}-{stamp}")
 
 
 @contextlib.contextmanager
-def new_run(root: Path, name: str) -> Iterator[PendingRun]:
-    """Reserve a run folder, let the caller fill run.tmp, then rename it to run.path.
+def new_run(root: Path, name: str, *, phase: str = "") -> Iterator[PendingRun]:
+    """Reserve a run folder, let the caller fill run.tmp, then finish it (status completed, renamed to run.path).
 
     Any exception, an interrupt included, removes the unfinished folder and propagates.
     """
-    run = reserve_run(root, name)
+    run = reserve_run(root, name, phase=phase)
     try:
         yield run
     except BaseException:
         shutil.rmtree(run.tmp, ignore_errors=True)
+        run.release()
         raise
-    os.rename(run.tmp, run.path)
+    finish_run(run)
+
+
+def finish_run(run: PendingRun, **status) -> None:
+    """Mark the run completed and rename <name>.tmp to <name>: from then on its results never change."""
+    try:
+        runstate.write_status(run.tmp, runstate.COMPLETED, **{"ended": runstate.now(), **status})
+        (run.tmp / runstate.LOCK_FILE).unlink(missing_ok=True)
+        if run.path.exists():
+            raise UserError(f"{run.path}: already exists; the finished run stays in {run.tmp}")
+        os.rename(run.tmp, run.path)
+    finally:
+        run.release()
+
+
+def reopen_run(root: Path, run: str) -> PendingRun:
+    """Take over an unfinished run folder to continue it: checked, and locked so no other process can.
+
+    RUN is a path to a <name>-<time>.tmp folder or its name in root (with or without .tmp).
+    """
+    tmp = _locate_unfinished(root, run)
+    for required in (SPEC_FILE, runstate.STATUS_FILE):
+        if not (tmp / required).is_file():
+            raise UserError(f"{tmp}: not an unfinished run folder (no {required})")
+    runstate.read_status(tmp)  # a damaged status.json is refused before anything changes
+    lock = runstate.take_lock(tmp)
+    if lock is None:
+        status = runstate.read_status(tmp, strict=False) or {}
+        raise UserError(f"{tmp}: still running (pid {status.get('pid', '?')} on {status.get('host', '?')}); "
+                        "stop it first (Ctrl-C or kill -TERM)")
+    return PendingRun(tmp, tmp.with_name(tmp.name[: -len(TMP_SUFFIX)]), lock)
+
+
+def _locate_unfinished(root: Path, run: str) -> Path:
+    if _is_path(run):
+        path = Path(run)
+        if not path.is_dir():
+            raise UserError(f"{run}: no such run folder")
+        candidates = [path]
+    else:
+        bare = run.removesuffix(TMP_SUFFIX)
+        if not RUN_FOLDER.fullmatch(bare):
+            raise UserError(f"{run}: not a run folder name (expected <name>-<YYYYmmdd-HHMMSS>[-k][.tmp])")
+        candidates = [p for p in (root / (bare + TMP_SUFFIX), root / bare) if p.is_dir()]
+        if not candidates:
+            raise UserError(f"{run}: no such run folder in {root}")
+    path = candidates[0]
+    if path.is_symlink():
+        raise UserError(f"{path}: a symbolic link; give the run folder itself")
+    if not path.name.endswith(TMP_SUFFIX):
+        raise UserError(f"{path}: a finished run; a finished run is never changed (train a new one)")
+    if not RUN_FOLDER.fullmatch(path.name[: -len(TMP_SUFFIX)]):
+        raise UserError(f"{path}: not a run folder name (expected <name>-<YYYYmmdd-HHMMSS>[-k].tmp)")
+    return path
+
+
+def _is_path(run: str) -> bool:
+    return os.sep in run or (os.altsep or os.sep) in run or run in (".", "..")
 
 
 def write_spec(folder: Path, spec: Spec) -> None:
-    (folder / SPEC_FILE).write_text(spec_to_yaml(spec), encoding="utf-8")
+    write_text_atomic(folder / SPEC_FILE, spec_to_yaml(spec))
 
 
 def run_attrs(spec: Spec, dataset, *, phase: str, parent: Path | str | None, backend: Backend) -> dict:
@@ -109,19 +188,24 @@ def run_attrs(spec: Spec, dataset, *, phase: str, parent: Path | str | None, bac
 
 
 def save_model(path: Path, net: Network, attrs: dict) -> None:
-    """Write weights, biases and masks of every layer, with provenance attributes, to model.h5."""
-    with h5py.File(path, "w") as f:
-        f.attrs.update(attrs)
-        f.attrs["n_layers"] = net.n_layers
-        f.attrs["output"] = net.output
-        layers = f.create_group("layers")
-        for i, (w, b, m) in enumerate(zip(net.weights, net.biases, net.masks)):
-            g = layers.create_group(str(i))
-            g.create_dataset("weights", data=to_host(w))
-            g.create_dataset("bias", data=to_host(b))
-            g.create_dataset("mask", data=to_host(m), compression="gzip")
-            g.attrs["activation"] = net.activation(i)
-            g.attrs["shape"] = np.asarray(w.shape, dtype=np.int64)
+    """Write weights, biases and masks of every layer, with provenance attributes, to model.h5 (atomically)."""
+    with atomic_path(path) as part, h5py.File(part, "w") as f:
+        write_network(f, net, attrs)
+
+
+def write_network(f: h5py.File, net: Network, attrs: dict) -> None:
+    """/layers/<i>/{weights, bias, mask} and root attributes into an open HDF5 file."""
+    f.attrs.update(attrs)
+    f.attrs["n_layers"] = net.n_layers
+    f.attrs["output"] = net.output
+    layers = f.create_group("layers")
+    for i, (w, b, m) in enumerate(zip(net.weights, net.biases, net.masks)):
+        g = layers.create_group(str(i))
+        g.create_dataset("weights", data=to_host(w))
+        g.create_dataset("bias", data=to_host(b))
+        g.create_dataset("mask", data=to_host(m), compression="gzip")
+        g.attrs["activation"] = net.activation(i)
+        g.attrs["shape"] = np.asarray(w.shape, dtype=np.int64)
 
 
 def write_metrics(path: Path, arrays: dict[str, dict], attrs: dict[str, dict] | None = None) -> None:
@@ -141,7 +225,8 @@ def write_metrics(path: Path, arrays: dict[str, dict], attrs: dict[str, dict] | 
 
 
 @contextlib.contextmanager
-def _open_h5(path: Path) -> Iterator[h5py.File]:
+def open_h5(path: Path) -> Iterator[h5py.File]:
+    """An HDF5 file open for reading; missing, unreadable or damaged content is a UserError naming it."""
     if not path.is_file():
         raise UserError(f"{path}: file not found")
     try:
@@ -159,41 +244,53 @@ def _open_h5(path: Path) -> Iterator[h5py.File]:
 def load_model(run_dir: Path, backend: Backend = CPU) -> tuple[Network, dict]:
     """The network stored in a run folder, on `backend`, and model.h5's root attributes."""
     path = Path(run_dir) / MODEL_FILE
-    with _open_h5(path) as f:
+    with open_h5(path) as f:
         attrs = {k: _plain(v) for k, v in f.attrs.items()}
-        if "layers" not in f or not len(f["layers"]):
-            raise UserError(f"{path}: no /layers group")
-        n = len(f["layers"])
-        weights, biases, masks = [], [], []
-        for i in range(n):
-            if str(i) not in f["layers"]:
-                raise UserError(f"{path}: missing /layers/{i}")
-            g = f["layers"][str(i)]
-            for key in ("weights", "bias", "mask"):
-                if key not in g:
-                    raise UserError(f"{path}: missing /layers/{i}/{key}")
-            w, b, m = g["weights"][()], g["bias"][()], g["mask"][()]
-            if w.ndim != 2 or b.shape != (w.shape[1],) or m.shape != w.shape:
-                raise UserError(f"{path}: /layers/{i} has inconsistent shapes "
-                                f"(weights {w.shape}, bias {b.shape}, mask {m.shape})")
-            if i and w.shape[0] != weights[-1].shape[1]:
-                raise UserError(f"{path}: /layers/{i} takes {w.shape[0]} inputs but layer {i - 1} gives {weights[-1].shape[1]}")
-            if w.dtype not in (np.float32, np.float64) or b.dtype != w.dtype:
-                raise UserError(f"{path}: /layers/{i} must hold float32 or float64 weights and bias of one type")
-            weights.append(w)
-            biases.append(b)
-            masks.append(m.astype(bool))
-        output = str(attrs.get("output", "linear"))
-        if output not in ("linear", "softmax"):
-            raise UserError(f"{path}: unknown output activation {output!r}")
-    net = Network(weights, biases, masks, output=output)
+        net = read_network(f, path)
     return (net.to(backend) if backend is not CPU else net), attrs
+
+
+def read_model_attrs(run_dir: Path) -> dict:
+    """model.h5's root attributes (provenance), without reading the weights."""
+    path = Path(run_dir) / MODEL_FILE
+    with open_h5(path) as f:
+        return {k: _plain(v) for k, v in f.attrs.items()}
+
+
+def read_network(f: h5py.File, path: Path) -> Network:
+    """The host network in an open model.h5-layout file, every shape checked; errors name `path`."""
+    if "layers" not in f or not len(f["layers"]):
+        raise UserError(f"{path}: no /layers group")
+    n = len(f["layers"])
+    weights, biases, masks = [], [], []
+    for i in range(n):
+        if str(i) not in f["layers"]:
+            raise UserError(f"{path}: missing /layers/{i}")
+        g = f["layers"][str(i)]
+        for key in ("weights", "bias", "mask"):
+            if key not in g:
+                raise UserError(f"{path}: missing /layers/{i}/{key}")
+        w, b, m = g["weights"][()], g["bias"][()], g["mask"][()]
+        if w.ndim != 2 or b.shape != (w.shape[1],) or m.shape != w.shape:
+            raise UserError(f"{path}: /layers/{i} has inconsistent shapes "
+                            f"(weights {w.shape}, bias {b.shape}, mask {m.shape})")
+        if i and w.shape[0] != weights[-1].shape[1]:
+            raise UserError(f"{path}: /layers/{i} takes {w.shape[0]} inputs but layer {i - 1} gives {weights[-1].shape[1]}")
+        if w.dtype not in (np.float32, np.float64) or b.dtype != w.dtype:
+            raise UserError(f"{path}: /layers/{i} must hold float32 or float64 weights and bias of one type")
+        weights.append(w)
+        biases.append(b)
+        masks.append(m.astype(bool))
+    output = str(_plain(f.attrs.get("output", "linear")))
+    if output not in ("linear", "softmax"):
+        raise UserError(f"{path}: unknown output activation {output!r}")
+    return Network(weights, biases, masks, output=output)
 
 
 def read_metrics(run_dir: Path) -> tuple[dict, dict]:
     """(arrays, attrs) of metrics.h5: arrays[group][name] as NumPy, attrs[group] as plain values."""
     arrays, attrs = {}, {}
-    with _open_h5(Path(run_dir) / METRICS_FILE) as f:
+    with open_h5(Path(run_dir) / METRICS_FILE) as f:
         for group, g in f.items():
             arrays[group] = {name: d[()] for name, d in g.items() if isinstance(d, h5py.Dataset)}
             attrs[group] = {k: _plain(v) for k, v in g.attrs.items()}
@@ -233,15 +330,19 @@ def _created(run: Path) -> tuple[str, str]:
 
 
 def resolve_run(root: Path, run: str | None) -> Path:
-    """A run folder from a path or a name in root; None means the newest finished run in root."""
+    """A finished run folder from a path or a name in root; None means the newest finished run in root."""
     if run is None:
         runs = finished_runs(root)
         if not runs:
             raise UserError(f"{root}: no finished runs; train one first, e.g. 'sparana train configs/mnist.yaml'")
         return runs[-1]
+    if not _is_path(run) and not RUN_NAME.fullmatch(run):
+        raise UserError(f"run {run}: not a run folder name")
     for candidate in (Path(run), root / run):
         if candidate.is_dir():
             if candidate.name.endswith(TMP_SUFFIX):
-                raise UserError(f"{candidate}: an unfinished run folder")
+                raise UserError(f"{candidate}: an unfinished run folder (continue it with 'sparana train --resume')")
+            if not (candidate / SPEC_FILE).is_file():
+                raise UserError(f"{candidate}: not a run folder (no {SPEC_FILE})")
             return candidate
     raise UserError(f"run {run}: no such folder (looked in . and {root})")

@@ -29,7 +29,8 @@ def test_train_writes_a_complete_run(spec_file, runs_dir):
     summary = train_json(spec_file, runs_dir)
     assert {"run", "test_accuracy", "seconds"} <= summary.keys()
     run = runs_dir / summary["run"].split("/")[-1]
-    assert sorted(p.name for p in run.iterdir()) == ["metrics.h5", "model.h5", "spec.yaml"]
+    assert sorted(p.name for p in run.iterdir()) == ["metrics.h5", "model.h5", "spec.yaml", "status.json"]
+    assert json.loads((run / "status.json").read_text())["state"] == "completed"
     assert not any(p.name.endswith(".tmp") for p in runs_dir.iterdir())
     assert yaml.safe_load((run / "spec.yaml").read_text())["train"]["epochs"] == 3
     with h5py.File(run / "model.h5") as f:

@@ -8,16 +8,22 @@ import sys
 import click
 
 from sparana_cli import runs
-from sparana_cli.errors import UserError
+from sparana_cli.errors import RunStopped, UserError
+from sparana_cli.signals import terminate_as_interrupt
 from sparana_cli.ui import Console
 
 
 class SparanaGroup(click.Group):
-    """Reports every user error as one line with exit status 2, and an interrupt with 130."""
+    """Reports every user error as one line with exit status 2, and an interrupt with 130.
+
+    Exit statuses: 0 done, 2 bad input, 3 a run failed (e.g. its loss became NaN), 130 interrupted
+    (SIGINT or SIGTERM, which is handled like SIGINT).
+    """
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with terminate_as_interrupt():
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as err:
             where = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
             click.echo(f"error: {err.format_message()}{where}", err=True)
@@ -28,6 +34,9 @@ class SparanaGroup(click.Group):
         except UserError as err:
             click.echo(f"error: {err}", err=True)
             code = 2
+        except RunStopped as err:
+            click.echo(f"{err.prefix}: {err}", err=True)
+            code = err.exit_code
         except (click.Abort, KeyboardInterrupt):
             click.echo("interrupted", err=True)
             code = 130
@@ -37,7 +46,7 @@ class SparanaGroup(click.Group):
 
 
 def common_options(command):
-    """--runs-dir and --json, taken by every command."""
+    """--runs-dir and --json, taken by every command (a subcommand inherits its group's)."""
 
     @click.option("--runs-dir", "runs_dir", metavar="DIR", default=None,
                   help="Folder of run folders [default: $SPARANA_RUNS, else ./runs].")
@@ -45,6 +54,10 @@ def common_options(command):
                   help="Print a JSON summary on stdout; human text goes to stderr.")
     @functools.wraps(command)
     def wrapper(*args, runs_dir, json_mode, **kwargs):
+        ctx = click.get_current_context(silent=True)
+        group = ctx.parent.params if ctx is not None and ctx.parent is not None else {}
+        runs_dir = runs_dir or group.get("runs_dir")
+        json_mode = json_mode or bool(group.get("json_mode"))
         return command(*args, root=runs.runs_root(runs_dir), console=Console(json_mode), **kwargs)
 
     return wrapper

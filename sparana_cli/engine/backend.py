@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass
 from types import ModuleType
@@ -33,6 +34,12 @@ class Backend:
         """Wait for queued device work (for honest timings)."""
         if self.xp is not np:
             self.xp.cuda.get_current_stream().synchronize()
+
+    def quiet_float_errors(self):
+        """A context in which overflow and NaN produce no warnings (callers check for non-finite values)."""
+        if self.xp is np:
+            return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        return contextlib.nullcontext()  # CuPy never warns
 
     def describe(self) -> str:
         if self.xp is np:

@@ -150,6 +150,15 @@ def forward_train(net: Network, ws: Workspace, n: int, rng=None):
     return ws.acts[-1][:n]
 
 
+def skip_dropout(ws: Workspace, rows: int, steps: int, rng) -> None:
+    """Advance rng past the noise `steps` calls of forward_train on `rows` rows draw (resuming inside an epoch)."""
+    if not ws.dropout:
+        return
+    for _ in range(steps):
+        for noise in ws.noise:  # the same draws, in the same order, as forward_train's hidden layers
+            rng.random(out=noise[:rows], dtype=noise.dtype)
+
+
 def backward(net: Network, ws: Workspace, n: int, labels, *, loss: str):
     """Gradients of the mean loss into ws.grad_w / ws.grad_b (and ws.delta[0] with input_grad).
 

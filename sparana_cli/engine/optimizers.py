@@ -8,12 +8,30 @@ from sparana_cli.engine.backend import array_module
 
 
 class Optimizer:
-    """Steps a list of parameter arrays in place from a matching list of gradient arrays."""
+    """Steps a list of parameter arrays in place from a matching list of gradient arrays.
+
+    `slot_names` name the per-parameter arrays a rule carries from step to step (Adam's m and v);
+    with the step count `t` they are all a resumed run needs to continue exactly.
+    """
+
+    slot_names: tuple[str, ...] = ()
 
     def __init__(self, params: list, lr: float):
         self.params = params
         self.lr = lr
         self.t = 0  # steps taken
+
+    def state(self) -> dict[str, list]:
+        """The carried arrays by slot name, one per parameter (live references, not copies)."""
+        return {name: getattr(self, name) for name in self.slot_names if getattr(self, name) is not None}
+
+    def load_state(self, t: int, slots: dict[str, list]) -> None:
+        """Continue from a saved state: step count and carried arrays (host or device), copied in place."""
+        assert slots.keys() == self.state().keys(), (sorted(slots), sorted(self.state()))
+        self.t = int(t)
+        for name, arrays in self.state().items():
+            for dst, src in zip(arrays, slots[name], strict=True):
+                dst[...] = array_module(dst).asarray(src)
 
     def step(self, grads: list) -> None:
         """One update. Gradients are used as scratch space and are garbage afterwards."""
@@ -27,6 +45,8 @@ class Optimizer:
 
 class SGD(Optimizer):
     """p -= lr * v with v = momentum * v + g (plain SGD when momentum is 0)."""
+
+    slot_names = ("velocity",)
 
     def __init__(self, params, lr, momentum=0.0):
         super().__init__(params, lr)
@@ -45,6 +65,8 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias correction: p -= lr * m_hat / (sqrt(v_hat) + eps)."""
+
+    slot_names = ("m", "v")
 
     def __init__(self, params, lr, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(params, lr)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from sparana_cli.engine.backend import Backend, backend_of
-from sparana_cli.engine.network import Network, Workspace, backward, forward_train
+from sparana_cli.engine.network import Network, Workspace, backward, forward_train, skip_dropout
 from sparana_cli.engine.optimizers import make_optimizer
 from sparana_cli.seeding import generator
+
+
+@dataclass
+class EpochProgress:
+    """Where training stands inside one epoch: the steps taken and their running sums."""
+
+    epoch: int
+    step: int = 0  # steps of this epoch already taken
+    loss_sum: Any = 0.0  # summed loss of those steps (a 0-d device array while training)
+    correct: Any = 0  # correct predictions in those steps (likewise)
+    seconds: float = 0.0  # time already spent on this epoch before a stop
 
 
 class Trainer:
@@ -67,24 +79,40 @@ class Trainer:
                 g *= scale
 
     def epoch(self, x, y, epoch: int, on_batch: Callable | None = None) -> tuple[float, float]:
-        """One shuffled pass over device arrays x (n, features), y (n,); returns (mean loss, accuracy).
+        """One shuffled pass over device arrays x (n, features), y (n,); returns (mean loss, accuracy)."""
+        progress = EpochProgress(epoch)
+        self.advance(x, y, progress, on_batch)
+        return float(progress.loss_sum) / x.shape[0], float(progress.correct) / x.shape[0]
 
-        Shuffling and dropout draw from streams named by the epoch number, so epoch k is the
-        same whether or not the run was resumed before it. on_batch(rows, loss_sum) is called
-        after each step with the running summed loss as a device scalar.
+    def advance(self, x, y, progress: EpochProgress, on_batch: Callable | None = None,
+                stop: Callable[[], bool] | None = None) -> bool:
+        """Take the remaining steps of progress.epoch, updating progress; False when stop() ended it early.
+
+        Shuffling and dropout draw from streams named by the epoch number, and a resumed epoch
+        first replays the dropout draws of the steps already taken, so every step is the same
+        whether or not the run stopped before it. stop() is asked after each step but the last;
+        on_batch(rows, loss_sum) is called after each step with the running summed loss.
         """
         xp, n_total, batch = self.backend.xp, x.shape[0], self.cfg.batch_size
-        order = self.backend.asarray(generator(self.seed, f"shuffle-{epoch}").permutation(n_total))
-        dropout_rng = self.backend.random(self.seed, f"dropout-{epoch}") if self.cfg.dropout else None
-        loss_sum = xp.zeros((), dtype=self.net.dtype)
-        correct = xp.zeros((), dtype=xp.int64)
-        for start in range(0, n_total, batch):
-            rows = order[start:start + batch]
-            n = rows.shape[0]
-            self.backend.take_rows(x, rows, self.ws.acts[0][:n])
-            loss, hits = self.step(n, y[rows], dropout_rng)
-            loss_sum += loss
-            correct += hits
-            if on_batch is not None:
-                on_batch(n, loss_sum)
-        return float(loss_sum) / n_total, float(correct) / n_total
+        order = self.backend.asarray(generator(self.seed, f"shuffle-{progress.epoch}").permutation(n_total))
+        dropout_rng = self.backend.random(self.seed, f"dropout-{progress.epoch}") if self.cfg.dropout else None
+        if dropout_rng is not None:
+            skip_dropout(self.ws, batch, progress.step, dropout_rng)  # steps before the last are full batches
+        loss_sum = xp.asarray(progress.loss_sum, dtype=self.net.dtype).copy()
+        correct = xp.asarray(progress.correct, dtype=xp.int64).copy()
+        try:
+            for start in range(progress.step * batch, n_total, batch):
+                rows = order[start:start + batch]
+                n = rows.shape[0]
+                self.backend.take_rows(x, rows, self.ws.acts[0][:n])
+                loss, hits = self.step(n, y[rows], dropout_rng)
+                loss_sum += loss
+                correct += hits
+                progress.step += 1
+                if on_batch is not None:
+                    on_batch(n, loss_sum)
+                if stop is not None and start + batch < n_total and stop():
+                    return False
+            return True
+        finally:
+            progress.loss_sum, progress.correct = loss_sum, correct

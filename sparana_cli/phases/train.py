@@ -1,18 +1,45 @@
-"""`sparana train`: build a network from a spec, train it, test it, write a run folder."""
+"""`sparana train`: build a network from a spec, train it with a checkpoint every epoch, test it, write a run folder.
+
+The run folder is reserved once the spec and data have been checked, then holds checkpoint.h5
+(weights, optimizer state, position, history) from the first epoch on. An interrupt finishes the
+current step, checkpoints and leaves the folder incomplete; `--resume` continues it bitwise
+exactly; a NaN or infinite loss stops training and keeps the last good checkpoint.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
-from sparana_cli import runs
+import numpy as np
+
+from sparana_cli import runs, runstate
+from sparana_cli.checkpoint import CHECKPOINT_FILE, Checkpoint, load_checkpoint, save_checkpoint
 from sparana_cli.data import Dataset, load_dataset
 from sparana_cli.engine.backend import Backend, resolve_backend
 from sparana_cli.engine.metrics import accuracy, evaluate_network
 from sparana_cli.engine.network import Network
-from sparana_cli.engine.training import Trainer
+from sparana_cli.engine.optimizers import make_optimizer
+from sparana_cli.engine.training import EpochProgress, Trainer
+from sparana_cli.errors import Interrupted, TrainingFailed, UserError
+from sparana_cli.signals import graceful_stop
 from sparana_cli.spec import Spec
 from sparana_cli.ui import Console, percent
+
+HISTORY_KEYS = ("loss", "train_accuracy", "val_accuracy", "seconds")
+
+
+class TrainingStopped(Exception):
+    """fit stopped because stop() said so; the state at `progress` was saved first."""
+
+    def __init__(self, progress: EpochProgress):
+        super().__init__(f"stopped in epoch {progress.epoch + 1} after step {progress.step}")
+        self.progress = progress
+
+
+class NotFinite(Exception):
+    """The loss or the weights became NaN or infinite; nothing was saved from that state."""
 
 
 def build_network(spec: Spec, dataset: Dataset, backend: Backend) -> Network:
@@ -23,39 +50,71 @@ def build_network(spec: Spec, dataset: Dataset, backend: Backend) -> Network:
 
 
 def fit(net: Network, spec: Spec, train_xy, val_xy, console: Console, *, epochs: int | None = None,
-        label: str = "epoch") -> dict[str, list[float]]:
-    """Train net in place on device arrays; return per-epoch loss, train accuracy and validation accuracy.
+        label: str = "epoch", resume: Checkpoint | None = None, save=None, stop=None) -> dict[str, list[float]]:
+    """Train net in place on device arrays; return per-epoch loss, train accuracy, validation accuracy, seconds.
 
     Train accuracy is measured on the training batches as they were seen (with dropout, while
-    the weights moved); validation accuracy after each epoch.
+    the weights moved); validation accuracy after each epoch. With `resume` training continues
+    from that checkpoint's state (net must already hold its weights). save(optimizer, progress,
+    history) is called after every epoch and, before TrainingStopped is raised, when stop()
+    ends training early. A NaN or infinite loss or weight raises NotFinite and saves nothing.
     """
     trainer = Trainer(net, spec.train, loss=spec.model.loss, seed=spec.seed)
     x, y = train_xy
+    n = x.shape[0]
     epochs = spec.train.epochs if epochs is None else epochs
-    history = {"loss": [], "train_accuracy": [], "val_accuracy": [], "seconds": []}
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        bar = console.bar(x.shape[0], f"{label} {epoch + 1}/{epochs}")
-        seen = batches = 0
+    history = {key: list(resume.history.get(key, [])) if resume else [] for key in HISTORY_KEYS}
+    progress = resume.progress if resume else EpochProgress(0)
+    if resume is not None:
+        trainer.optimizer.load_state(resume.t, resume.slots)
+    while progress.epoch < epochs:
+        epoch, started = progress.epoch, time.perf_counter()
+        bar = console.bar(n, f"{label} {epoch + 1}/{epochs}")
+        bar.update(min(n, progress.step * spec.train.batch_size))
+        batches = 0
 
-        def on_batch(n, loss_sum, bar=bar):
-            nonlocal seen, batches
-            seen, batches = seen + n, batches + 1
-            bar.update(n)
+        def on_batch(rows, loss_sum, bar=bar):
+            nonlocal batches
+            batches += 1
+            bar.update(rows)
             if not bar.disable and batches % 16 == 0:  # reading the loss syncs the device: not every step
-                bar.set_postfix(loss=f"{float(loss_sum) / seen:.4f}")
+                bar.set_postfix(loss=f"{float(loss_sum) / bar.n:.4f}")
 
-        loss, train_acc = trainer.epoch(x, y, epoch, on_batch)
-        val_acc = accuracy(net, *val_xy) if val_xy[0].shape[0] else float("nan")
-        seconds = time.perf_counter() - start
-        for key, value in zip(history, (loss, train_acc, val_acc, seconds)):
+        with trainer.backend.quiet_float_errors():  # a diverging loss is reported once, below
+            finished = trainer.advance(x, y, progress, on_batch, stop)
+        if not finished:
+            bar.close()
+            progress.seconds += time.perf_counter() - started
+            _check_finite(trainer, float(progress.loss_sum), epoch)
+            if save is not None:
+                save(trainer.optimizer, progress, history)
+            raise TrainingStopped(progress)
+        loss, train_acc = float(progress.loss_sum) / n, float(progress.correct) / n
+        _check_finite(trainer, loss, epoch)
+        with trainer.backend.quiet_float_errors():
+            val_acc = accuracy(net, *val_xy) if val_xy[0].shape[0] else float("nan")
+        seconds = progress.seconds + time.perf_counter() - started
+        for key, value in zip(HISTORY_KEYS, (loss, train_acc, val_acc, seconds)):
             history[key].append(value)
         bar.set_postfix(loss=f"{loss:.4f}", val=percent(val_acc))
         bar.close()
         if bar.disable:
             console.say(f"{label} {epoch + 1}/{epochs}  loss {loss:.4f}  train {percent(train_acc)}  "
                         f"val {percent(val_acc)}  {seconds:.2f} s")
+        progress = EpochProgress(epoch + 1)
+        if save is not None:
+            save(trainer.optimizer, progress, history)
+        if stop is not None and progress.epoch < epochs and stop():
+            raise TrainingStopped(progress)
     return history
+
+
+def _check_finite(trainer: Trainer, loss: float, epoch: int) -> None:
+    xp = trainer.backend.xp
+    if not math.isfinite(loss):
+        raise NotFinite(f"the training loss became {loss} in epoch {epoch + 1}")
+    if not all(bool(xp.isfinite(p).all()) for p in trainer.params):
+        raise NotFinite(f"the weights became NaN or infinite in epoch {epoch + 1}")
 
 
 def device_splits(dataset: Dataset, backend: Backend, dtype) -> dict:
@@ -68,43 +127,162 @@ def device_splits(dataset: Dataset, backend: Backend, dtype) -> dict:
     }
 
 
-def train(spec: Spec, *, root: Path, console: Console) -> dict:
-    """Train the spec's model and write runs/<name>-<time>/; return the summary."""
-    backend = resolve_backend(spec.device)
-    dataset = load_dataset(spec.data, spec.seed)
-    if dataset.notice:
-        console.warn(dataset.notice)
-    console.say(f"training {'-'.join(map(str, [dataset.n_features, *spec.model.hidden, dataset.n_classes]))} "
-                f"({spec.model.output}/{spec.model.loss}) on {dataset.name}: {len(dataset.y_train)} train, "
-                f"{len(dataset.y_val)} validation, {len(dataset.y_test)} test images; {backend.describe()}")
-    net = build_network(spec, dataset, backend)
-    splits = device_splits(dataset, backend, net.dtype)
-    start = time.perf_counter()
-    history = fit(net, spec, splits["train"], splits["val"], console)
-    backend.synchronize()
-    seconds = time.perf_counter() - start
-    test = evaluate_network(net, *splits["test"], dataset.n_classes)
+def train(spec: Spec | None, *, root: Path, console: Console, resume: str | None = None, stop=None) -> dict:
+    """Train the spec's model into a new run folder, or continue the unfinished run `resume`; return the summary.
 
-    with runs.new_run(root, spec.name) as run:
-        runs.write_spec(run.tmp, spec)
-        attrs = runs.run_attrs(spec, dataset, phase="train", parent=None, backend=backend)
-        runs.save_model(run.tmp / runs.MODEL_FILE, net, attrs)
+    Everything is checked before a folder is reserved or touched. `stop` (default: the first
+    SIGINT or SIGTERM) is polled after every step.
+    """
+    run = checkpoint = None
+    if resume is not None:
+        run, spec, checkpoint, done = _reopen(root, resume)
+        if done:  # killed after it had written everything: only the rename was missing
+            runs.finish_run(run)
+            return _summary(run.path)
+    try:
+        backend = resolve_backend(spec.device)
+        dataset = load_dataset(spec.data, spec.seed)
+        if dataset.notice:
+            console.warn(dataset.notice)
+        net = build_network(spec, dataset, backend)
+        if checkpoint is not None:
+            _check_fits(checkpoint, net, spec, dataset, run.tmp / CHECKPOINT_FILE)
+            net = checkpoint.net.to(backend)
+    except BaseException:
+        if run is not None:
+            run.release()
+        raise
+    fresh = run is None
+    if fresh:
+        run = runs.reserve_run(root, spec.name, phase="train")
+    console.say(f"training {'-'.join(map(str, net.sizes))} ({spec.model.output}/{spec.model.loss}) on {dataset.name}: "
+                f"{len(dataset.y_train)} train, {len(dataset.y_val)} validation, {len(dataset.y_test)} test images; "
+                f"{backend.describe()}")
+    if checkpoint is not None:
+        p = checkpoint.progress
+        console.say(f"resuming {run.tmp} {runstate.position(p.epoch, p.step, spec.train.epochs)}")
+    with graceful_stop() as request:
+        return _train_into(run, spec, dataset, backend, net, checkpoint, console, fresh=fresh, stop=stop or request)
+
+
+def _train_into(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Backend, net: Network,
+                checkpoint: Checkpoint | None, console: Console, *, fresh: bool, stop) -> dict:
+    epochs = spec.train.epochs
+    saved = [(checkpoint.progress.epoch, checkpoint.progress.step) if checkpoint else None]  # the newest checkpoint
+
+    def save(optimizer, progress, history):
+        save_checkpoint(run.tmp, net, optimizer, progress, history, optimizer_name=spec.train.optimizer,
+                        dataset_checksum=dataset.checksum)
+        saved[0] = (progress.epoch, progress.step)  # progress itself moves on
+        runstate.write_status(run.tmp, runstate.RUNNING, epoch=progress.epoch, step=progress.step)
+
+    def stopped_summary(state):
+        epoch, step = saved[0] or (0, 0)
+        return {"run": str(run.tmp), "state": state, "epoch": epoch, "step": step, "epochs": epochs}
+
+    resume_hint = f"continue with: sparana train --resume {run.tmp}"
+    try:
+        if fresh:
+            runs.write_spec(run.tmp, spec)
+        runstate.write_status(run.tmp, runstate.RUNNING, **runstate.start_fields("train"), epochs=epochs, message="",
+                              resumed=(runstate.read_status(run.tmp, strict=False) or {}).get("resumed", -1) + 1)
+        splits = device_splits(dataset, backend, net.dtype)
+        history = fit(net, spec, splits["train"], splits["val"], console, resume=checkpoint, save=save, stop=stop)
+        test = evaluate_network(net, *splits["test"], dataset.n_classes)
+        for stale in (runs.MODEL_FILE, runs.METRICS_FILE):  # half-written by a run killed while finishing
+            (run.tmp / stale).unlink(missing_ok=True)
+        runs.save_model(run.tmp / runs.MODEL_FILE, net,
+                        runs.run_attrs(spec, dataset, phase="train", parent=None, backend=backend))
         runs.write_metrics(
             run.tmp / runs.METRICS_FILE,
             {"train": history, "test": {"per_class_accuracy": test.per_class, "confusion": test.confusion}},
-            {"train": {"test_accuracy": test.accuracy, "seconds": seconds, "epochs": spec.train.epochs},
+            {"train": {"test_accuracy": test.accuracy, "seconds": float(np.sum(history["seconds"])), "epochs": epochs},
              "test": {"accuracy": test.accuracy}},
         )
-    return {
-        "run": str(run.path),
-        "test_accuracy": test.accuracy,
-        "val_accuracy": history["val_accuracy"][-1],
-        "train_loss": history["loss"][-1],
-        "seconds": seconds,
-        "seconds_per_epoch": seconds / spec.train.epochs,
-        "epochs": spec.train.epochs,
-        "dataset": dataset.name,
-        "dataset_source": dataset.source,
-        "device": backend.name,
-        "per_class_accuracy": test.per_class.tolist(),
+        runstate.write_status(run.tmp, runstate.COMPLETED, epoch=epochs, step=0)
+        (run.tmp / CHECKPOINT_FILE).unlink(missing_ok=True)
+        runs.finish_run(run)
+    except TrainingStopped as err:
+        p = err.progress
+        message = f"stopped {runstate.position(p.epoch, p.step, epochs)}; checkpoint saved in {run.tmp}"
+        runstate.write_status(run.tmp, runstate.INTERRUPTED, message=message)
+        raise Interrupted(f"{message}; {resume_hint}", stopped_summary(runstate.INTERRUPTED)) from None
+    except NotFinite as err:
+        where = runstate.position(*saved[0], epochs) if saved[0] else "none written yet"
+        message = f"{err}; training stopped, last good checkpoint: {where}"
+        runstate.write_status(run.tmp, runstate.FAILED, message=message)
+        raise TrainingFailed(f"{message} (in {run.tmp}); lower train.lr or set train.clip",
+                             stopped_summary(runstate.FAILED)) from None
+    except KeyboardInterrupt:
+        if not run.tmp.is_dir():  # it had just finished: the run is complete
+            raise
+        message = "interrupted at once by a second signal; the last checkpoint is kept"
+        runstate.write_status(run.tmp, runstate.INTERRUPTED, message=message)
+        raise Interrupted(f"{message} in {run.tmp}; {resume_hint}", stopped_summary(runstate.INTERRUPTED)) from None
+    except BaseException as err:
+        if run.tmp.is_dir():
+            runstate.write_status(run.tmp, runstate.FAILED, message=f"{type(err).__name__}: {err}")
+        raise
+    finally:
+        run.release()
+    return _summary(run.path, resumed=checkpoint.progress if checkpoint else None)
+
+
+def _reopen(root: Path, resume: str):
+    """The locked run, its spec, its checkpoint (None: start from scratch) and whether only the rename is left."""
+    run = runs.reopen_run(root, resume)
+    try:
+        status = runstate.read_status(run.tmp)
+        spec = runs.load_run_spec(run.tmp)
+        checkpoint = load_checkpoint(run.tmp)
+        done = (checkpoint is None and status["state"] == runstate.COMPLETED
+                and (run.tmp / runs.MODEL_FILE).is_file() and (run.tmp / runs.METRICS_FILE).is_file())
+        if done:
+            runs.read_metrics(run.tmp)  # complete and readable, or a UserError
+    except BaseException:
+        run.release()
+        raise
+    return run, spec, checkpoint, done
+
+
+def _check_fits(checkpoint: Checkpoint, net: Network, spec: Spec, dataset: Dataset, path: Path) -> None:
+    """The checkpoint belongs to this spec and these data, or a UserError naming it."""
+    saved = checkpoint.net
+    if saved.sizes != net.sizes or saved.output != net.output or saved.dtype != net.dtype:
+        raise UserError(f"{path}: a {'-'.join(map(str, saved.sizes))} {saved.output} {saved.dtype} network, but the run's "
+                        f"spec and data make {'-'.join(map(str, net.sizes))} {net.output} {net.dtype}")
+    if checkpoint.dataset_checksum != dataset.checksum:
+        raise UserError(f"{path}: the {dataset.name} data ({dataset.source}) differ from the data this run started on; "
+                        "a resumed run must see the same data")
+    expected = make_optimizer([np.zeros(1, np.float32)], spec.train).state().keys()
+    if checkpoint.optimizer != spec.train.optimizer or checkpoint.slots.keys() != expected:
+        raise UserError(f"{path}: optimizer state for {checkpoint.optimizer} ({', '.join(sorted(checkpoint.slots)) or 'none'}) "
+                        f"does not fit train.optimizer {spec.train.optimizer}")
+    p = checkpoint.progress
+    if p.epoch > spec.train.epochs or (p.step and (p.epoch == spec.train.epochs
+                                                  or p.step * spec.train.batch_size >= len(dataset.y_train))):
+        raise UserError(f"{path}: position epoch {p.epoch}, step {p.step} lies outside the run "
+                        f"({spec.train.epochs} epochs of {len(dataset.y_train)} images in batches of {spec.train.batch_size})")
+
+
+def _summary(path: Path, resumed: EpochProgress | None = None) -> dict:
+    """The summary of a finished training run, read back from its files."""
+    arrays, attrs = runs.read_metrics(path)
+    model = runs.read_model_attrs(path)
+    history, totals = arrays["train"], attrs["train"]
+    summary = {
+        "run": str(path),
+        "test_accuracy": totals["test_accuracy"],
+        "val_accuracy": float(history["val_accuracy"][-1]),
+        "train_loss": float(history["loss"][-1]),
+        "seconds": totals["seconds"],
+        "seconds_per_epoch": totals["seconds"] / totals["epochs"],
+        "epochs": totals["epochs"],
+        "dataset": model.get("dataset", ""),
+        "dataset_source": model.get("dataset_source", ""),
+        "device": model.get("device", ""),
+        "per_class_accuracy": arrays["test"]["per_class_accuracy"].tolist(),
     }
+    if resumed is not None:
+        summary["resumed_at"] = {"epoch": resumed.epoch, "step": resumed.step}
+    return summary

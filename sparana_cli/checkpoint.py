@@ -1,0 +1,104 @@
+"""Training checkpoints: all a run needs to continue exactly where it stopped, in one HDF5 file.
+
+checkpoint.h5 lives in the unfinished run folder and is replaced atomically at every epoch end
+and when a run is interrupted:
+  /layers/<i>/{weights, bias, mask}   the network, as in model.h5
+  /optimizer/<slot>/<j>               carried optimizer arrays (Adam: m, v; SGD with momentum:
+                                      velocity) for parameter j = 2*layer (weights) or 2*layer+1 (bias)
+  /history/<key>                      loss, train_accuracy, val_accuracy, seconds of the finished epochs
+  root attrs: epoch, step (steps of that epoch taken), loss_sum, correct (their running sums),
+              seconds (time spent in that epoch so far), t (optimizer steps), optimizer,
+              dataset_checksum, sparana_version
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from sparana_cli import __version__
+from sparana_cli.engine.backend import to_host
+from sparana_cli.engine.network import Network
+from sparana_cli.engine.training import EpochProgress
+from sparana_cli.errors import UserError
+from sparana_cli.files import atomic_path
+from sparana_cli.runs import open_h5, read_network, write_network
+
+CHECKPOINT_FILE = "checkpoint.h5"
+
+
+@dataclass
+class Checkpoint:
+    """A saved training state (host arrays)."""
+
+    net: Network
+    t: int  # optimizer steps taken
+    slots: dict[str, list[np.ndarray]]  # optimizer arrays by slot name, one per parameter
+    progress: EpochProgress
+    history: dict[str, list[float]]
+    optimizer: str
+    dataset_checksum: str
+
+
+def save_checkpoint(folder: Path, net: Network, optimizer, progress: EpochProgress, history: dict,
+                    *, optimizer_name: str, dataset_checksum: str) -> Path:
+    """Write the training state to folder/checkpoint.h5, replacing the previous one in one step."""
+    path = Path(folder) / CHECKPOINT_FILE
+    with atomic_path(path) as part, h5py.File(part, "w") as f:
+        write_network(f, net, {
+            "sparana_version": __version__,
+            "epoch": progress.epoch,
+            "step": progress.step,
+            "loss_sum": to_host(progress.loss_sum)[()] if hasattr(progress.loss_sum, "shape") else progress.loss_sum,
+            "correct": int(progress.correct),
+            "seconds": progress.seconds,
+            "t": optimizer.t,
+            "optimizer": optimizer_name,
+            "dataset_checksum": dataset_checksum,
+        })
+        slots = f.create_group("optimizer")
+        for name, arrays in optimizer.state().items():
+            g = slots.create_group(name)
+            for j, array in enumerate(arrays):
+                g.create_dataset(str(j), data=to_host(array))
+        h = f.create_group("history")
+        for key, values in history.items():
+            h.create_dataset(key, data=np.asarray(values, dtype=np.float64))
+    return path
+
+
+def load_checkpoint(folder: Path) -> Checkpoint | None:
+    """The checkpoint in a run folder, None when there is none yet; a damaged one is a UserError naming it."""
+    path = Path(folder) / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    with open_h5(path) as f:
+        net = read_network(f, path)
+        a = f.attrs
+        for key in ("epoch", "step", "loss_sum", "correct", "seconds", "t", "optimizer", "dataset_checksum"):
+            if key not in a:
+                raise UserError(f"{path}: missing attribute {key}")
+        progress = EpochProgress(int(a["epoch"]), int(a["step"]), a["loss_sum"], int(a["correct"]), float(a["seconds"]))
+        if progress.epoch < 0 or progress.step < 0:
+            raise UserError(f"{path}: negative epoch or step")
+        n_params = 2 * net.n_layers
+        params = [p for pair in zip(net.weights, net.biases) for p in pair]
+        slots = {}
+        for name, g in f.get("optimizer", {}).items():
+            arrays = [g[str(j)][()] if str(j) in g else None for j in range(n_params)]
+            for j, (array, p) in enumerate(zip(arrays, params)):
+                if array is None or array.shape != p.shape:
+                    raise UserError(f"{path}: /optimizer/{name}/{j} is missing or does not match its parameter {p.shape}")
+            slots[name] = arrays
+        history = {key: d[()].tolist() for key, d in f.get("history", {}).items()}
+        if any(len(v) != progress.epoch for v in history.values()):
+            raise UserError(f"{path}: history does not cover the {progress.epoch} finished epochs")
+        return Checkpoint(net, int(a["t"]), slots, progress, history, str(_text(a["optimizer"])),
+                          str(_text(a["dataset_checksum"])))
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
