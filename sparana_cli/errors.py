@@ -26,7 +26,7 @@ class Interrupted(RunStopped):
     prefix = "interrupted"
 
 
-class TrainingFailed(RunStopped):
-    """Training cannot go on (the loss or the weights became NaN or infinite); exit status 3."""
+class RunFailed(RunStopped):
+    """A run could not finish (its loss or weights became NaN or infinite), or runs of a sweep did not; exit status 3."""
 
     exit_code = 3

@@ -157,10 +157,10 @@ def _locate_unfinished(root: Path, run: str) -> Path:
     path = candidates[0]
     if path.is_symlink():
         raise UserError(f"{path}: a symbolic link; give the run folder itself")
+    if not RUN_FOLDER.fullmatch(path.name.removesuffix(TMP_SUFFIX)):
+        raise UserError(f"{path}: not a run folder (expected a name <name>-<YYYYmmdd-HHMMSS>[-k].tmp)")
     if not path.name.endswith(TMP_SUFFIX):
         raise UserError(f"{path}: a finished run; a finished run is never changed (train a new one)")
-    if not RUN_FOLDER.fullmatch(path.name[: -len(TMP_SUFFIX)]):
-        raise UserError(f"{path}: not a run folder name (expected <name>-<YYYYmmdd-HHMMSS>[-k].tmp)")
     return path
 
 

@@ -73,7 +73,10 @@ def position(epoch: int, step: int, epochs: int) -> str:
 
 def take_lock(folder: Path) -> IO | None:
     """Lock the folder for this process (an open file: closing it, or dying, releases the lock); None if held."""
-    handle = open(Path(folder) / LOCK_FILE, "a")
+    try:
+        handle = open(Path(folder) / LOCK_FILE, "a")
+    except OSError as err:
+        raise UserError(f"{folder}: cannot lock the run folder ({err.strerror or err})") from None
     if fcntl is None:
         return handle
     try:

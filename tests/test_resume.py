@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sparana_cli import runs
 from sparana_cli.checkpoint import load_checkpoint
 from sparana_cli.cli import main
-from sparana_cli.errors import Interrupted, TrainingFailed
+from sparana_cli.errors import Interrupted, RunFailed
 from sparana_cli.phases.train import train
 from sparana_cli.spec import spec_from_mapping
 from sparana_cli.ui import Console
@@ -124,7 +124,7 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(spec_fi
 
 
 def test_nan_loss_in_the_first_epoch_leaves_no_checkpoint(spec_file, tmp_path):
-    with pytest.raises(TrainingFailed, match="none written yet"):
+    with pytest.raises(RunFailed, match="none written yet"):
         run_train(spec_from_mapping(yaml.safe_load(spec_file.read_text()), "s", ["train.optimizer=sgd", "train.lr=1e30"]),
                   tmp_path)
 

@@ -22,7 +22,7 @@ from sparana_cli.engine.metrics import accuracy, evaluate_network
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.optimizers import make_optimizer
 from sparana_cli.engine.training import EpochProgress, Trainer
-from sparana_cli.errors import Interrupted, TrainingFailed, UserError
+from sparana_cli.errors import Interrupted, RunFailed, UserError
 from sparana_cli.signals import graceful_stop
 from sparana_cli.spec import Spec
 from sparana_cli.ui import Console, percent
@@ -211,7 +211,7 @@ def _train_into(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Bac
         where = runstate.position(*saved[0], epochs) if saved[0] else "none written yet"
         message = f"{err}; training stopped, last good checkpoint: {where}"
         runstate.write_status(run.tmp, runstate.FAILED, message=message)
-        raise TrainingFailed(f"{message} (in {run.tmp}); lower train.lr or set train.clip",
+        raise RunFailed(f"{message} (in {run.tmp}); lower train.lr or set train.clip",
                              stopped_summary(runstate.FAILED)) from None
     except KeyboardInterrupt:
         if not run.tmp.is_dir():  # it had just finished: the run is complete
@@ -256,8 +256,8 @@ def _check_fits(checkpoint: Checkpoint, net: Network, spec: Spec, dataset: Datas
                         "a resumed run must see the same data")
     expected = make_optimizer([np.zeros(1, np.float32)], spec.train).state().keys()
     if checkpoint.optimizer != spec.train.optimizer or checkpoint.slots.keys() != expected:
-        raise UserError(f"{path}: optimizer state for {checkpoint.optimizer} ({', '.join(sorted(checkpoint.slots)) or 'none'}) "
-                        f"does not fit train.optimizer {spec.train.optimizer}")
+        raise UserError(f"{path}: holds {checkpoint.optimizer} state ({', '.join(sorted(checkpoint.slots)) or 'none'}), "
+                        f"but train.optimizer {spec.train.optimizer} needs ({', '.join(sorted(expected)) or 'none'})")
     p = checkpoint.progress
     if p.epoch > spec.train.epochs or (p.step and (p.epoch == spec.train.epochs
                                                   or p.step * spec.train.batch_size >= len(dataset.y_train))):

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Train SPEC once per seed and hidden-layer shape; one CSV row per run on stdout.
+#   scripts/sweep-seeds-hidden.sh configs/mnist.yaml "1 2 3" "[300,100] [1000,800,400]" > results.csv
+# The same sweep with sparana's own runner (and workers, or a Dask cluster):
+#   sparana sweep configs/mnist.yaml seed=1..3 model.hidden=[300,100],[1000,800,400]
+# Set SPARANA to another launcher if needed (e.g. SPARANA="python -m sparana_cli"); extra
+# arguments after the third are passed to every run (e.g. train.epochs=5 --runs-dir DIR).
+set -uo pipefail
+spec=${1:?usage: $0 SPEC "SEEDS" "HIDDEN..." [KEY=VALUE|--runs-dir DIR]...}
+seeds=${2:-"1 2 3"}
+shapes=${3:-"[300,100]"}
+shift $(( $# < 3 ? $# : 3 ))
+read -r -a sparana <<< "${SPARANA:-sparana}"
+
+echo "seed,hidden,status,test_accuracy,seconds,run"
+for seed in $seeds; do
+  for hidden in $shapes; do
+    summary=$("${sparana[@]}" train "$spec" "seed=$seed" "model.hidden=$hidden" "$@" --json 2>/dev/null)
+    code=$?
+    fields=$(printf '%s' "$summary" | python3 -c 'import json, sys
+try:
+    s = json.load(sys.stdin)
+except ValueError:
+    s = {}
+print(",".join(str(s.get(k, "")) for k in ("test_accuracy", "seconds", "run")))')
+    case $code in 0) status=completed ;; 2) status=refused ;; 3) status=failed ;; 130) status=interrupted ;; *) status=error ;; esac
+    echo "$seed,\"$hidden\",$status,$fields"
+    if [ "$code" -eq 130 ]; then exit 130; fi  # interrupted: stop the sweep too
+  done
+done

@@ -1,0 +1,53 @@
+"""`sparana sweep`."""
+
+from __future__ import annotations
+
+import click
+
+from sparana_cli.cli.common import common_options
+from sparana_cli.errors import RunStopped
+from sparana_cli.ui import table
+
+
+@click.command()
+@click.argument("target", metavar="SPEC")
+@click.argument("axes", metavar="KEY=V1,V2,...|KEY=A..B...", nargs=-1)
+@click.option("--command", "command", default="train", show_default=True, metavar="NAME",
+              help="The sparana command each point runs (train).")
+@click.option("--workers", type=int, default=None, metavar="N",
+              help="Run N points at a time as local processes [default: 1].")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Submit the points to this Dask distributed scheduler instead (needs the 'distributed' extra).")
+@common_options
+def sweep(target, axes, command, workers, scheduler, root, console):
+    """Run COMMAND for every combination of the axes' values; write a sweep folder with one CSV row per run.
+
+    Each axis is KEY=V1,V2,... (values read as YAML; commas inside [] do not split) or KEY=A..B
+    (integers A to B), e.g.
+
+    \b
+        sparana sweep configs/mnist.yaml seed=1..3 \\
+            model.hidden=[300,100],[1000,800,400] --workers 2
+
+    Exit status: 0 when every run completed, 3 when some did not (the CSV says which), 130 when interrupted.
+    """
+    from sparana_cli.phases.sweep import sweep as run_sweep
+
+    try:
+        summary = run_sweep(target, axes, command=command, workers=workers, scheduler=scheduler, root=root,
+                            console=console)
+    except RunStopped as err:
+        if console.json_mode:
+            console.result(err.summary, "")
+        elif err.summary.get("rows"):
+            console.say(_rows_text(err.summary))
+        raise
+    console.result(summary, _rows_text(summary))
+
+
+def _rows_text(summary: dict) -> str:
+    rows = summary["rows"]
+    keys = [k for k in rows[0] if k not in ("point", "status", "run", "exit_code", "message")]
+    body = table(["#", *keys, "status", "run"],
+                 [[r["point"], *(r.get(k, "") for k in keys), r["status"], r.get("run", "").rsplit("/", 1)[-1]] for r in rows])
+    return f"{body}\n{summary['completed']} of {summary['total']} runs completed; table: {summary['csv']}"

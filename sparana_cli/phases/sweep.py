@@ -1,0 +1,116 @@
+"""`sparana sweep`: run a command over the cartesian product of some spec keys; one CSV row per run.
+
+The sweep folder (<name>-sweep-<time>/, reserved like a run) holds sweep.yaml (what was swept),
+sweep.csv (rewritten atomically as each run ends) and status.json. The runs themselves are
+ordinary run folders beside it in the runs folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import yaml
+
+from sparana_cli import runs, runstate, sweeps
+from sparana_cli.errors import Interrupted, RunFailed, UserError
+from sparana_cli.files import write_text_atomic
+from sparana_cli.signals import graceful_stop
+from sparana_cli.ui import Console
+
+CSV_FILE, SWEEP_FILE = "sweep.csv", "sweep.yaml"
+
+
+def sweep(target: str, axis_items, *, command: str, workers: int | None, scheduler: str | None,
+          root: Path, console: Console) -> dict:
+    """Run `command` once per point of the axes' product; return the summary (rows, counts, the CSV's path)."""
+    cmd = sweeps.sweep_command(command)
+    axes = sweeps.parse_axes(axis_items)
+    if not axes:
+        raise UserError("nothing to sweep: give at least one axis, e.g. seed=1..3 or train.lr=0.01,0.1")
+    if scheduler is not None and workers is not None:
+        raise UserError("--workers and --scheduler exclude each other: the cluster's workers run a --scheduler sweep")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers: must be >= 1, got {workers}")
+    if scheduler is not None:
+        sweeps.check_scheduler(scheduler)
+    points = sweeps.expand(axes)
+    overrides = [[f"{key}={value}" for key, value in point.items()] for point in points]
+    names = [cmd.check(target, items) for items in overrides]  # every point is checked before anything starts
+    # absolute paths: a worker (maybe on another machine) runs in cwd, the client's working folder
+    target_arg = str(Path(target).absolute()) if Path(target).exists() else target
+    jobs = [cmd.argv(target_arg, items) for items in overrides]
+    root_abs, cwd = str(root.absolute()), os.getcwd()
+
+    run = runs.reserve_run(root, f"{names[0]}-sweep", phase="sweep")
+    keys = [a.key for a in axes]
+    columns = ["point", *keys, "status", *cmd.columns, "run", "exit_code", "message"]
+    rows = [{"point": i + 1, **point, "status": "pending"} for i, point in enumerate(points)]
+    try:
+        write_text_atomic(run.tmp / SWEEP_FILE, yaml.safe_dump({
+            "command": command, "target": target_arg, "axes": {a.key: list(a.values) for a in axes},
+            "points": len(points), "workers": workers if scheduler is None else None, "scheduler": scheduler,
+            "runs_dir": root_abs, "cwd": cwd}, sort_keys=False))
+        _write_csv(run.tmp / CSV_FILE, columns, rows)
+        where = f"on {scheduler}" if scheduler else f"with {workers or 1} local worker{'s' if (workers or 1) > 1 else ''}"
+        console.say(f"sweep of {len(points)} {command} runs {where}: {run.tmp}")
+        with graceful_stop(on_signal=sweeps.interrupt_points if scheduler is None else None) as stop:
+            if scheduler is None:
+                outcomes = sweeps.run_local(jobs, root_abs, cwd, workers or 1, stop)
+            else:
+                outcomes = sweeps.run_on_cluster(jobs, root_abs, cwd, scheduler, stop, tag=run.path.name)
+            bar = console.bar(len(points), "sweep", unit="run")
+            for done, (index, outcome) in enumerate(outcomes, 1):
+                rows[index].update(_row(outcome, cmd.columns))
+                _write_csv(run.tmp / CSV_FILE, columns, rows)
+                bar.update(1)
+                if bar.disable:
+                    console.say(f"[{done}/{len(points)}] {' '.join(overrides[index])}: {_brief(rows[index], cmd.columns)}")
+            bar.close()
+    except KeyboardInterrupt:
+        stop_signal = True
+    except BaseException as err:
+        if run.tmp.is_dir():
+            runstate.write_status(run.tmp, runstate.FAILED, message=f"{type(err).__name__}: {err}")
+        run.release()
+        raise
+    else:
+        stop_signal = stop()
+    summary = {"run": str(run.tmp), "csv": str(run.tmp / CSV_FILE), "command": command, "rows": rows,
+               "total": len(rows), "completed": sum(r["status"] == "completed" for r in rows)}
+    if stop_signal:
+        _write_csv(run.tmp / CSV_FILE, columns, rows)
+        runstate.write_status(run.tmp, runstate.INTERRUPTED, message=f"{summary['completed']} of {len(rows)} runs completed")
+        run.release()
+        raise Interrupted(f"sweep stopped: {summary['completed']} of {len(rows)} runs completed, see {summary['csv']}; "
+                          "continue an interrupted run with 'sparana train --resume RUN'", summary)
+    runs.finish_run(run)
+    summary.update(run=str(run.path), csv=str(run.path / CSV_FILE))
+    if summary["completed"] < len(rows):
+        raise RunFailed(f"{len(rows) - summary['completed']} of {len(rows)} runs did not complete; see {summary['csv']}",
+                        summary)
+    return summary
+
+
+def _row(outcome: dict, columns) -> dict:
+    summary = outcome["summary"]
+    return {"status": sweeps.outcome_status(outcome), **{c: summary.get(c, "") for c in columns},
+            "run": summary.get("run", ""), "exit_code": "" if outcome["exit_code"] is None else outcome["exit_code"],
+            "message": outcome["message"]}
+
+
+def _brief(row: dict, columns) -> str:
+    first = columns[0] if columns else None
+    value = row.get(first, "") if first else ""
+    shown = f"  {first} {value:.4g}" if isinstance(value, float) else ""
+    return f"{row['status']}{shown}" + (f"  ({row['message']})" if row["status"] != "completed" and row["message"] else "")
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, restval="", extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, out.getvalue())

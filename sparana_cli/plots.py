@@ -1,0 +1,105 @@
+"""PNG figures of a run's metrics: training curves, prune/forget trade-off curves, per-class accuracy bars.
+
+Figures are derived files: a pure function of metrics.h5 (and the parent run's), so writing them
+into a finished run folder changes none of its results. Each is written to a temporary name and
+os.replace'd, so a figure is either the old one or the new one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure  # the object API needs no display and no pyplot state
+from matplotlib.ticker import MaxNLocator
+
+from sparana_cli.files import atomic_path
+
+X_AXES = ("weights_removed", "removed", "pruned", "ratio", "sparsity", "step")  # a per-step x axis, if a group has one
+SKIP_GROUPS = ("train", "test")  # drawn by their own figures
+
+
+def figures(arrays: dict, parent: tuple[str, dict] | None = None) -> dict[str, Figure]:
+    """file name -> figure for every kind of metric present (arrays: metrics.h5's /group/name arrays)."""
+    out = {}
+    if "loss" in arrays.get("train", {}):
+        out["training.png"] = training_figure(arrays["train"])
+    for group, items in sorted(arrays.items()):
+        if group not in SKIP_GROUPS:
+            fig = tradeoff_figure(group, items)
+            if fig is not None:
+                out[f"{group}.png"] = fig
+    per_class = arrays.get("test", {}).get("per_class_accuracy")
+    if per_class is not None:
+        parent_bars = None
+        if parent is not None and "per_class_accuracy" in parent[1].get("test", {}):
+            parent_bars = (parent[0], parent[1]["test"]["per_class_accuracy"])
+        out["per_class.png"] = per_class_figure(per_class, parent_bars)
+    return out
+
+
+def training_figure(train: dict) -> Figure:
+    """Loss, and train and validation accuracy, per epoch."""
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    epochs = np.arange(1, len(train["loss"]) + 1)
+    loss_ax.plot(epochs, train["loss"], marker="o", ms=3)
+    loss_ax.set(xlabel="epoch", ylabel="training loss", title="loss")
+    for key, label in (("train_accuracy", "train (batches as seen)"), ("val_accuracy", "validation")):
+        if key in train and len(train[key]) == len(epochs):
+            acc_ax.plot(epochs, 100 * np.asarray(train[key]), marker="o", ms=3, label=label)
+    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    acc_ax.legend(loc="lower right")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
+
+
+def tradeoff_figure(group: str, items: dict) -> Figure | None:
+    """Every per-step curve of a phase (e.g. forget: df_acc and dr_acc) against its x axis; None if it has none."""
+    curves = {k: np.asarray(v) for k, v in items.items()
+              if np.ndim(v) == 1 and len(v) >= 2 and np.issubdtype(np.asarray(v).dtype, np.number)
+              and not k.startswith("per_class")}
+    x_name = next((name for name in X_AXES if name in curves), None)
+    x = curves.pop(x_name) if x_name else None
+    curves = {k: v for k, v in curves.items() if x is None or len(v) == len(x)}
+    if not curves:
+        return None
+    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    ax = fig.subplots()
+    for name, values in curves.items():
+        ax.plot(np.arange(len(values)) if x is None else x, values, marker="o", ms=3, label=name)
+    ax.set(xlabel=x_name or "step", ylabel="value", title=f"{group}: trade-off")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def per_class_figure(per_class, parent: tuple[str, np.ndarray] | None = None) -> Figure:
+    """Test accuracy per class as bars, beside the parent run's when there is one."""
+    per_class = 100 * np.asarray(per_class, dtype=float)
+    classes = np.arange(len(per_class))
+    fig = Figure(figsize=(7, 3.6), layout="constrained")
+    ax = fig.subplots()
+    width = 0.4 if parent is not None else 0.8
+    if parent is not None:
+        ax.bar(classes - width / 2, 100 * np.asarray(parent[1], dtype=float), width, label=f"parent {parent[0]}",
+               color="0.7")
+    ax.bar(classes + (width / 2 if parent is not None else 0), per_class, width, label="this run")
+    ax.set(xlabel="class", ylabel="test accuracy (%)", title="accuracy per class", xticks=classes, ylim=(0, 105))
+    ax.grid(axis="y", alpha=0.3)
+    if parent is not None:
+        fig.legend(loc="outside lower center", ncols=2)
+    return fig
+
+
+def save_figures(figs: dict[str, Figure], folder: Path) -> list[Path]:
+    """Write each figure as folder/<name> (atomically); return the paths."""
+    written = []
+    for name, fig in figs.items():
+        path = Path(folder) / name
+        with atomic_path(path) as part:
+            fig.savefig(part, format="png", dpi=110)
+        written.append(path)
+    return written
