@@ -58,7 +58,7 @@ def save_checkpoint(folder: Path, net: Network, optimizer, progress: EpochProgre
             "t": optimizer.t,
             "optimizer": optimizer_name,
             "dataset_checksum": dataset_checksum,
-        })
+        }, compress_masks=False)  # written every epoch and soon deleted: speed over size
         slots = f.create_group("optimizer")
         for name, arrays in optimizer.state().items():
             g = slots.create_group(name)

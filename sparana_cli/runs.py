@@ -193,7 +193,7 @@ def save_model(path: Path, net: Network, attrs: dict) -> None:
         write_network(f, net, attrs)
 
 
-def write_network(f: h5py.File, net: Network, attrs: dict) -> None:
+def write_network(f: h5py.File, net: Network, attrs: dict, *, compress_masks: bool = True) -> None:
     """/layers/<i>/{weights, bias, mask} and root attributes into an open HDF5 file."""
     f.attrs.update(attrs)
     f.attrs["n_layers"] = net.n_layers
@@ -203,7 +203,7 @@ def write_network(f: h5py.File, net: Network, attrs: dict) -> None:
         g = layers.create_group(str(i))
         g.create_dataset("weights", data=to_host(w))
         g.create_dataset("bias", data=to_host(b))
-        g.create_dataset("mask", data=to_host(m), compression="gzip")
+        g.create_dataset("mask", data=to_host(m), compression="gzip" if compress_masks else None)
         g.attrs["activation"] = net.activation(i)
         g.attrs["shape"] = np.asarray(w.shape, dtype=np.int64)
 

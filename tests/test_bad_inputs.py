@@ -20,6 +20,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from sparana_cli import runs
 from sparana_cli.cli import main
 from sparana_cli.data.idx import write_idx
 from sparana_cli.errors import Interrupted
@@ -108,6 +109,13 @@ def _checkpoint_without_optimizer(w: World) -> list:
     return ["train", "--resume", w.unfinished.name]
 
 
+def _unfinished_run_of_another_phase(w: World) -> list:
+    other = runs.reserve_run(w.runs, "pruned", phase="prune")
+    shutil.copy(w.finished / "spec.yaml", other.tmp / "spec.yaml")
+    other.release()  # as if its process had been killed
+    return ["train", "--resume", other.tmp.name]
+
+
 def _model_that_does_not_fit_the_data(w: World) -> list:
     wide = write_idx_folder(w.base / "wide")
     write_idx(wide / (IDX_NAMES["train_images"] + ".gz"), np.zeros((300, 8, 8), np.uint8))
@@ -180,6 +188,7 @@ CASES: dict[str, Bad] = {
     "resume: spec.yaml edited to another optimizer": Bad(lambda w: after(w.edit_spec(w.unfinished, lambda s: s["train"].update(
         optimizer="sgd")), ["train", "--resume", w.unfinished.name]), "checkpoint.h5"),
     "resume: data changed since the run started": Bad(_other_data_same_shape, "checkpoint.h5"),
+    "resume: an unfinished run of another phase": Bad(_unfinished_run_of_another_phase, "a prune run"),
     # -- evaluate ----------------------------------------------------------------------------------
     "evaluate: no such run": Bad(lambda w: ["evaluate", "nope"], "nope"),
     "evaluate: run path that escapes": Bad(lambda w: ["evaluate", "../../nope"], "../../nope"),

@@ -153,3 +153,11 @@ def test_plot_of_a_child_run_draws_its_tradeoff_curves(store, tmp_path):
 def test_plot_defaults_to_the_newest_run(store):
     report = json.loads(invoke("plot", "--runs-dir", store["root"], "--json").stdout)
     assert report["run"] == str(store["child"])
+
+
+def test_a_damaged_run_is_listed_as_such_without_hiding_the_others(store):
+    (store["b"] / "model.h5").write_bytes(b"not hdf5")
+    listing = json.loads(invoke("runs", "--runs-dir", store["root"], "--json").stdout)
+    states = {Path(r["run"]).name: r["state"] for r in listing["runs"]}
+    assert states[store["b"].name] == "damaged" and states[store["a"].name] == "completed"
+    assert "model.h5" in next(r["message"] for r in listing["runs"] if r["state"] == "damaged")

@@ -69,6 +69,7 @@ def test_resume_mid_epoch_gives_bitwise_the_uninterrupted_weights(variant, idx_f
         run_train(None, root, resume=folder.name, stop=stop_after(5))
     assert load_checkpoint(folder).progress.epoch == 2
     summary = run_train(None, root, resume=str(folder))
+    assert summary["resumed_at"] == {"epoch": 2, "step": 0}  # where the second interruption left it
     assert summary["run"] == str(folder.with_name(folder.name[:-4])) and not folder.exists()
     assert weights(summary["run"]) == weights(reference["run"])
     ref_history, history = runs.read_metrics(reference["run"])[0]["train"], runs.read_metrics(summary["run"])[0]["train"]
@@ -79,6 +80,7 @@ def test_resume_mid_epoch_gives_bitwise_the_uninterrupted_weights(variant, idx_f
     assert sorted(p.name for p in finished.iterdir()) == ["metrics.h5", "model.h5", "spec.yaml", "status.json"]
     status = json.loads((finished / "status.json").read_text())
     assert status["state"] == "completed" and status["resumed"] == 2
+    assert status["started"] <= status["resumed_at"]  # when the run began, and when it was last resumed
 
 
 def test_stop_at_an_epoch_end_resumes_at_the_next_epoch(idx_folder, tmp_path):

@@ -8,6 +8,7 @@ exactly; a NaN or infinite loss stops training and keeps the last good checkpoin
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -64,7 +65,7 @@ def fit(net: Network, spec: Spec, train_xy, val_xy, console: Console, *, epochs:
     n = x.shape[0]
     epochs = spec.train.epochs if epochs is None else epochs
     history = {key: list(resume.history.get(key, [])) if resume else [] for key in HISTORY_KEYS}
-    progress = resume.progress if resume else EpochProgress(0)
+    progress = dataclasses.replace(resume.progress) if resume else EpochProgress(0)  # never move the caller's
     if resume is not None:
         trainer.optimizer.load_state(resume.t, resume.slots)
     while progress.epoch < epochs:
@@ -184,7 +185,10 @@ def _train_into(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Bac
     try:
         if fresh:
             runs.write_spec(run.tmp, spec)
-        runstate.write_status(run.tmp, runstate.RUNNING, **runstate.start_fields("train"), epochs=epochs, message="",
+        fields = runstate.start_fields("train")
+        if not fresh:  # the run started when it was first reserved; this is a later session
+            fields["resumed_at"] = fields.pop("started")
+        runstate.write_status(run.tmp, runstate.RUNNING, **fields, epochs=epochs, message="",
                               resumed=(runstate.read_status(run.tmp, strict=False) or {}).get("resumed", -1) + 1)
         splits = device_splits(dataset, backend, net.dtype)
         history = fit(net, spec, splits["train"], splits["val"], console, resume=checkpoint, save=save, stop=stop)
@@ -233,6 +237,9 @@ def _reopen(root: Path, resume: str):
     run = runs.reopen_run(root, resume)
     try:
         status = runstate.read_status(run.tmp)
+        if status.get("phase") != "train":
+            raise UserError(f"{run.tmp}: a {status.get('phase') or 'unknown'} run, not a training run; "
+                            "only training runs can be resumed")
         spec = runs.load_run_spec(run.tmp)
         checkpoint = load_checkpoint(run.tmp)
         done = (checkpoint is None and status["state"] == runstate.COMPLETED
