@@ -2,7 +2,8 @@
 
 A finished run folder is never modified. Layout (see README "Run folders"):
   spec.yaml    the resolved spec
-  model.h5     /layers/<i>/{weights, bias, mask}, attrs; root attrs: version, seed, phase, parent, dataset
+  model.h5     /layers/<i>/{weights, bias, mask} or /layers/<i>/{csr/{data, indices, indptr}, bias}, attrs;
+               root attrs: version, seed, phase, parent, dataset
   metrics.h5   /<phase>/<name> arrays, summary numbers as group attributes
 """
 
@@ -22,6 +23,7 @@ import numpy as np
 from sparana_cli import __version__
 from sparana_cli.engine.backend import CPU, Backend, to_host
 from sparana_cli.engine.network import Network
+from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import UserError
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
 
@@ -108,8 +110,12 @@ def run_attrs(spec: Spec, dataset, *, phase: str, parent: Path | str | None, bac
     }
 
 
-def save_model(path: Path, net: Network, attrs: dict) -> None:
-    """Write weights, biases and masks of every layer, with provenance attributes, to model.h5."""
+def save_model(path: Path, net: Network, attrs: dict, *, csr_layers=()) -> None:
+    """Write weights, biases and masks of every layer, with provenance attributes, to model.h5.
+
+    Layers in csr_layers are stored as /layers/<i>/csr/{data, indices, indptr} (the mask's True
+    entries, row by row) instead of dense weights and mask.
+    """
     with h5py.File(path, "w") as f:
         f.attrs.update(attrs)
         f.attrs["n_layers"] = net.n_layers
@@ -117,10 +123,17 @@ def save_model(path: Path, net: Network, attrs: dict) -> None:
         layers = f.create_group("layers")
         for i, (w, b, m) in enumerate(zip(net.weights, net.biases, net.masks)):
             g = layers.create_group(str(i))
-            g.create_dataset("weights", data=to_host(w))
+            if i in csr_layers:
+                csr = g.create_group("csr")
+                for name, array in zip(("data", "indices", "indptr"), csr_parts(to_host(w), to_host(m))):
+                    csr.create_dataset(name, data=array)
+                csr.attrs["shape"] = np.asarray(w.shape, dtype=np.int64)
+            else:
+                g.create_dataset("weights", data=to_host(w))
+                g.create_dataset("mask", data=to_host(m), compression="gzip")
             g.create_dataset("bias", data=to_host(b))
-            g.create_dataset("mask", data=to_host(m), compression="gzip")
             g.attrs["activation"] = net.activation(i)
+            g.attrs["format"] = "csr" if i in csr_layers else "dense"
             g.attrs["shape"] = np.asarray(w.shape, dtype=np.int64)
 
 
@@ -169,10 +182,11 @@ def load_model(run_dir: Path, backend: Backend = CPU) -> tuple[Network, dict]:
             if str(i) not in f["layers"]:
                 raise UserError(f"{path}: missing /layers/{i}")
             g = f["layers"][str(i)]
-            for key in ("weights", "bias", "mask"):
+            for key in ("bias",) if "csr" in g else ("weights", "bias", "mask"):
                 if key not in g:
                     raise UserError(f"{path}: missing /layers/{i}/{key}")
-            w, b, m = g["weights"][()], g["bias"][()], g["mask"][()]
+            w, m = _read_csr(g["csr"], f"{path}: /layers/{i}/csr") if "csr" in g else (g["weights"][()], g["mask"][()])
+            b = g["bias"][()]
             if w.ndim != 2 or b.shape != (w.shape[1],) or m.shape != w.shape:
                 raise UserError(f"{path}: /layers/{i} has inconsistent shapes "
                                 f"(weights {w.shape}, bias {b.shape}, mask {m.shape})")
@@ -188,6 +202,26 @@ def load_model(run_dir: Path, backend: Backend = CPU) -> tuple[Network, dict]:
             raise UserError(f"{path}: unknown output activation {output!r}")
     net = Network(weights, biases, masks, output=output)
     return (net.to(backend) if backend is not CPU else net), attrs
+
+
+def _read_csr(g: h5py.Group, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dense weights and mask of a stored CSR layer."""
+    for key in ("data", "indices", "indptr"):
+        if key not in g:
+            raise UserError(f"{where}: missing {key}")
+    shape = np.asarray(g.attrs.get("shape", ()))
+    if shape.shape != (2,):
+        raise UserError(f"{where}: needs a shape attribute (rows, columns)")
+    try:
+        return dense_from_csr(g["data"][()], g["indices"][()], g["indptr"][()], shape)
+    except ValueError as err:
+        raise UserError(f"{where}: {err}") from None
+
+
+def layer_formats(run_dir: Path) -> list[str]:
+    """How model.h5 stores each layer: "dense" or "csr"."""
+    with _open_h5(Path(run_dir) / MODEL_FILE) as f:
+        return ["csr" if "csr" in f["layers"][str(i)] else "dense" for i in range(len(f["layers"]))]
 
 
 def read_metrics(run_dir: Path) -> tuple[dict, dict]:

@@ -10,6 +10,7 @@ import click
 from sparana_cli import __version__
 from sparana_cli.cli.common import SparanaGroup
 from sparana_cli.cli.evaluate import evaluate
+from sparana_cli.cli.prune import prune
 from sparana_cli.cli.spec import show_spec
 from sparana_cli.cli.train import train
 
@@ -24,5 +25,5 @@ def main():
     """
 
 
-for command in (train, evaluate, show_spec):
+for command in (train, evaluate, prune, show_spec):
     main.add_command(command)

@@ -34,6 +34,17 @@ class Backend:
         if self.xp is not np:
             self.xp.cuda.get_current_stream().synchronize()
 
+    @property
+    def sparse(self) -> ModuleType:
+        """The sparse-matrix module of this device: scipy.sparse, or cupyx.scipy.sparse on a GPU."""
+        if self.xp is np:
+            import scipy.sparse
+
+            return scipy.sparse
+        import cupyx.scipy.sparse
+
+        return cupyx.scipy.sparse
+
     def describe(self) -> str:
         if self.xp is np:
             return f"cpu (NumPy {np.__version__})"
