@@ -62,7 +62,7 @@ def spread_lowest(scores, live, k: int):
         raise ValueError(f"cannot remove {k} weights: only {total} are live")
     ranks = _group_ranks(scores, live)
     per_round = xp.bincount(ranks[live], minlength=1)  # how many rows still have a live entry at each rank
-    rounds = int(xp.searchsorted(xp.cumsum(per_round), k))  # the first round that cannot be taken whole
+    rounds = int((xp.cumsum(per_round) < k).sum())  # the first round that cannot be taken whole
     chosen = live & (ranks < rounds)
     partial = live & (ranks == rounds)
     if partial.any():

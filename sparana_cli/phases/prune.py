@@ -85,15 +85,13 @@ def _check_count(settings: PruneSpec, net: Network, layers: list[int]) -> None:
             raise UserError(f"--count {settings.count}: layer {i} has only {n} live weights")
 
 
-def scoring_inputs(x_train, settings: PruneSpec, seed: int):
-    """The training split, or a seeded subset of `samples` of its rows."""
+def scoring_rows(n: int, settings: PruneSpec, seed: int) -> np.ndarray | None:
+    """Which training images score the weights: None for all, else a seeded subset of `samples` of them."""
     if settings.samples is None:
-        return x_train
-    n = x_train.shape[0]
+        return None
     if settings.samples > n:
         raise UserError(f"--samples {settings.samples}: the training split has only {n} images")
-    rows = np.sort(generator(seed, "prune-samples").choice(n, settings.samples, replace=False))
-    return x_train[rows]
+    return np.sort(generator(seed, "prune-samples").choice(n, settings.samples, replace=False))
 
 
 def _removals(settings: PruneSpec, scores: list, masks: list, step: int, plan: list) -> list:
@@ -119,28 +117,16 @@ def _snapshot(net: Network, x_test, y_test) -> dict:
     }
 
 
-def prune(run_dir: Path, options: dict, *, root: Path, console: Console, device: str = "auto") -> dict:
-    """Prune the run's network as the settings say and write a child run; return the summary."""
-    start_time = time.perf_counter()
-    run_dir = Path(run_dir).resolve()
-    spec, net, _, dataset, backend = load_run_with_data(run_dir, console, device)
-    settings = resolve_settings(spec.prune, options)
-    layers = chosen_layers(settings, net.n_layers)
-    _check_count(settings, net, layers)
-    splits = device_splits(dataset, backend, net.dtype)
-    x_score = scoring_inputs(splits["train"][0], settings, spec.seed) if settings.method in DATA_METHODS else None
+def run_schedule(net: Network, settings: PruneSpec, layers: list[int], spec, splits: dict, x_score,
+                 console: Console) -> tuple[list[dict], list[list[int]]]:
+    """Prune net in place step by step; return the per-step snapshots (step 0 first) and weights removed."""
     x_test, y_test = splits["test"]
-
     if settings.count is not None:
         plan = step_counts(settings.count, settings.steps)
     else:
         plan = target_sparsities([net.masks[i] for i in layers], settings.sparsity, settings.steps,
                                  pooled=settings.scope == "global")
-    history = [_snapshot(net, x_test, y_test)]
-    removed = [[0] * net.n_layers]
-    amount = f"sparsity {settings.sparsity:g}" if settings.count is None else f"{settings.count} weights"
-    console.say(f"pruning layers {', '.join(map(str, layers))} of {run_dir.name} by {settings.method} "
-                f"({settings.scope} scope) to {amount} in {settings.steps} step{'s' * (settings.steps > 1)}")
+    history, removed = [_snapshot(net, x_test, y_test)], [[0] * net.n_layers]
     bar = console.bar(settings.steps, "prune", unit="step")
     for step in range(1, settings.steps + 1):
         scores = score_layers(settings.method, net, x_score, seed=spec.seed)
@@ -158,32 +144,53 @@ def prune(run_dir: Path, options: dict, *, root: Path, console: Console, device:
         bar.update(1)
         bar.set_postfix(accuracy=percent(history[-1]["accuracy"]))
         if bar.disable and settings.steps > 1:
-            console.say(f"step {step}/{settings.steps}: removed {sum(counts)} weights, "
-                        f"widths {'-'.join(map(str, history[-1]['widths']))}, test accuracy {percent(history[-1]['accuracy'])}")
+            console.say(f"step {step}/{settings.steps}: removed {sum(counts)} weights, widths "
+                        f"{'-'.join(map(str, history[-1]['widths']))}, test accuracy {percent(history[-1]['accuracy'])}")
     bar.close()
+    return history, removed
 
-    final, shrink_report = net, None
-    if settings.shrink:
-        final = shrink(net)
-        reference = to_host(net.predict(x_test))
-        difference = float(np.abs(to_host(final.predict(x_test)) - reference).max(initial=0.0))
-        if difference > SHRINK_TOLERANCE * max(1.0, float(np.abs(reference).max(initial=0.0))):
-            raise RuntimeError(f"the shrunk network's outputs differ from the masked network's by {difference:.3g}")
-        shrink_report = {"widths_before": net.sizes[1:-1], "widths_after": final.sizes[1:-1],
-                         "parameters_before": dense_size(net.sizes), "parameters_after": dense_size(final.sizes),
-                         "max_abs_difference": difference}
+
+def shrink_checked(net: Network, x_test) -> tuple[Network, dict]:
+    """The shrunk network, after checking that it gives net's outputs on x_test; and what changed."""
+    small = shrink(net)
+    reference = to_host(net.predict(x_test))
+    difference = float(np.abs(to_host(small.predict(x_test)) - reference).max(initial=0.0))
+    if difference > SHRINK_TOLERANCE * max(1.0, float(np.abs(reference).max(initial=0.0))):
+        raise RuntimeError(f"the shrunk network's outputs differ from the masked network's by {difference:.3g}")
+    return small, {"widths_before": net.sizes[1:-1], "widths_after": small.sizes[1:-1],
+                   "parameters_before": dense_size(net.sizes), "parameters_after": dense_size(small.sizes),
+                   "max_abs_difference": difference}
+
+
+def prune(run_dir: Path, options: dict, *, root: Path, console: Console, device: str = "auto") -> dict:
+    """Prune the run's network as the settings say and write a child run; return the summary."""
+    start_time = time.perf_counter()
+    run_dir = Path(run_dir).resolve()
+    spec, net, _, dataset, backend = load_run_with_data(run_dir, console, device)
+    settings = resolve_settings(spec.prune, options)
+    layers = chosen_layers(settings, net.n_layers)
+    _check_count(settings, net, layers)
+    rows = scoring_rows(len(dataset.y_train), settings, spec.seed)
+    splits = device_splits(dataset, backend, net.dtype)
+    x_score = None
+    if settings.method in DATA_METHODS:
+        x_score = splits["train"][0] if rows is None else backend.asarray(dataset.x_train[rows], net.dtype)
+
+    amount = f"sparsity {settings.sparsity:g}" if settings.count is None else f"{settings.count} weights"
+    console.say(f"pruning layers {', '.join(map(str, layers))} of {run_dir.name} by {settings.method} "
+                f"({settings.scope} scope) to {amount} in {settings.steps} step{'s' * (settings.steps > 1)}")
+    history, removed = run_schedule(net, settings, layers, spec, splits, x_score, console)
+    final, shrink_report = shrink_checked(net, splits["test"][0]) if settings.shrink else (net, None)
     csr_layers = layers if settings.format == "csr" else []
-    predictor = CSRNetwork(final, csr_layers) if csr_layers else final
-    test = evaluate_network(predictor, x_test, y_test, dataset.n_classes)
-    rows = _layer_rows(net, final, layers, history[-1]["dead_units"])
+    test = evaluate_network(CSRNetwork(final, csr_layers) if csr_layers else final, *splits["test"], dataset.n_classes)
     seconds = time.perf_counter() - start_time
 
     child_spec = dataclasses.replace(spec, prune=settings)
+    arrays = {key: [h[key] for h in history] for key in history[0]}
     with runs.new_run(root, f"{spec.name}-prune") as run:
         runs.write_spec(run.tmp, child_spec)
         attrs = runs.run_attrs(child_spec, dataset, phase="prune", parent=run_dir, backend=backend)
         runs.save_model(run.tmp / runs.MODEL_FILE, final, attrs, csr_layers=csr_layers)
-        arrays = {key: [h[key] for h in history] for key in history[0]}
         runs.write_metrics(
             run.tmp / runs.METRICS_FILE,
             {"prune": {"step": list(range(settings.steps + 1)), "removed": removed, **arrays},
@@ -205,7 +212,7 @@ def prune(run_dir: Path, options: dict, *, root: Path, console: Console, device:
         "pruned_layers": layers,
         "accuracy_before": history[0]["accuracy"],
         "accuracy_after": test.accuracy,
-        "layers": rows,
+        "layers": _layer_rows(net, final, layers, history[-1]["dead_units"]),
         "shrink": shrink_report,
         "format": settings.format,
         "settings": dataclasses.asdict(settings),
