@@ -12,7 +12,8 @@ state) and reports medians. Rows:
   csr     the same masked network with its hidden layers as CSR (scipy.sparse) vs dense, at
           several sparsities; speed-up > 1 means CSR is faster.
 
-`inference_rows()` returns the rows as dicts for the main benchmark table.
+`inference_rows()` returns the rows as dicts for the main benchmark table. scipy.sparse products run
+on one thread; on a busy machine run with OPENBLAS_NUM_THREADS=1 so the dense products do too.
 """
 
 from __future__ import annotations

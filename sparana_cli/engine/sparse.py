@@ -11,9 +11,7 @@ import numpy as np
 
 from sparana_cli.engine.backend import backend_of, to_host
 from sparana_cli.engine.losses import activate_output
-from sparana_cli.engine.network import Network
-
-CSR_CHUNK = 2048  # rows per sparse product: keeps one layer's activations (features x rows) in cache
+from sparana_cli.engine.network import PREDICT_CHUNK, Network
 
 
 def csr_parts(weights: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,7 +75,7 @@ class CSRNetwork:
     def n_layers(self) -> int:
         return len(self.matrices)
 
-    def predict(self, x, chunk: int = CSR_CHUNK):
+    def predict(self, x, chunk: int = PREDICT_CHUNK):
         """Activated outputs (n, classes) for inputs x (n, features), like Network.predict."""
         xp, last = self.xp, self.n_layers - 1
         out = xp.empty((x.shape[0], self.sizes[-1]), dtype=self.dtype)
