@@ -149,3 +149,21 @@ def test_bad_prune_input(case, parent, runs_dir):
 
 def test_prune_with_no_runs(tmp_path):
     check_refused(["prune", "--sparsity", "0.5", "--runs-dir", tmp_path / "empty"], tmp_path / "empty")
+
+
+def test_sweep_script_writes_one_row_per_run(parent, runs_dir, tmp_path):
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "sweep.csv"
+    env = {**os.environ, "METHODS": "magnitude random", "SPARSITIES": "0.5", "PYTHON": sys.executable,
+           "SPARANA": f"{sys.executable} -m sparana_cli"}
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(["bash", root / "scripts" / "prune_sweep.sh", parent, out, "--", "--scope", "row"],
+                          env=env, cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["method"], r["sparsity"], r["scope"]) for r in rows] == [("magnitude", "0.5", "row"), ("random", "0.5", "row")]
+    assert all(Path(r["run"]).parent == runs_dir and 0 <= float(r["accuracy_after"]) <= 1 for r in rows)
