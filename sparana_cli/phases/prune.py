@@ -63,21 +63,22 @@ def chosen_layers(settings: PruneSpec, n_layers: int) -> list[int]:
     if settings.layers is not None:
         for i in settings.layers:
             if i > last:
-                raise UserError(f"--layers: there is no layer {i}; this network's weight matrices are 0..{last}")
+                raise UserError(f"--layers (prune.layers): there is no layer {i}; the weight matrices are 0..{last}")
         layers = sorted(set(settings.layers))
     else:
         layers = list(range(last))
     if settings.include_output and last not in layers:
         layers.append(last)
     if not layers:
-        raise UserError("no layer to prune: this network has no hidden layer; use --include-output or --layers")
+        raise UserError("no layer to prune: name some with --layers, or add the output layer with --include-output")
     return layers
 
 
 def _check_count(settings: PruneSpec, net: Network, layers: list[int]) -> None:
-    live = [int(net.masks[i].sum()) for i in layers]
+    """A count must not exceed the live weights it is taken from."""
     if settings.count is None:
         return
+    live = [int(net.masks[i].sum()) for i in layers]
     if settings.scope == "global" and settings.count > sum(live):
         raise UserError(f"--count {settings.count}: the pruned layers have only {sum(live)} live weights")
     for i, n in zip(layers, live):
