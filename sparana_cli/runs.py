@@ -3,7 +3,8 @@
 A finished run folder's results are never modified. Layout (see README "Run folders"):
   spec.yaml    the resolved spec
   status.json  state (running -> completed / failed / interrupted), who wrote it and when
-  model.h5     /layers/<i>/{weights, bias, mask}, attrs; root attrs: version, seed, phase, parent, dataset
+  model.h5     /layers/<i>/{weights, bias, mask} or /layers/<i>/{csr/{data, indices, indptr}, bias}, attrs;
+               root attrs: version, seed, phase, parent, dataset
   metrics.h5   /<phase>/<name> arrays, summary numbers as group attributes
 An unfinished <name>.tmp/ folder also holds `lock` (held by its writer) and, while training,
 checkpoint.h5.
@@ -26,6 +27,7 @@ import numpy as np
 from sparana_cli import __version__, runstate
 from sparana_cli.engine.backend import CPU, Backend, to_host
 from sparana_cli.engine.network import Network
+from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import UserError
 from sparana_cli.files import atomic_path, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
@@ -187,24 +189,35 @@ def run_attrs(spec: Spec, dataset, *, phase: str, parent: Path | str | None, bac
     }
 
 
-def save_model(path: Path, net: Network, attrs: dict) -> None:
-    """Write weights, biases and masks of every layer, with provenance attributes, to model.h5 (atomically)."""
+def save_model(path: Path, net: Network, attrs: dict, *, csr_layers=()) -> None:
+    """Write weights, biases and masks of every layer, with provenance attributes, to model.h5 (atomically).
+
+    Layers in csr_layers are stored as /layers/<i>/csr/{data, indices, indptr} (the mask's True
+    entries, row by row) instead of dense weights and mask.
+    """
     with atomic_path(path) as part, h5py.File(part, "w") as f:
-        write_network(f, net, attrs)
+        write_network(f, net, attrs, csr_layers=csr_layers)
 
 
-def write_network(f: h5py.File, net: Network, attrs: dict, *, compress_masks: bool = True) -> None:
-    """/layers/<i>/{weights, bias, mask} and root attributes into an open HDF5 file."""
+def write_network(f: h5py.File, net: Network, attrs: dict, *, compress_masks: bool = True, csr_layers=()) -> None:
+    """/layers/<i>/{weights, bias, mask} (or csr/...) and root attributes into an open HDF5 file."""
     f.attrs.update(attrs)
     f.attrs["n_layers"] = net.n_layers
     f.attrs["output"] = net.output
     layers = f.create_group("layers")
     for i, (w, b, m) in enumerate(zip(net.weights, net.biases, net.masks)):
         g = layers.create_group(str(i))
-        g.create_dataset("weights", data=to_host(w))
+        if i in csr_layers:
+            csr = g.create_group("csr")
+            for name, array in zip(("data", "indices", "indptr"), csr_parts(to_host(w), to_host(m))):
+                csr.create_dataset(name, data=array)
+            csr.attrs["shape"] = np.asarray(w.shape, dtype=np.int64)
+        else:
+            g.create_dataset("weights", data=to_host(w))
+            g.create_dataset("mask", data=to_host(m), compression="gzip" if compress_masks else None)
         g.create_dataset("bias", data=to_host(b))
-        g.create_dataset("mask", data=to_host(m), compression="gzip" if compress_masks else None)
         g.attrs["activation"] = net.activation(i)
+        g.attrs["format"] = "csr" if i in csr_layers else "dense"
         g.attrs["shape"] = np.asarray(w.shape, dtype=np.int64)
 
 
@@ -258,7 +271,7 @@ def read_model_attrs(run_dir: Path) -> dict:
 
 
 def read_network(f: h5py.File, path: Path) -> Network:
-    """The host network in an open model.h5-layout file, every shape checked; errors name `path`."""
+    """The host network in an open model.h5-layout file (dense or CSR layers), every shape checked; errors name `path`."""
     if "layers" not in f or not len(f["layers"]):
         raise UserError(f"{path}: no /layers group")
     n = len(f["layers"])
@@ -267,10 +280,11 @@ def read_network(f: h5py.File, path: Path) -> Network:
         if str(i) not in f["layers"]:
             raise UserError(f"{path}: missing /layers/{i}")
         g = f["layers"][str(i)]
-        for key in ("weights", "bias", "mask"):
+        for key in ("bias",) if "csr" in g else ("weights", "bias", "mask"):
             if key not in g:
                 raise UserError(f"{path}: missing /layers/{i}/{key}")
-        w, b, m = g["weights"][()], g["bias"][()], g["mask"][()]
+        w, m = _read_csr(g["csr"], f"{path}: /layers/{i}/csr") if "csr" in g else (g["weights"][()], g["mask"][()])
+        b = g["bias"][()]
         if w.ndim != 2 or b.shape != (w.shape[1],) or m.shape != w.shape:
             raise UserError(f"{path}: /layers/{i} has inconsistent shapes "
                             f"(weights {w.shape}, bias {b.shape}, mask {m.shape})")
@@ -285,6 +299,26 @@ def read_network(f: h5py.File, path: Path) -> Network:
     if output not in ("linear", "softmax"):
         raise UserError(f"{path}: unknown output activation {output!r}")
     return Network(weights, biases, masks, output=output)
+
+
+def _read_csr(g: h5py.Group, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dense weights and mask of a stored CSR layer."""
+    for key in ("data", "indices", "indptr"):
+        if key not in g:
+            raise UserError(f"{where}: missing {key}")
+    shape = np.asarray(g.attrs.get("shape", ()))
+    if shape.shape != (2,):
+        raise UserError(f"{where}: needs a shape attribute (rows, columns)")
+    try:
+        return dense_from_csr(g["data"][()], g["indices"][()], g["indptr"][()], shape)
+    except ValueError as err:
+        raise UserError(f"{where}: {err}") from None
+
+
+def layer_formats(run_dir: Path) -> list[str]:
+    """How model.h5 stores each layer: "dense" or "csr"."""
+    with open_h5(Path(run_dir) / MODEL_FILE) as f:
+        return ["csr" if "csr" in f["layers"][str(i)] else "dense" for i in range(len(f["layers"]))]
 
 
 def read_metrics(run_dir: Path) -> tuple[dict, dict]:

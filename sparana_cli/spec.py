@@ -94,6 +94,32 @@ class TrainSpec:
 
 
 @dataclass(frozen=True)
+class PruneSpec:
+    method: Literal["maav", "magnitude", "mav", "random", "positive", "negative"] = setting(
+        "maav", "score by which the lowest-scored live weights are removed"
+    )
+    sparsity: float | None = setting(
+        None, "fraction of each pruned layer that is zero afterwards (earlier pruning counts)", bounds="[0, 1)"
+    )
+    count: int | None = setting(None, "weights removed per pruned layer (in all, for scope global); instead of sparsity",
+                                bounds="[0, inf)")
+    layers: list[int] | None = setting(None, "weight matrices to prune, 0-based; null: every hidden layer", bounds="[0, inf)")
+    include_output: bool = setting(False, "prune the output layer as well")
+    scope: Literal["layer", "global", "row", "column"] = setting(
+        "layer", "rank within each layer, across the pruned layers, within each input row, or each output column"
+    )
+    samples: int | None = setting(None, "score on a seeded subset of this many training images; null: all", bounds="[1, inf)")
+    steps: int = setting(1, "reach the target in this many equal steps, re-scoring after each", bounds="[1, inf)")
+    finetune_epochs: int = setting(0, "training epochs after each step, pruned weights held at zero", bounds="[0, inf)")
+    shrink: bool = setting(False, "remove dead hidden units, folding constant ones into the next bias")
+    format: Literal["dense", "csr"] = setting("dense", "how model.h5 stores the pruned layers")
+
+    def __post_init__(self):
+        if self.sparsity is not None and self.count is not None:
+            raise SpecInvalid("count", "give sparsity or count, not both")
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str = setting("experiment", "run name; folders are runs/<name>-<time>", pattern=r"[A-Za-z0-9][A-Za-z0-9._-]*")
     seed: int = setting(0, "seed for initialisation, data split, shuffling and dropout", bounds="[0, inf)")
@@ -101,6 +127,7 @@ class Spec:
     data: DataSpec = section(DataSpec, "where the data comes from")
     model: ModelSpec = section(ModelSpec, "network shape and cost")
     train: TrainSpec = section(TrainSpec, "optimisation")
+    prune: PruneSpec = section(PruneSpec, "pruning settings for 'sparana prune' (its options take precedence)")
 
 
 # ---------------------------------------------------------------------------------------------

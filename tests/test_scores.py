@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from sparana_cli.analysis.scores import layer_input_means, score_layers
+from sparana_cli.analysis.pruning import remove_count
+from sparana_cli.analysis.scores import METHODS, layer_input_means, score_layers
 from sparana_cli.engine.network import Network
 
 
@@ -62,3 +63,43 @@ def test_simple_scores():
     assert not np.array_equal(a[0], score_layers("random", net, seed=2)[0])
     with pytest.raises(ValueError):
         score_layers("maav", net)
+
+
+@pytest.mark.parametrize("scope", ["layer", "row", "column"])
+def test_maav_selection_matches_the_slow_definition(scope):
+    """The weights a scope removes by closed-form MAAV are the lowest of the per-sample definition, group by group."""
+    net, x = net_and_data(4)
+    layer, k = 1, 6
+    w, mask = net.weights[layer], net.masks[layer]
+    (chosen,) = remove_count([score_layers("maav", net, x)[layer]], [mask], k, scope=scope)
+    inputs = slow_layer_inputs(net, x)[layer]
+    slow = np.mean([np.abs(np.outer(a, np.ones(w.shape[1])) * w) for a in inputs], axis=0)
+    groups = {"layer": [np.ones(w.shape, bool)],
+              "row": [np.arange(w.shape[0])[:, None] == r for r in range(w.shape[0])],
+              "column": [np.arange(w.shape[1])[None, :] == c for c in range(w.shape[1])]}[scope]
+    expected = np.zeros(w.shape, bool)
+    live_per_group = [int((mask & g).sum()) for g in groups]
+    taken = [0] * len(groups)
+    for _ in range(k):  # the slow way: one weight at a time, the group that has given least first
+        best = None
+        for gi, g in enumerate(groups):
+            if taken[gi] == live_per_group[gi]:
+                continue
+            candidates = np.flatnonzero(g & mask & ~expected)
+            j = candidates[np.argmin(slow.ravel()[candidates])]
+            key = (taken[gi], slow.ravel()[j], j) if scope != "layer" else (0, slow.ravel()[j], j)
+            best = min(best, (key, gi, j)) if best else (key, gi, j)
+        _, gi, j = best
+        expected.ravel()[j] = True
+        taken[gi] += 1
+    np.testing.assert_array_equal(chosen, expected)
+
+
+def test_spec_choices_match_the_code():
+    from typing import get_args, get_type_hints
+
+    from sparana_cli.analysis.pruning import SCOPES
+    from sparana_cli.spec import PruneSpec
+
+    hints = get_type_hints(PruneSpec)
+    assert set(get_args(hints["method"])) == set(METHODS) and get_args(hints["scope"]) == SCOPES

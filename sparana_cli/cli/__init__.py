@@ -12,6 +12,7 @@ from sparana_cli.cli.common import SparanaGroup
 from sparana_cli.cli.evaluate import evaluate
 from sparana_cli.cli.plot import plot
 from sparana_cli.cli.runs import runs_command
+from sparana_cli.cli.prune import prune
 from sparana_cli.cli.spec import show_spec
 from sparana_cli.cli.sweep import sweep
 from sparana_cli.cli.train import train
@@ -27,5 +28,5 @@ def main():
     """
 
 
-for command in (train, evaluate, show_spec, runs_command, plot, sweep):
+for command in (train, evaluate, prune, show_spec, runs_command, plot, sweep):
     main.add_command(command)

@@ -29,7 +29,8 @@ def _evaluation_text(report: dict) -> str:
     k = len(report["per_class_accuracy"])
     params = report["parameters"]
     layer_rows = [[r["layer"], "x".join(map(str, r["shape"])), r["weights"], r["nonzero"],
-                   f"{100 * (1 - r['nonzero'] / r['weights']):.2f}%", r["biases"]] for r in params["layers"]]
+                   f"{100 * (1 - r['nonzero'] / r['weights']):.2f}%", r["biases"], kind]
+                  for r, kind in zip(params["layers"], report["formats"])]
     return "\n".join([
         f"run: {report['run']}  ({report['phase']}{', parent ' + report['parent'] if report['parent'] else ''})",
         f"test accuracy {percent(report['accuracy'])} on {report['test_samples']} {report['dataset']} test images",
@@ -39,6 +40,6 @@ def _evaluation_text(report: dict) -> str:
         "confusion matrix (rows: true class, columns: predicted)",
         table(["", *map(str, range(k))], [[c, *row] for c, row in enumerate(report["confusion"])]),
         "",
-        table(["layer", "shape", "weights", "nonzero", "sparsity", "biases"], layer_rows),
+        table(["layer", "shape", "weights", "nonzero", "sparsity", "biases", "stored"], layer_rows),
         f"parameters: {params['total']} total, {params['nonzero']} nonzero",
     ])

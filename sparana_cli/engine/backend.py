@@ -41,6 +41,17 @@ class Backend:
             return np.errstate(over="ignore", invalid="ignore", divide="ignore")
         return contextlib.nullcontext()  # CuPy never warns
 
+    @property
+    def sparse(self) -> ModuleType:
+        """The sparse-matrix module of this device: scipy.sparse, or cupyx.scipy.sparse on a GPU."""
+        if self.xp is np:
+            import scipy.sparse
+
+            return scipy.sparse
+        import cupyx.scipy.sparse
+
+        return cupyx.scipy.sparse
+
     def describe(self) -> str:
         if self.xp is np:
             return f"cpu (NumPy {np.__version__})"

@@ -8,6 +8,7 @@ from sparana_cli import runs
 from sparana_cli.data import load_dataset
 from sparana_cli.engine.backend import resolve_backend
 from sparana_cli.engine.metrics import evaluate_network, parameter_counts
+from sparana_cli.engine.sparse import CSRNetwork
 from sparana_cli.errors import UserError
 from sparana_cli.ui import Console
 
@@ -32,12 +33,16 @@ def load_run_with_data(run_dir: Path, console: Console, device: str = "auto"):
 def evaluate(run_dir: Path, *, console: Console, device: str = "auto") -> dict:
     """Figures of the run's network on its dataset's test split."""
     spec, net, attrs, dataset, backend = load_run_with_data(run_dir, console, device)
-    test = evaluate_network(net, backend.asarray(dataset.x_test, net.dtype), backend.asarray(dataset.y_test),
+    formats = runs.layer_formats(run_dir)
+    csr_layers = [i for i, kind in enumerate(formats) if kind == "csr"]
+    predictor = CSRNetwork(net, csr_layers) if csr_layers else net  # infer in the format the run stores
+    test = evaluate_network(predictor, backend.asarray(dataset.x_test, net.dtype), backend.asarray(dataset.y_test),
                             dataset.n_classes)
     return {
         "run": str(run_dir),
         "phase": attrs.get("phase", ""),
         "parent": attrs.get("parent", ""),
+        "formats": formats,
         "dataset": dataset.name,
         "test_samples": int(len(dataset.y_test)),
         **test.as_dict(),

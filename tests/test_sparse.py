@@ -1,0 +1,74 @@
+"""CSR weights: the stored arrays, inference through scipy.sparse, and model.h5 round trips."""
+
+import h5py
+import numpy as np
+import pytest
+
+from sparana_cli import runs
+from sparana_cli.engine.network import Network
+from sparana_cli.engine.sparse import CSRNetwork, csr_parts, dense_from_csr
+from sparana_cli.errors import UserError
+
+
+def pruned_net(output="linear", sparsity=0.8, seed=0):
+    net = Network.xavier([30, 25, 20, 10], output=output, seed=seed)
+    rng = np.random.default_rng(seed)
+    for i in range(3):
+        net.masks[i] = rng.random(net.weights[i].shape) > sparsity
+    net.masks[0][:, 3] = False  # an empty column
+    net.masks[1][5] = False  # an empty row
+    net.apply_masks()
+    return net
+
+
+def test_csr_arrays_hold_exactly_the_mask():
+    net = pruned_net()
+    w, m = net.weights[0], net.masks[0]
+    data, indices, indptr = csr_parts(w, m)
+    assert data.shape == (m.sum(),) and indptr[-1] == m.sum() and indptr.shape == (31,)
+    back_w, back_m = dense_from_csr(data, indices, indptr, w.shape)
+    np.testing.assert_array_equal(back_w, w)
+    np.testing.assert_array_equal(back_m, m)
+
+
+@pytest.mark.parametrize("output", ["linear", "softmax"])
+def test_csr_inference_equals_dense(output):
+    net = pruned_net(output)
+    x = np.random.default_rng(1).random((333, 30), dtype=np.float32)
+    for layers in ([0, 1, 2], [1], [2]):
+        sparse = CSRNetwork(net, layers)
+        np.testing.assert_allclose(sparse.predict(x, chunk=100), net.predict(x), rtol=1e-5, atol=1e-6)
+
+
+def test_model_h5_with_csr_layers_round_trips(tmp_path):
+    net = pruned_net()
+    runs.save_model(tmp_path / "model.h5", net, {"phase": "prune"}, csr_layers=[0, 2])
+    with h5py.File(tmp_path / "model.h5") as f:
+        assert set(f["layers/0"]) == {"csr", "bias"} and set(f["layers/0/csr"]) == {"data", "indices", "indptr"}
+        assert list(f["layers/0/csr"].attrs["shape"]) == [30, 25] and f["layers/0"].attrs["format"] == "csr"
+        assert "weights" in f["layers/1"] and f["layers/1"].attrs["format"] == "dense"
+    assert runs.layer_formats(tmp_path) == ["csr", "dense", "csr"]
+    back, _ = runs.load_model(tmp_path)
+    for a, b in zip(net.weights + net.masks + net.biases, back.weights + back.masks + back.biases):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
+
+
+@pytest.mark.parametrize("damage", ["indptr", "indices", "shape", "missing"])
+def test_damaged_csr_is_a_user_error(tmp_path, damage):
+    runs.save_model(tmp_path / "model.h5", pruned_net(), {"phase": "prune"}, csr_layers=[1])
+    with h5py.File(tmp_path / "model.h5", "a") as f:
+        g = f["layers/1/csr"]
+        if damage == "indptr":
+            del g["indptr"]
+            g["indptr"] = np.arange(5)
+        elif damage == "indices":
+            indices = g["indices"][()]
+            indices[0] = 99
+            g["indices"][...] = indices
+        elif damage == "shape":
+            g.attrs["shape"] = [3]
+        else:
+            del g["data"]
+    with pytest.raises(UserError, match="layers/1/csr"):
+        runs.load_model(tmp_path)
