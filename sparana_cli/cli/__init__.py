@@ -11,8 +11,8 @@ from sparana_cli import __version__
 from sparana_cli.cli.common import SparanaGroup
 from sparana_cli.cli.evaluate import evaluate
 from sparana_cli.cli.plot import plot
-from sparana_cli.cli.runs import runs_command
 from sparana_cli.cli.prune import prune
+from sparana_cli.cli.runs import runs_command
 from sparana_cli.cli.spec import show_spec
 from sparana_cli.cli.sweep import sweep
 from sparana_cli.cli.train import train
