@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from sparana_cli import runs
+from sparana_cli.analysis.trainable import choose_trainable, describe_trainable
 from sparana_cli.data import Dataset, load_dataset
 from sparana_cli.engine.backend import Backend, resolve_backend
 from sparana_cli.engine.metrics import accuracy, evaluate_network
@@ -27,10 +28,14 @@ def fit(net: Network, spec: Spec, train_xy, val_xy, console: Console, *, epochs:
     """Train net in place on device arrays; return per-epoch loss, train accuracy and validation accuracy.
 
     Train accuracy is measured on the training batches as they were seen (with dropout, while
-    the weights moved); validation accuracy after each epoch.
+    the weights moved); validation accuracy after each epoch. With train.trainable only the
+    chosen weights move (maav scores them on x as the network is before training).
     """
-    trainer = Trainer(net, spec.train, loss=spec.model.loss, seed=spec.seed)
     x, y = train_xy
+    trainable = choose_trainable(net, spec.train.trainable, x, seed=spec.seed)
+    if trainable is not None:
+        console.say(describe_trainable(net, trainable))
+    trainer = Trainer(net, spec.train, loss=spec.model.loss, seed=spec.seed, trainable=trainable)
     epochs = spec.train.epochs if epochs is None else epochs
     history = {"loss": [], "train_accuracy": [], "val_accuracy": [], "seconds": []}
     for epoch in range(epochs):
