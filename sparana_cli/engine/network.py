@@ -8,7 +8,7 @@ from sparana_cli.engine.backend import CPU, Backend, array_module, backend_of
 from sparana_cli.engine.losses import activate_output, loss_and_delta
 from sparana_cli.seeding import generator
 
-PREDICT_CHUNK = 8192  # rows per forward pass at inference, to bound memory
+PREDICT_CHUNK = 4096  # rows per forward pass at inference, to bound memory (BLAS is at full speed well below this)
 
 
 class Network:
@@ -89,26 +89,35 @@ class Network:
 
     # -- forward ----------------------------------------------------------------------------
 
+    def layer(self, i: int, a):
+        """Layer i on its input a (n, in): a @ W + b, through ReLU for hidden layers (the output layer stays linear)."""
+        z = a @ self.weights[i]
+        if i < self.n_layers - 1:
+            self.kernels.bias_relu(z, self.biases[i])
+        else:
+            z += self.biases[i]
+        return z
+
     def activations(self, x) -> list:
         """Every layer's input and the activated output: [x, h1, ..., h_last, y]."""
-        kernels = self.kernels
         acts = [x]
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            z = acts[-1] @ w
-            if i < self.n_layers - 1:
-                kernels.bias_relu(z, b)
-            else:
-                z += b
-            acts.append(z)
+        for i in range(self.n_layers):
+            acts.append(self.layer(i, acts[-1]))
         activate_output(acts[-1], self.output)
         return acts
 
     def predict(self, x, chunk: int = PREDICT_CHUNK):
-        """Activated outputs (n, classes) for inputs x (n, features), in chunks of rows."""
+        """Activated outputs (n, classes) for inputs x (n, features), in chunks of rows.
+
+        Only the current layer's output is kept, so memory stays at two layers of one chunk.
+        """
         xp = self.xp
         out = xp.empty((x.shape[0], self.sizes[-1]), dtype=self.dtype)
         for start in range(0, x.shape[0], chunk):
-            out[start:start + chunk] = self.activations(xp.asarray(x[start:start + chunk], dtype=self.dtype))[-1]
+            a = xp.asarray(x[start:start + chunk], dtype=self.dtype)
+            for i in range(self.n_layers):
+                a = self.layer(i, a)
+            out[start:start + chunk] = activate_output(a, self.output)
         return out
 
 
