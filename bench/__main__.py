@@ -12,7 +12,7 @@ SECTIONS = ("P1", "P2", "P3", "P4", "memory", "subset")
 
 def parse(argv):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split(":")[1].strip())
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and one repeat: a smoke test of the harness, not figures")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat: tests the harness, not figures")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections among {', '.join(SECTIONS)}")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS, Numba and PyTorch threads (default: all CPUs)")
     parser.add_argument("--repeats", type=int, default=None, help="rounds of interleaved timings (default 5, 1 with --quick)")

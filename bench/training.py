@@ -117,7 +117,8 @@ def subset_rows(*, steps: int, repeats: int, fraction: float = 0.01) -> list[dic
                 "subset": Trainer(net.copy(), cfg, loss="quadratic", seed=0, trainable=chosen)}
     for trainer in trainers.values():
         trainer.epoch(x[:batch], y[:batch], 0)  # warm-up (kernel loading)
-    times = interleaved({name: (lambda t=t: t.epoch(x, y, 1) and None) for name, t in trainers.items()}, repeats)  # None: time the call
+    cases = {name: (lambda t=t: t.epoch(x, y, 1) and None) for name, t in trainers.items()}  # None: time the whole call
+    times = interleaved(cases, repeats)
     per_step = {name: [s / steps for s in ts] for name, ts in times.items()}
     count = sum(t.size for t in chosen)
     return [row(f"Subset {fraction:.0%} trainable (maav), seed model Adam b250", "step time",
