@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from typing import Callable
 
@@ -14,13 +15,15 @@ from sparana_cli.ui import table
 HEADERS = ["row", "measure", "sparana", "reference", "ratio", "target", "verdict"]
 
 
-def interleaved(cases: dict[str, Callable[[], float | None]], repeats: int) -> dict[str, list[float]]:
+def interleaved(cases: dict[str, Callable[[], float | None]], repeats: int, label: str = "") -> dict[str, list[float]]:
     """Seconds per call of each case, the cases taking turns in every round (so load hits all alike).
 
     A case may return its own measured seconds (to leave set-up out); otherwise its whole call is timed.
+    Progress goes to stderr, one line per round.
     """
     times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(repeats):
+    for round_ in range(repeats):
+        print(f"{label or 'timing'}: round {round_ + 1}/{repeats}", file=sys.stderr, flush=True)
         for name, case in cases.items():
             start = time.perf_counter()
             inner = case()

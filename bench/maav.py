@@ -32,7 +32,7 @@ def p2_rows(*, samples: int, slice_rows: int, repeats: int) -> list[dict]:
     score_layers("maav", net, x[:10])  # warm-up
     peaks = []
     times = interleaved({"closed": lambda: score_layers("maav", net, x) and None,
-                         "peak": lambda: peaks.append(matmul_gflops())}, repeats)
+                         "peak": lambda: peaks.append(matmul_gflops())}, repeats, "P2")
     closed = times["closed"]
 
     start = time.perf_counter()

@@ -85,8 +85,8 @@ def p1_rows(*, samples: int, repeats: int, torch=None, peak_size: int = 2048) ->
                  "sparana": sparana_epoch(sizes, optimizer, lr, batch, x, y)}
         if torch is not None:
             cases["torch"] = torch_epoch(torch, sizes, optimizer, lr, batch, x, y)
-        times = interleaved(cases, repeats)
         name = f"P1 {label}"
+        times = interleaved(cases, repeats, name)
         what = f"epoch of {samples:,}"
         ours = times["sparana"]
         if torch is not None:
@@ -118,7 +118,7 @@ def subset_rows(*, steps: int, repeats: int, fraction: float = 0.01) -> list[dic
     for trainer in trainers.values():
         trainer.epoch(x[:batch], y[:batch], 0)  # warm-up (kernel loading)
     cases = {name: (lambda t=t: t.epoch(x, y, 1) and None) for name, t in trainers.items()}  # None: time the whole call
-    times = interleaved(cases, repeats)
+    times = interleaved(cases, repeats, "subset")
     per_step = {name: [s / steps for s in ts] for name, ts in times.items()}
     count = sum(t.size for t in chosen)
     return [row(f"Subset {fraction:.0%} trainable (maav), seed model Adam b250", "step time",

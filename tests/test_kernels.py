@@ -107,3 +107,11 @@ def test_sddmm_is_bitwise_the_same_on_any_number_of_threads():
     finally:
         numba.set_num_threads(before)
     assert all(r.tobytes() == results[0].tobytes() for r in results)
+
+
+def test_updates_refuse_a_strided_parameter_instead_of_updating_a_copy():
+    from sparana_cli.engine import kernels_cpu
+
+    p = np.zeros((4, 6), dtype=np.float32)[:, :3]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        kernels_cpu.sgd(p, np.ones_like(p), 0.1)

@@ -17,6 +17,13 @@ from numba import njit, prange
 _fused = njit(cache=True, error_model="numpy")
 
 
+def _flat(array):
+    """A 1-D view of a C-contiguous array (reshape would silently update a copy of anything else)."""
+    if not array.flags.c_contiguous:
+        raise ValueError(f"fused updates need C-contiguous arrays, got one shaped {array.shape} with strides {array.strides}")
+    return array.reshape(-1)
+
+
 @_fused
 def _bias_relu(z, b):
     rows, cols = z.shape
@@ -52,7 +59,7 @@ def _sgd(p, g, lr):
 
 def sgd(p, g, lr) -> None:
     """p -= lr * g in place."""
-    _sgd(p.reshape(-1), g.reshape(-1), p.dtype.type(lr))
+    _sgd(_flat(p), _flat(g), p.dtype.type(lr))
 
 
 @_fused
@@ -66,7 +73,7 @@ def _sgd_momentum(p, g, v, lr, momentum):
 def sgd_momentum(p, g, v, lr, momentum) -> None:
     """v = momentum * v + g; p -= lr * v, in place."""
     t = p.dtype.type
-    _sgd_momentum(p.reshape(-1), g.reshape(-1), v.reshape(-1), t(lr), t(momentum))
+    _sgd_momentum(_flat(p), _flat(g), _flat(v), t(lr), t(momentum))
 
 
 @_fused
@@ -87,7 +94,7 @@ def adam(p, g, m, v, lr_t, b1, b2, c2, eps) -> None:
     lr_t = lr / (1 - b1^t) and c2 = 1 / sqrt(1 - b2^t) carry the bias corrections.
     """
     t = p.dtype.type
-    _adam(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), t(lr_t), t(b1), t(b2), t(c2), t(eps))
+    _adam(_flat(p), _flat(g), _flat(m), _flat(v), t(lr_t), t(b1), t(b2), t(c2), t(eps))
 
 
 @njit(cache=True, parallel=True, error_model="numpy", fastmath={"reassoc", "contract"})
