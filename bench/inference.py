@@ -139,6 +139,28 @@ def inference_rows(*, rows: int = 5000, repeats: int = 5, run: str | Path | None
     return out + csr_rows(x, repeats, backend)
 
 
+def p4_rows(*, rows: int = 5000, repeats: int = 5) -> list[dict]:
+    """The inference comparisons as rows of the main `python -m bench` table (see bench/__init__.py).
+
+    Shrunk vs masked: ratio = speed-up / FLOP reduction, target >= 0.8. CSR vs dense: ratio =
+    CSR time / dense time (below 1: CSR is faster), for information.
+    """
+    from bench.common import row
+
+    table_rows = []
+    for r in inference_rows(rows=rows, repeats=repeats):
+        timing = f"{r['candidate_ms']:.1f} ms"
+        if r["bench"] == "shrink":
+            table_rows.append(row(f"P4 shrunk vs masked, {r['case']}", f"speed-up / FLOP cut, {rows} rows",
+                                  f"{timing} shrunk {r['widths']} (x{r['speedup']:.2f})",
+                                  f"{r['baseline_ms']:.1f} ms masked (FLOP cut x{r['flop_reduction']:.2f})",
+                                  r["efficiency"], ">= 0.8"))
+        else:
+            table_rows.append(row(f"P4 CSR vs dense, {r['case']}", f"inference time, {rows} rows", f"{timing} CSR",
+                                  f"{r['baseline_ms']:.1f} ms dense", r["candidate_ms"] / r["baseline_ms"]))
+    return table_rows
+
+
 def _run_inputs(run_dir: Path, rows: int, backend: Backend):
     """Test images of the run's dataset (repeated up to `rows`): real activity patterns for MAAV and timing."""
     from sparana_cli import runs

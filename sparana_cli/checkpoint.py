@@ -6,6 +6,8 @@ and when a run is interrupted:
   /optimizer/<slot>/<j>               carried optimizer arrays (Adam: m, v; SGD with momentum:
                                       velocity) for parameter j = 2*layer (weights) or 2*layer+1 (bias)
   /history/<key>                      loss, train_accuracy, val_accuracy, seconds of the finished epochs
+  /trainable/<i>                      with train.trainable: the flat indices of layer i's training weights
+                                      (then parameter j of /optimizer is layer j's gathered weights)
   root attrs: epoch, step (steps of that epoch taken), loss_sum, correct (their running sums),
               seconds (time spent in that epoch so far), t (optimizer steps), optimizer,
               dataset_checksum, sparana_version
@@ -41,10 +43,11 @@ class Checkpoint:
     history: dict[str, list[float]]
     optimizer: str
     dataset_checksum: str
+    trainable: list[np.ndarray] | None = None  # flat weight indices per layer under train.trainable
 
 
 def save_checkpoint(folder: Path, net: Network, optimizer, progress: EpochProgress, history: dict,
-                    *, optimizer_name: str, dataset_checksum: str) -> Path:
+                    *, optimizer_name: str, dataset_checksum: str, trainable: list | None = None) -> Path:
     """Write the training state to folder/checkpoint.h5, replacing the previous one in one step."""
     path = Path(folder) / CHECKPOINT_FILE
     with atomic_path(path) as part, h5py.File(part, "w") as f:
@@ -67,6 +70,10 @@ def save_checkpoint(folder: Path, net: Network, optimizer, progress: EpochProgre
         h = f.create_group("history")
         for key, values in history.items():
             h.create_dataset(key, data=np.asarray(values, dtype=np.float64))
+        if trainable is not None:
+            chosen = f.create_group("trainable")
+            for i, indices in enumerate(trainable):
+                chosen.create_dataset(str(i), data=to_host(indices).astype(np.int64))
     return path
 
 
@@ -84,20 +91,38 @@ def load_checkpoint(folder: Path) -> Checkpoint | None:
         progress = EpochProgress(int(a["epoch"]), int(a["step"]), a["loss_sum"], int(a["correct"]), float(a["seconds"]))
         if progress.epoch < 0 or progress.step < 0:
             raise UserError(f"{path}: negative epoch or step")
-        n_params = 2 * net.n_layers
-        params = [p for pair in zip(net.weights, net.biases) for p in pair]
+        trainable = _read_trainable(f, net, path) if "trainable" in f else None
+        if trainable is None:
+            shapes = [p.shape for pair in zip(net.weights, net.biases) for p in pair]
+        else:
+            shapes = [t.shape for t in trainable]
         slots = {}
         for name, g in f.get("optimizer", {}).items():
-            arrays = [g[str(j)][()] if str(j) in g else None for j in range(n_params)]
-            for j, (array, p) in enumerate(zip(arrays, params)):
-                if array is None or array.shape != p.shape:
-                    raise UserError(f"{path}: /optimizer/{name}/{j} is missing or does not match its parameter {p.shape}")
+            arrays = [g[str(j)][()] if str(j) in g else None for j in range(len(shapes))]
+            for j, (array, shape) in enumerate(zip(arrays, shapes)):
+                if array is None or array.shape != shape:
+                    raise UserError(f"{path}: /optimizer/{name}/{j} is missing or does not match its parameter {shape}")
             slots[name] = arrays
         history = {key: d[()].tolist() for key, d in f.get("history", {}).items()}
         if any(len(v) != progress.epoch for v in history.values()):
             raise UserError(f"{path}: history does not cover the {progress.epoch} finished epochs")
         return Checkpoint(net, int(a["t"]), slots, progress, history, str(_text(a["optimizer"])),
-                          str(_text(a["dataset_checksum"])))
+                          str(_text(a["dataset_checksum"])), trainable)
+
+
+def _read_trainable(f: h5py.File, net: Network, path: Path) -> list[np.ndarray]:
+    """The saved training-weight indices, one 1-D array per layer, each index a live weight of its layer."""
+    g = f["trainable"]
+    chosen = []
+    for i, (w, m) in enumerate(zip(net.weights, net.masks)):
+        if str(i) not in g:
+            raise UserError(f"{path}: missing /trainable/{i}")
+        indices = g[str(i)][()]
+        if indices.ndim != 1 or indices.dtype.kind not in "iu" or (indices.size and (
+                indices.min() < 0 or indices.max() >= w.size or not m.reshape(-1)[indices].all())):
+            raise UserError(f"{path}: /trainable/{i} must list live weights of layer {i} by flat index")
+        chosen.append(indices.astype(np.int64))
+    return chosen
 
 
 def _text(value):

@@ -78,6 +78,14 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class TrainableSpec:
+    method: Literal["all", "maav", "magnitude", "random"] = setting(
+        "all", "which weights train: all, or per layer the top `fraction` by maav or magnitude, or a random subset"
+    )
+    fraction: float = setting(0.01, "share of each layer's weights that train when method is not all", bounds="(0, 1]")
+
+
+@dataclass(frozen=True)
 class TrainSpec:
     optimizer: Literal["sgd", "adam"] = setting("adam", "update rule")
     lr: float = setting(1e-4, "learning rate", bounds="(0, inf)")
@@ -91,6 +99,7 @@ class TrainSpec:
     l2: float = setting(0.0, "L2 penalty on weights (added to the gradient as l2*W)", bounds="[0, inf)")
     dropout: float = setting(0.0, "dropout rate on hidden activations during training", bounds="[0, 1)")
     clip: float | None = setting(None, "clip the global gradient norm to this value; null: no clipping", bounds="(0, inf)")
+    trainable: TrainableSpec = section(TrainableSpec, "train a subset of the weights; the rest and all biases stay frozen")
 
 
 @dataclass(frozen=True)

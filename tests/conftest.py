@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from sparana_cli.data.idx import write_idx
+from sparana_cli.engine.backend import CPU, resolve_backend
+from sparana_cli.errors import UserError
 
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -67,3 +69,20 @@ def spec_file(tmp_path, idx_folder) -> Path:
 @pytest.fixture
 def runs_dir(tmp_path) -> Path:
     return tmp_path / "runs"
+
+
+@pytest.fixture(params=["cpu", "gpu"])
+def backend(request):
+    """Each test body once on NumPy and once on CuPy; the CuPy run is skipped when no GPU answers."""
+    if request.param == "cpu":
+        return CPU
+    try:
+        return resolve_backend("gpu")
+    except UserError:
+        pytest.skip("no GPU answers (CuPy missing or no CUDA device)")
+
+
+@pytest.fixture
+def xp(backend):
+    """The array module of `backend`: numpy or cupy."""
+    return backend.xp

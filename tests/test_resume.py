@@ -49,6 +49,9 @@ TRAIN_VARIANTS = {
     "adam": {},
     "dropout+penalties+clip": {"dropout": 0.3, "l1": 1e-4, "l2": 1e-3, "clip": 1.0},
     "sgd+momentum": {"optimizer": "sgd", "momentum": 0.9, "lr": 0.05},
+    # the chosen weights must be the checkpoint's, not re-chosen from the half-trained network
+    "trainable maav": {"trainable": {"method": "maav", "fraction": 0.3}, "lr": 0.05},
+    "trainable random+dropout": {"trainable": {"method": "random", "fraction": 0.5}, "dropout": 0.2},
 }
 
 

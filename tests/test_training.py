@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from sparana_cli.engine.backend import CPU, to_host
 from sparana_cli.engine.metrics import accuracy
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.training import Trainer
@@ -13,18 +14,19 @@ def data(n=400, seed=1):
     return x.reshape(n, -1).astype(np.float32) / 255, y.astype(np.int64)
 
 
-def trained(seed, epochs=3, **train):
-    x, y = data()
-    net = Network.xavier([36, 20, 16, 10], seed=seed)
-    trainer = Trainer(net, TrainSpec(batch_size=32, lr=0.01, **train), loss="quadratic", seed=seed)
+def trained(seed, epochs=3, backend=CPU, **train):
+    x, y = map(backend.asarray, data())
+    net = Network.xavier([36, 20, 16, 10], seed=seed, backend=backend)
+    trainer = Trainer(net, TrainSpec(**{"batch_size": 32, "lr": 0.01, **train}), loss="quadratic", seed=seed)
     for epoch in range(epochs):
         trainer.epoch(x, y, epoch)
     return net
 
 
-def test_learns_the_tiny_task():
-    net = trained(0, epochs=5)
-    xt, yt = data(200, seed=2)
+@pytest.mark.parametrize("train", [{}, {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9}])
+def test_learns_the_tiny_task(backend, train):
+    net = trained(0, epochs=5, backend=backend, **train)
+    xt, yt = map(backend.asarray, data(200, seed=2))
     assert accuracy(net, xt, yt) > 0.9
 
 
@@ -40,17 +42,17 @@ def test_same_seed_gives_bitwise_identical_weights(train):
 
 @pytest.mark.parametrize("train", [{}, {"dropout": 0.3, "l1": 1e-3, "l2": 1e-3},
                                    {"optimizer": "sgd", "momentum": 0.9, "clip": 0.5}])
-def test_masked_weights_stay_exactly_zero(train):
-    x, y = data()
-    net = Network.xavier([36, 20, 16, 10], seed=0)
+def test_masked_weights_stay_exactly_zero(backend, train):
+    x, y = map(backend.asarray, data())
+    net = Network.xavier([36, 20, 16, 10], seed=0, backend=backend)
     rng = np.random.default_rng(0)
     for i in range(3):
-        net.masks[i] = rng.random(net.weights[i].shape) > 0.5
+        net.masks[i] = backend.asarray(rng.random(net.weights[i].shape) > 0.5)
     net.apply_masks()
-    before = [w.copy() for w in net.weights]
+    before = [to_host(w).copy() for w in net.weights]
     trainer = Trainer(net, TrainSpec(batch_size=32, lr=0.01, **train), loss="quadratic", seed=0)
     for epoch in range(3):
         trainer.epoch(x, y, epoch)
-    for w, m, old in zip(net.weights, net.masks, before):
+    for w, m, old in zip(map(to_host, net.weights), map(to_host, net.masks), before):
         assert np.all(w[~m] == 0.0)
         assert np.any(w[m] != old[m])  # the live weights did train

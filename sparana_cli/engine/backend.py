@@ -1,4 +1,4 @@
-"""The only module that knows NumPy from CuPy: picking the array module, moving arrays, device RNGs."""
+"""The only module that knows NumPy from CuPy: picking the array module and kernels, moving arrays, device RNGs."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ class Backend:
             return generator(seed, stream)
         return self.xp.random.default_rng(int(generator(seed, stream).integers(2**62)))
 
+    @property
+    def kernels(self) -> ModuleType:
+        """The fused kernels for this device: kernels_cpu (Numba) or kernels_gpu (CuPy, numba.cuda), same API."""
+        return _cpu_kernels() if self.xp is np else _gpu_kernels()
+
     def synchronize(self) -> None:
         """Wait for queued device work (for honest timings)."""
         if self.xp is not np:
@@ -59,7 +64,6 @@ class Backend:
         name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
         return f"gpu ({name}, CuPy {self.xp.__version__})"
 
-
     def take_rows(self, source, rows, out):
         """out[:] = source[rows] without a temporary (a training batch gathered in place)."""
         if self.xp is np:
@@ -68,6 +72,20 @@ class Backend:
 
 
 CPU = Backend("cpu", np)
+
+
+@functools.cache
+def _cpu_kernels() -> ModuleType:
+    from sparana_cli.engine import kernels_cpu  # imports Numba: only when a step needs it
+
+    return kernels_cpu
+
+
+@functools.cache
+def _gpu_kernels() -> ModuleType:
+    from sparana_cli.engine import kernels_gpu
+
+    return kernels_gpu
 
 
 @functools.cache
@@ -101,6 +119,11 @@ def backend_of(array) -> Backend:
     if isinstance(array, (np.ndarray, np.generic)) or _cupy() is None:
         return CPU
     return Backend("gpu", _cupy())
+
+
+def kernels_of(array) -> ModuleType:
+    """The fused kernels for the device an array lives on."""
+    return backend_of(array).kernels
 
 
 def array_module(array) -> ModuleType:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-from sparana_cli.engine.backend import CPU, Backend, array_module
+from sparana_cli.engine.backend import CPU, Backend, array_module, backend_of
 from sparana_cli.engine.losses import activate_output, loss_and_delta
 from sparana_cli.seeding import generator
 
-PREDICT_CHUNK = 8192  # rows per forward pass at inference, to bound memory
+PREDICT_CHUNK = 4096  # rows per forward pass at inference, to bound memory (BLAS is at full speed well below this)
 
 
 class Network:
@@ -52,6 +52,11 @@ class Network:
         return array_module(self.weights[0])
 
     @property
+    def kernels(self):
+        """Fused kernels for the device the weights live on (see backend.py)."""
+        return backend_of(self.weights[0]).kernels
+
+    @property
     def dtype(self):
         return self.weights[0].dtype
 
@@ -84,25 +89,35 @@ class Network:
 
     # -- forward ----------------------------------------------------------------------------
 
+    def layer(self, i: int, a):
+        """Layer i on its input a (n, in): a @ W + b, through ReLU for hidden layers (the output layer stays linear)."""
+        z = a @ self.weights[i]
+        if i < self.n_layers - 1:
+            self.kernels.bias_relu(z, self.biases[i])
+        else:
+            z += self.biases[i]
+        return z
+
     def activations(self, x) -> list:
         """Every layer's input and the activated output: [x, h1, ..., h_last, y]."""
-        xp = self.xp
         acts = [x]
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            z = acts[-1] @ w
-            z += b
-            if i < self.n_layers - 1:
-                xp.maximum(z, 0, out=z)
-            acts.append(z)
+        for i in range(self.n_layers):
+            acts.append(self.layer(i, acts[-1]))
         activate_output(acts[-1], self.output)
         return acts
 
     def predict(self, x, chunk: int = PREDICT_CHUNK):
-        """Activated outputs (n, classes) for inputs x (n, features), in chunks of rows."""
+        """Activated outputs (n, classes) for inputs x (n, features), in chunks of rows.
+
+        Only the current layer's output is kept, so memory stays at two layers of one chunk.
+        """
         xp = self.xp
         out = xp.empty((x.shape[0], self.sizes[-1]), dtype=self.dtype)
         for start in range(0, x.shape[0], chunk):
-            out[start:start + chunk] = self.activations(xp.asarray(x[start:start + chunk], dtype=self.dtype))[-1]
+            a = xp.asarray(x[start:start + chunk], dtype=self.dtype)
+            for i in range(self.n_layers):
+                a = self.layer(i, a)
+            out[start:start + chunk] = activate_output(a, self.output)
         return out
 
 
@@ -112,19 +127,33 @@ class Workspace:
     acts[0] is the input batch, acts[i + 1] the output of layer i; delta[i] is d(loss)/d(acts[i])
     before the nonlinearity of the layer that produced it. One workspace serves every step of a
     training run, so a step allocates no large arrays.
+
+    With `trainable` (one array of flat weight indices per layer, see analysis/trainable.py) only
+    those weights get a gradient: grad_w[i] is then a vector (K_i,) in the order of the indices,
+    computed by a sampled dense-dense product, and biases get none (grad_b is empty).
     """
 
-    def __init__(self, net: Network, batch: int, *, dropout: float = 0.0, input_grad: bool = False):
+    def __init__(self, net: Network, batch: int, *, dropout: float = 0.0, input_grad: bool = False,
+                 trainable: list | None = None):
         xp, dt, sizes = net.xp, net.dtype, net.sizes
         self.batch = batch
         self.acts = [xp.empty((batch, n), dtype=dt) for n in sizes]
         self.delta = [xp.empty((batch, n), dtype=dt) if (i or input_grad) else None for i, n in enumerate(sizes)]
-        self.alive = [xp.empty((batch, n), dtype=bool) for n in sizes[1:-1]]  # ReLU derivative of hidden layers
+        self.keep = [xp.empty((batch, n), dtype=bool) for n in sizes[1:-1]] if dropout else []
         self.noise = [xp.empty((batch, n), dtype=dt) for n in sizes[1:-1]] if dropout else []
-        self.grad_w = [xp.empty_like(w) for w in net.weights]
-        self.grad_b = [xp.empty_like(b) for b in net.biases]
         self.dropout = dropout
         self.input_grad = input_grad
+        self.trainable = trainable
+        if trainable is None:
+            self.grad_w = [xp.empty_like(w) for w in net.weights]
+            self.grad_b = [xp.empty_like(b) for b in net.biases]
+        else:
+            assert len(trainable) == net.n_layers
+            indices = [xp.asarray(t) for t in trainable]
+            self.rows = [t // w.shape[1] for t, w in zip(indices, net.weights)]
+            self.cols = [t % w.shape[1] for t, w in zip(indices, net.weights)]
+            self.grad_w = [xp.empty(t.shape[0], dtype=dt) for t in indices]
+            self.grad_b = []
 
 
 def forward_train(net: Network, ws: Workspace, n: int, rng=None):
@@ -132,21 +161,22 @@ def forward_train(net: Network, ws: Workspace, n: int, rng=None):
 
     Returns the output layer's pre-activation z (n, classes), a view into the workspace.
     """
-    xp = net.xp
+    xp, kernels = net.xp, net.kernels
     last = net.n_layers - 1
     for i, (w, b) in enumerate(zip(net.weights, net.biases)):
         z = ws.acts[i + 1][:n]
         xp.matmul(ws.acts[i][:n], w, out=z)
-        z += b
-        if i < last:
-            xp.maximum(z, 0, out=z)
-            if ws.dropout:
-                noise = ws.noise[i][:n]
-                rng.random(out=noise, dtype=noise.dtype)
-                keep = ws.alive[i][:n]  # borrowed as scratch; backward recomputes it from the activations
-                xp.greater_equal(noise, ws.dropout, out=keep)
-                z *= keep
-                z *= 1.0 / (1.0 - ws.dropout)
+        if i == last:
+            z += b
+            break
+        kernels.bias_relu(z, b)
+        if ws.dropout:
+            noise = ws.noise[i][:n]
+            rng.random(out=noise, dtype=noise.dtype)
+            keep = ws.keep[i][:n]  # backward reads the mask back off the activations
+            xp.greater_equal(noise, ws.dropout, out=keep)
+            z *= keep
+            z *= 1.0 / (1.0 - ws.dropout)
     return ws.acts[-1][:n]
 
 
@@ -164,23 +194,23 @@ def backward(net: Network, ws: Workspace, n: int, labels, *, loss: str):
 
     Must follow forward_train on the same rows. Returns the summed loss as a 0-d array.
     """
-    xp = net.xp
+    xp, kernels = net.xp, net.kernels
     total = loss_and_delta(ws.acts[-1][:n], labels, output=net.output, loss=loss, delta=ws.delta[-1][:n])
+    scale = 1.0 / (1.0 - ws.dropout)  # dropout scaled the units it kept
     for i in range(net.n_layers - 1, -1, -1):
         d = ws.delta[i + 1][:n]  # (n, out_i)
-        xp.matmul(ws.acts[i][:n].T, d, out=ws.grad_w[i])  # (in_i, out_i)
-        xp.sum(d, axis=0, out=ws.grad_b[i])
+        a = ws.acts[i][:n]  # (n, in_i)
+        if ws.trainable is None:
+            xp.matmul(a.T, d, out=ws.grad_w[i])  # (in_i, out_i)
+            xp.sum(d, axis=0, out=ws.grad_b[i])
+        else:
+            kernels.sddmm(a, d, ws.rows[i], ws.cols[i], ws.grad_w[i])  # (K_i,)
         if i == 0 and not ws.input_grad:
             break
         prev = ws.delta[i][:n]  # (n, in_i)
         xp.matmul(d, net.weights[i].T, out=prev)
-        if i:
-            # relu'(z) is 1 where the (post-dropout) activation is positive; dropout also scaled it
-            alive = ws.alive[i - 1][:n]
-            xp.greater(ws.acts[i][:n], 0, out=alive)
-            prev *= alive
-            if ws.dropout:
-                prev *= 1.0 / (1.0 - ws.dropout)
+        if i:  # relu'(z) is 1 where the (post-dropout) activation is positive
+            kernels.relu_backward(prev, a, scale)
     return total
 
 

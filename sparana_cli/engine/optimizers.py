@@ -1,10 +1,13 @@
-"""Update rules. The base class owns the bookkeeping; each rule implements one in-place `_update`."""
+"""Update rules. The base class owns the bookkeeping; each rule implements one in-place `_update`.
+
+Each update is one fused kernel (backend.py picks Numba or CuPy): one pass over p, g and the state.
+"""
 
 from __future__ import annotations
 
 import math
 
-from sparana_cli.engine.backend import array_module
+from sparana_cli.engine.backend import array_module, kernels_of
 
 
 class Optimizer:
@@ -20,6 +23,7 @@ class Optimizer:
         self.params = params
         self.lr = lr
         self.t = 0  # steps taken
+        self.kernels = kernels_of(params[0]) if params else None
 
     def state(self) -> dict[str, list]:
         """The carried arrays by slot name, one per parameter (live references, not copies)."""
@@ -34,7 +38,7 @@ class Optimizer:
                 dst[...] = array_module(dst).asarray(src)
 
     def step(self, grads: list) -> None:
-        """One update. Gradients are used as scratch space and are garbage afterwards."""
+        """One update. Gradients are read, not changed (callers may still treat them as scratch)."""
         self.t += 1
         for i, (p, g) in enumerate(zip(self.params, grads)):
             self._update(i, p, g)
@@ -54,13 +58,10 @@ class SGD(Optimizer):
         self.velocity = [array_module(p).zeros_like(p) for p in params] if momentum else None
 
     def _update(self, i, p, g):
-        if self.velocity is not None:
-            v = self.velocity[i]
-            v *= self.momentum
-            v += g
-            g[...] = v
-        g *= self.lr
-        p -= g
+        if self.velocity is None:
+            self.kernels.sgd(p, g, self.lr)
+        else:
+            self.kernels.sgd_momentum(p, g, self.velocity[i], self.lr, self.momentum)
 
 
 class Adam(Optimizer):
@@ -76,22 +77,10 @@ class Adam(Optimizer):
         self.v = [xp.zeros_like(p) for p in params]
 
     def _update(self, i, p, g):
-        xp = array_module(p)
         b1, b2 = self.beta1, self.beta2
-        m, v = self.m[i], self.v[i]
-        m *= b1
-        m += (1 - b1) * g
-        g *= g
-        v *= b2
-        g *= 1 - b2
-        v += g
-        # g is free now: it holds the step
-        xp.sqrt(v, out=g)
-        g *= 1.0 / math.sqrt(1 - b2**self.t)
-        g += self.eps
-        xp.divide(m, g, out=g)
-        g *= self.lr / (1 - b1**self.t)
-        p -= g
+        lr_t = self.lr / (1 - b1**self.t)  # bias corrections folded into two scalars
+        c2 = 1.0 / math.sqrt(1 - b2**self.t)
+        self.kernels.adam(p, g, self.m[i], self.v[i], lr_t, b1, b2, c2, self.eps)
 
 
 def make_optimizer(params: list, cfg) -> Optimizer:

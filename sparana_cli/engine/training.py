@@ -27,18 +27,31 @@ class Trainer:
 
     `cfg` is a TrainSpec (optimizer, lr, batch_size, l1, l2, dropout, clip, ...). Weights whose
     mask is False get no gradient and are re-zeroed after every step, so they stay exactly zero.
+
+    `trainable` (one array of flat weight indices per layer, from analysis/trainable.py) trains
+    only those weights: the optimizer steps gathered copies of them, which are written back
+    after each step, and every other weight and every bias keeps its value bit for bit.
     """
 
-    def __init__(self, net: Network, cfg, *, loss: str, seed: int):
+    def __init__(self, net: Network, cfg, *, loss: str, seed: int, trainable: list | None = None):
         self.net, self.cfg, self.loss, self.seed = net, cfg, loss, seed
         self.backend: Backend = backend_of(net.weights[0])
         xp = self.backend.xp
-        self.ws = Workspace(net, cfg.batch_size, dropout=cfg.dropout)
-        self.params = [p for pair in zip(net.weights, net.biases) for p in pair]
-        self.grads = [g for pair in zip(self.ws.grad_w, self.ws.grad_b) for g in pair]
+        self.ws = Workspace(net, cfg.batch_size, dropout=cfg.dropout, trainable=trainable)
+        if trainable is None:
+            self.indices = None
+            self.weight_params = net.weights
+            self.params = [p for pair in zip(net.weights, net.biases) for p in pair]
+            self.grads = [g for pair in zip(self.ws.grad_w, self.ws.grad_b) for g in pair]
+            self.masked = [i for i, m in enumerate(net.masks) if not bool(m.all())]
+        else:
+            self.indices = [xp.asarray(t) for t in trainable]
+            self.weight_params = [w.reshape(-1)[t] for w, t in zip(net.weights, self.indices)]  # (K_i,) copies
+            self.params = self.weight_params
+            self.grads = self.ws.grad_w
+            self.masked = []  # trainable indices never name a masked weight
         self.optimizer = make_optimizer(self.params, cfg)
-        self.masked = [i for i, m in enumerate(net.masks) if not bool(m.all())]
-        self.scratch = [xp.empty_like(w) for w in net.weights] if (cfg.l1 or cfg.l2) else None
+        self.scratch = [xp.empty_like(w) for w in self.weight_params] if (cfg.l1 or cfg.l2) else None
 
     def compute_gradients(self, n: int, labels, dropout_rng=None):
         """Gradients of the penalised mean loss on the n rows in ws.acts[0], into self.grads.
@@ -55,6 +68,9 @@ class Trainer:
         """One update on the n rows already in ws.acts[0]; returns (summed loss, correct) as 0-d arrays."""
         total, correct = self.compute_gradients(n, labels, dropout_rng)
         self.optimizer.step(self.grads)
+        if self.indices is not None:
+            for w, t, p in zip(self.net.weights, self.indices, self.weight_params):
+                w.reshape(-1)[t] = p
         for i in self.masked:
             self.net.weights[i] *= self.net.masks[i]
         return total, correct
@@ -62,7 +78,7 @@ class Trainer:
     def _shape_gradients(self) -> None:
         """Add the L1/L2 penalties, drop masked coordinates, clip the global norm."""
         xp, cfg, net, ws = self.backend.xp, self.cfg, self.net, self.ws
-        for i, (w, g) in enumerate(zip(net.weights, ws.grad_w)):
+        for i, (w, g) in enumerate(zip(self.weight_params, ws.grad_w)):
             if cfg.l2:
                 xp.multiply(w, cfg.l2, out=self.scratch[i])
                 g += self.scratch[i]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from sparana_cli import runs, runstate
+from sparana_cli.analysis.trainable import choose_trainable, describe_trainable
 from sparana_cli.checkpoint import CHECKPOINT_FILE, Checkpoint, load_checkpoint, save_checkpoint
 from sparana_cli.data import Dataset, load_dataset
 from sparana_cli.engine.backend import Backend, resolve_backend
@@ -55,14 +56,19 @@ def fit(net: Network, spec: Spec, train_xy, val_xy, console: Console, *, epochs:
     """Train net in place on device arrays; return per-epoch loss, train accuracy, validation accuracy, seconds.
 
     Train accuracy is measured on the training batches as they were seen (with dropout, while
-    the weights moved); validation accuracy after each epoch. With `resume` training continues
-    from that checkpoint's state (net must already hold its weights). save(optimizer, progress,
-    history) is called after every epoch and, before TrainingStopped is raised, when stop()
-    ends training early. A NaN or infinite loss or weight raises NotFinite and saves nothing.
+    the weights moved); validation accuracy after each epoch. With train.trainable only the
+    chosen weights move (maav scores them on x as the network is before training; a resumed run
+    keeps the checkpoint's choice). With `resume` training continues from that checkpoint's state
+    (net must already hold its weights). save(optimizer, progress, history, trainable) is called
+    after every epoch and, before TrainingStopped is raised, when stop() ends training early.
+    A NaN or infinite loss or weight raises NotFinite and saves nothing.
     """
-    trainer = Trainer(net, spec.train, loss=spec.model.loss, seed=spec.seed)
     x, y = train_xy
     n = x.shape[0]
+    trainable = resume.trainable if resume is not None else choose_trainable(net, spec.train.trainable, x, seed=spec.seed)
+    if trainable is not None:
+        console.say(describe_trainable(net, trainable))
+    trainer = Trainer(net, spec.train, loss=spec.model.loss, seed=spec.seed, trainable=trainable)
     epochs = spec.train.epochs if epochs is None else epochs
     history = {key: list(resume.history.get(key, [])) if resume else [] for key in HISTORY_KEYS}
     progress = dataclasses.replace(resume.progress) if resume else EpochProgress(0)  # never move the caller's
@@ -88,7 +94,7 @@ def fit(net: Network, spec: Spec, train_xy, val_xy, console: Console, *, epochs:
             progress.seconds += time.perf_counter() - started
             _check_finite(trainer, float(progress.loss_sum), epoch)
             if save is not None:
-                save(trainer.optimizer, progress, history)
+                save(trainer.optimizer, progress, history, trainable)
             raise TrainingStopped(progress)
         loss, train_acc = float(progress.loss_sum) / n, float(progress.correct) / n
         _check_finite(trainer, loss, epoch)
@@ -104,7 +110,7 @@ def fit(net: Network, spec: Spec, train_xy, val_xy, console: Console, *, epochs:
                         f"val {percent(val_acc)}  {seconds:.2f} s")
         progress = EpochProgress(epoch + 1)
         if save is not None:
-            save(trainer.optimizer, progress, history)
+            save(trainer.optimizer, progress, history, trainable)
         if stop is not None and progress.epoch < epochs and stop():
             raise TrainingStopped(progress)
     return history
@@ -171,9 +177,9 @@ def _train_into(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Bac
     epochs = spec.train.epochs
     saved = [(checkpoint.progress.epoch, checkpoint.progress.step) if checkpoint else None]  # the newest checkpoint
 
-    def save(optimizer, progress, history):
+    def save(optimizer, progress, history, trainable):
         save_checkpoint(run.tmp, net, optimizer, progress, history, optimizer_name=spec.train.optimizer,
-                        dataset_checksum=dataset.checksum)
+                        dataset_checksum=dataset.checksum, trainable=trainable)
         saved[0] = (progress.epoch, progress.step)  # progress itself moves on
         runstate.write_status(run.tmp, runstate.RUNNING, epoch=progress.epoch, step=progress.step)
 
@@ -265,6 +271,12 @@ def _check_fits(checkpoint: Checkpoint, net: Network, spec: Spec, dataset: Datas
     if checkpoint.optimizer != spec.train.optimizer or checkpoint.slots.keys() != expected:
         raise UserError(f"{path}: holds {checkpoint.optimizer} state ({', '.join(sorted(checkpoint.slots)) or 'none'}), "
                         f"but train.optimizer {spec.train.optimizer} needs ({', '.join(sorted(expected)) or 'none'})")
+    if (checkpoint.trainable is None) != (spec.train.trainable.method == "all"):
+        raise UserError(f"{path}: its train.trainable choice does not match the run's spec "
+                        f"(train.trainable.method {spec.train.trainable.method})")
+    if checkpoint.trainable is not None and [len(t) for t in checkpoint.trainable] != [
+            int(len(s)) for s in checkpoint.slots.get(next(iter(checkpoint.slots), ""), checkpoint.trainable)]:
+        raise UserError(f"{path}: its optimizer state does not match its trainable weights")
     p = checkpoint.progress
     if p.epoch > spec.train.epochs or (p.step and (p.epoch == spec.train.epochs
                                                   or p.step * spec.train.batch_size >= len(dataset.y_train))):

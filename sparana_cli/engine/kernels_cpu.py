@@ -1,0 +1,124 @@
+"""Fused CPU kernels (Numba): one pass over memory where NumPy would make several.
+
+Every kernel works in place on contiguous arrays and has a twin of the same name and
+signature in kernels_gpu.py; backend.py picks the set. Scalars arrive in the arrays' dtype,
+so float32 stays float32. Elementwise kernels run on one thread: they are memory-bound,
+cost well under a millisecond per step, and a second thread would contend with BLAS's.
+error_model="numpy" drops Python's zero-division checks, which would block vectorisation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_fused = njit(cache=True, error_model="numpy")
+
+
+def _flat(array):
+    """A 1-D view of a C-contiguous array (reshape would silently update a copy of anything else)."""
+    if not array.flags.c_contiguous:
+        raise ValueError(f"fused updates need C-contiguous arrays, got one shaped {array.shape} with strides {array.strides}")
+    return array.reshape(-1)
+
+
+@_fused
+def _bias_relu(z, b):
+    rows, cols = z.shape
+    for r in range(rows):
+        for c in range(cols):
+            s = z[r, c] + b[c]
+            z[r, c] = 0 if s < 0 else s  # NaN stays NaN, as with np.maximum
+
+
+def bias_relu(z, b) -> None:
+    """z = max(z + b, 0) in place; z (n, out), b (out,)."""
+    _bias_relu(z, b)
+
+
+@_fused
+def _relu_backward(delta, act, scale):
+    rows, cols = delta.shape
+    for r in range(rows):
+        for c in range(cols):
+            delta[r, c] = delta[r, c] * scale if act[r, c] > 0 else 0
+
+
+def relu_backward(delta, act, scale) -> None:
+    """delta *= relu'(.) * scale in place, reading relu' off the activation act (> 0 where the unit fired)."""
+    _relu_backward(delta, act, delta.dtype.type(scale))
+
+
+@_fused
+def _sgd(p, g, lr):
+    for i in range(p.size):
+        p[i] -= lr * g[i]
+
+
+def sgd(p, g, lr) -> None:
+    """p -= lr * g in place."""
+    _sgd(_flat(p), _flat(g), p.dtype.type(lr))
+
+
+@_fused
+def _sgd_momentum(p, g, v, lr, momentum):
+    for i in range(p.size):
+        vi = momentum * v[i] + g[i]
+        v[i] = vi
+        p[i] -= lr * vi
+
+
+def sgd_momentum(p, g, v, lr, momentum) -> None:
+    """v = momentum * v + g; p -= lr * v, in place."""
+    t = p.dtype.type
+    _sgd_momentum(_flat(p), _flat(g), _flat(v), t(lr), t(momentum))
+
+
+@_fused
+def _adam(p, g, m, v, lr_t, b1, b2, c2, eps):
+    one = p.dtype.type(1)
+    for i in range(p.size):
+        gi = g[i]
+        mi = b1 * m[i] + (one - b1) * gi
+        vi = b2 * v[i] + (one - b2) * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        p[i] -= lr_t * mi / (math.sqrt(vi) * c2 + eps)
+
+
+def adam(p, g, m, v, lr_t, b1, b2, c2, eps) -> None:
+    """Adam in place: m, v updated from g; p -= lr_t * m / (sqrt(v) * c2 + eps).
+
+    lr_t = lr / (1 - b1^t) and c2 = 1 / sqrt(1 - b2^t) carry the bias corrections.
+    """
+    t = p.dtype.type
+    _adam(_flat(p), _flat(g), _flat(m), _flat(v), t(lr_t), t(b1), t(b2), t(c2), t(eps))
+
+
+@njit(cache=True, parallel=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _sddmm(a, delta, rows, cols, out):
+    # Transposed copies make each coordinate a dot of two contiguous length-n rows.
+    a_t = np.ascontiguousarray(a.T)  # (in, n)
+    d_t = np.ascontiguousarray(delta.T)  # (out, n)
+    n = a.shape[0]
+    for k in prange(rows.size):  # one coordinate per iteration: no reduction crosses threads
+        x = a_t[rows[k]]
+        y = d_t[cols[k]]
+        s = x[0] * y[0]  # n >= 1; starting from a product keeps the accumulator in the arrays' dtype
+        for r in range(1, n):
+            s += x[r] * y[r]
+        out[k] = s
+
+
+def sddmm(a, delta, rows, cols, out) -> None:
+    """Sampled dense-dense product: out[k] = sum_n a[n, rows[k]] * delta[n, cols[k]].
+
+    a (n, in), delta (n, out), rows and cols (K,) integer coordinates, out (K,). The weight
+    gradient a.T @ delta, computed only where it is needed.
+    """
+    if a.shape[0] == 0:
+        out[...] = 0
+    else:
+        _sddmm(a, delta, rows, cols, out)

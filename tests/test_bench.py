@@ -1,0 +1,75 @@
+"""The benchmark harness (bench/): its quickest mode runs end to end, and its pieces compute the right things.
+
+Timings are never asserted here: the figures live in bench/RESULTS.md.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.common import judge, render, row
+from bench.forgetting import forget_command_exists
+from bench.maav import per_sample_maav
+from bench.training import training_flops
+from sparana_cli.analysis.scores import score_layers
+from sparana_cli.engine.network import Network
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_bench_prints_one_row_per_section():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--threads", "1", "--no-torch"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for label in ("P1 784-300-100-10 SGD b128", "P1 784-1000-800-400-10 Adam b250", "P2 MAAV", "P3 forgetting",
+                  "P4 shrunk vs masked", "P4 CSR vs dense", "Memory: sparana train", "Subset 1% trainable"):
+        assert label in out, label
+    assert "not available: torch not installed" in out  # the torch columns are skipped, not faked
+    p3 = next(line for line in out.splitlines() if line.startswith("P3"))
+    assert ("sparana forget not implemented" in p3) == (not forget_command_exists())
+    assert "GFLOP/s" in out and "peak RSS" in out
+
+
+def test_bench_refuses_an_unknown_section():
+    result = subprocess.run([sys.executable, "-m", "bench", "--only", "P9"], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2 and "unknown section(s) P9" in result.stderr
+
+
+def test_training_flops_count_the_work_actually_needed():
+    n = 10
+    # forward and weight gradients on 784x300, 300x100, 100x10; input gradients on the last two only
+    assert training_flops([784, 300, 100, 10], n) == 2 * n * (2 * (784 * 300 + 300 * 100 + 100 * 10) + 300 * 100 + 100 * 10)
+
+
+def test_per_sample_maav_is_the_closed_form():
+    net = Network.xavier([12, 9, 7, 3], dtype="float64", seed=0)
+    x = np.random.default_rng(0).random((25, 12))
+    for slow, fast in zip(per_sample_maav(net, x), score_layers("maav", net, x)):
+        np.testing.assert_allclose(slow, fast, rtol=1e-12)
+
+
+def test_rows_judge_and_render():
+    assert judge(0.7, "<= 0.8") == "met" and judge(0.9, "<= 0.8") == "missed"
+    assert judge(250.0, ">= 200") == "met" and judge(150.0, ">= 200") == "missed"
+    assert row("x", "t", "1 s", ratio=0.5, target="<= 0.8")["verdict"] == "met"
+    assert row("x", "t", "1 s")["verdict"] == "info"
+    text = render([row("P1 a", "epoch", "1 s", "2 s", 0.5, "<= 0.8"), {"row": "P4 b", "sparana": "3 ms", "speedup": 2}])
+    lines = text.splitlines()
+    assert lines[0].split() == ["row", "measure", "sparana", "reference", "ratio", "target", "verdict"]
+    assert "met" in lines[2] and "speedup=2" in lines[3]  # a foreign key is shown, not dropped
+
+
+def test_torch_comparator_trains():
+    torch = pytest.importorskip("torch")
+    from bench.training import mnist_shaped, torch_epoch
+
+    x, y = mnist_shaped(256)
+    epoch = torch_epoch(torch, [784, 16, 10], "adam", 1e-3, 64, x, y)
+    epoch()  # one pass of the comparator's own loop runs
