@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from sparana_cli import __version__
+from sparana_cli.cli.attack import attack
 from sparana_cli.cli.common import SparanaGroup
 from sparana_cli.cli.evaluate import evaluate
 from sparana_cli.cli.spec import show_spec
@@ -24,5 +25,5 @@ def main():
     """
 
 
-for command in (train, evaluate, show_spec):
+for command in (train, evaluate, attack, show_spec):
     main.add_command(command)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# LQ vs SCE under adversarial attack. For each seed, train an LQ model (linear output, quadratic
+# cost) and an SCE model (softmax output, cross-entropy) of the same size from configs/lq-vs-sce.yaml,
+# attack both with FGSM and PGD at every eps of its attack section, and write one table:
+# $OUT/lq-vs-sce.csv and a markdown table on stdout.
+#
+#   scripts/lq-vs-sce.sh [KEY=VALUE]...      overrides for both models, e.g.
+#   scripts/lq-vs-sce.sh data.name=fashion-mnist train.epochs=10
+#
+# Environment: SEEDS (default "0 1 2"); OUT (runs and table, default runs/lq-vs-sce-<time>);
+# SPARANA (the command, default "sparana"); PYTHON (default "python3", needs sparana_cli importable).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SEEDS=${SEEDS:-"0 1 2"}
+OUT=${OUT:-runs/lq-vs-sce-$(date +%Y%m%d-%H%M%S)}
+SPARANA=${SPARANA:-sparana}
+PYTHON=${PYTHON:-python3}
+run_of() { "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["run"])'; }
+
+for seed in $SEEDS; do
+  for model in lq sce; do
+    if [ "$model" = lq ]; then kind=(model.output=linear model.loss=quadratic)
+    else kind=(model.output=softmax model.loss=cross_entropy); fi
+    echo "== seed $seed: training $model" >&2
+    run=$($SPARANA train configs/lq-vs-sce.yaml "$@" "${kind[@]}" "seed=$seed" "name=lq-vs-sce-$model" \
+          --runs-dir "$OUT" --json | run_of)
+    for method in fgsm pgd; do
+      echo "== seed $seed: $method on $model" >&2
+      $SPARANA attack "$run" --method "$method" --runs-dir "$OUT" --json | run_of >/dev/null
+    done
+  done
+done
+
+"$PYTHON" scripts/lq_vs_sce_table.py "$OUT"

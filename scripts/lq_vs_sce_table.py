@@ -1,0 +1,130 @@
+"""The LQ-vs-SCE table from a folder of attack runs (written by scripts/lq-vs-sce.sh).
+
+    python scripts/lq_vs_sce_table.py RUNS_FOLDER
+
+Writes RUNS_FOLDER/lq-vs-sce.csv and prints a markdown table: clean accuracy, accuracy under FGSM
+and PGD at each eps, and detection AUROC (all attacked images, and only those the attack turned
+wrong), each as mean ± sample standard deviation over seeds, for LQ, SCE and their per-seed
+difference (LQ - SCE, same seed).
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from sparana_cli import runs
+
+MODELS = {("linear", "quadratic"): "LQ", ("softmax", "cross_entropy"): "SCE"}
+METHODS = ("fgsm", "pgd")
+
+
+def collect(folder: Path) -> tuple[dict, dict]:
+    """({(model, method): {seed: (attack attrs, attack arrays)}}, {model: spec}) for every attack run in folder."""
+    found, specs = defaultdict(dict), {}
+    for run in runs.finished_runs(folder):
+        arrays, attrs = runs.read_metrics(run)
+        if "attack" not in arrays:
+            continue
+        spec = runs.load_run_spec(run)
+        model = MODELS.get((spec.model.output, spec.model.loss))
+        if model is None:
+            continue
+        key = (model, attrs["attack"]["method"])
+        if spec.seed in found[key]:
+            sys.exit(f"{run}: a second {model} {key[1]} attack for seed {spec.seed}; keep one per seed")
+        found[key][spec.seed] = (attrs["attack"], arrays["attack"])
+        specs[model] = spec
+    return found, specs
+
+
+def rows(found: dict) -> list[dict]:
+    """One row per figure: its label, method, eps, and the per-seed values of LQ and SCE (same seeds)."""
+    seeds = sorted(found.get(("LQ", "fgsm"), {}))
+    for key, by_seed in found.items():
+        if sorted(by_seed) != seeds:
+            sys.exit(f"{key[0]} {key[1]} was run for seeds {sorted(by_seed)}, LQ fgsm for {seeds}: "
+                     "the comparison needs the same seeds")
+    if not seeds or set(found) != {(m, method) for m in ("LQ", "SCE") for method in METHODS}:
+        sys.exit("need LQ and SCE runs attacked by both fgsm and pgd (run scripts/lq-vs-sce.sh)")
+    eps = found[("LQ", "fgsm")][seeds[0]][1]["eps"]
+
+    def values(model, method, pick):
+        return [pick(*found[(model, method)][s]) for s in seeds]
+
+    table = [{"figure": "clean accuracy", "method": "", "eps": "", "percent": True,
+              **{m: values(m, "fgsm", lambda a, _: a["clean_accuracy"]) for m in ("LQ", "SCE")}}]
+    for figure, name, percent in (("accuracy", "accuracy under attack", True), ("auroc", "detection AUROC", False),
+                                  ("auroc_fooled", "detection AUROC, fooled only", False)):
+        for method in METHODS:
+            for i, e in enumerate(eps):
+                table.append({"figure": name, "method": method, "eps": float(e), "percent": percent,
+                              **{m: values(m, method, lambda _, x: x[figure][i]) for m in ("LQ", "SCE")}})
+    for row in table:
+        row["LQ-SCE"] = list(np.subtract(row["LQ"], row["SCE"]))
+        row["seeds"] = seeds
+    return table
+
+
+def mean_sd(values) -> tuple[float, float]:
+    v = np.asarray(values, dtype=float)
+    return float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else float("nan")
+
+
+def shown(values, percent: bool) -> str:
+    mean, sd = mean_sd(values)
+    scale, digits = (100, 2) if percent else (1, 3)
+    return f"{scale * mean:.{digits}f} ± {scale * sd:.{digits}f}"
+
+
+def write_csv(table: list[dict], path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["figure", "method", "eps", "model", "mean", "sd", "n_seeds", "seeds", "values"])
+        for row in table:
+            for model in ("LQ", "SCE", "LQ-SCE"):
+                mean, sd = mean_sd(row[model])
+                out.writerow([row["figure"], row["method"], row["eps"], model, f"{mean:.6g}", f"{sd:.6g}",
+                              len(row["seeds"]), " ".join(map(str, row["seeds"])),
+                              " ".join(f"{v:.6g}" for v in row[model])])
+
+
+def markdown(table: list[dict], specs: dict, found: dict) -> str:
+    lq, sce = specs["LQ"], specs["SCE"]
+    attack = next(iter(found[("LQ", "pgd")].values()))[0]
+    lines = [
+        f"LQ vs SCE on {lq.data.name} ({attack['samples']} test images), "
+        f"{'-'.join(map(str, ['in', *lq.model.hidden, 'out']))} ReLU, {lq.train.optimizer} lr {lq.train.lr:g} "
+        f"(SCE: {sce.train.optimizer} lr {sce.train.lr:g}), {lq.train.epochs} epochs (SCE: {sce.train.epochs}); "
+        f"PGD {attack['steps']} steps of {attack['step_scale']:g}·eps/{attack['steps']}"
+        f"{', random start' if attack['random_start'] else ''}. "
+        f"Mean ± sample sd over seeds {', '.join(map(str, table[0]['seeds']))}; accuracy in %. "
+        "Detection scores: LQ distance of the output from the nearest one-hot, SCE 1 - max softmax.",
+        "",
+        "| figure | attack | eps | LQ | SCE | LQ − SCE (paired) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in table:
+        eps = "" if row["eps"] == "" else f"{row['eps']:g}"
+        lines.append(f"| {row['figure']} | {row['method']} | {eps} | "
+                     + " | ".join(shown(row[m], row["percent"]) for m in ("LQ", "SCE", "LQ-SCE")) + " |")
+    return "\n".join(lines)
+
+
+def main(folder: str) -> None:
+    folder = Path(folder)
+    found, specs = collect(folder)
+    table = rows(found)
+    write_csv(table, folder / "lq-vs-sce.csv")
+    print(markdown(table, specs, found))
+    print(f"\ntable: {folder / 'lq-vs-sce.csv'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__.strip().splitlines()[2].strip())
+    main(sys.argv[1])
