@@ -2,10 +2,11 @@
 
     python scripts/lq_vs_sce_table.py RUNS_FOLDER
 
-Writes RUNS_FOLDER/lq-vs-sce.csv and prints a markdown table: clean accuracy, accuracy under FGSM
-and PGD at each eps, and detection AUROC (all attacked images, and only those the attack turned
+Writes RUNS_FOLDER/lq-vs-sce.csv and prints a markdown table: clean accuracy, accuracy under each
+attack at each eps, and detection AUROC (all attacked images, and only those the attack turned
 wrong), each as mean ± sample standard deviation over seeds, for LQ, SCE and their per-seed
-difference (LQ - SCE, same seed).
+difference (LQ - SCE, same seed). An attack is a method with the loss it raises: "fgsm", "pgd"
+(the model's own loss) or "pgd, CE" (softmax cross-entropy of the outputs, for both models).
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ import numpy as np
 from sparana_cli import runs
 
 MODELS = {("linear", "quadratic"): "LQ", ("softmax", "cross_entropy"): "SCE"}
-METHODS = ("fgsm", "pgd")
+
+
+def attack_name(spec) -> str:
+    """fgsm, pgd (the model's own loss) or "fgsm, CE", "pgd, CE" (cross-entropy for both models)."""
+    return spec.attack.method + ("" if spec.attack.loss == "model" else ", CE")
 
 
 def collect(folder: Path) -> tuple[dict, dict]:
-    """({(model, method): {seed: (attack attrs, attack arrays)}}, {model: spec}) for every attack run in folder."""
+    """({(model, attack): {seed: (attack attrs, attack arrays)}}, {model: spec}) for every attack run in folder."""
     found, specs = defaultdict(dict), {}
     for run in runs.finished_runs(folder):
         arrays, attrs = runs.read_metrics(run)
@@ -34,7 +39,7 @@ def collect(folder: Path) -> tuple[dict, dict]:
         model = MODELS.get((spec.model.output, spec.model.loss))
         if model is None:
             continue
-        key = (model, attrs["attack"]["method"])
+        key = (model, attack_name(spec))
         if spec.seed in found[key]:
             sys.exit(f"{run}: a second {model} {key[1]} attack for seed {spec.seed}; keep one per seed")
         found[key][spec.seed] = (attrs["attack"], arrays["attack"])
@@ -43,27 +48,31 @@ def collect(folder: Path) -> tuple[dict, dict]:
 
 
 def rows(found: dict) -> list[dict]:
-    """One row per figure: its label, method, eps, and the per-seed values of LQ and SCE (same seeds)."""
-    seeds = sorted(found.get(("LQ", "fgsm"), {}))
+    """One row per figure: its label, attack, eps, and the per-seed values of LQ and SCE (same seeds)."""
+    attacks = sorted({attack for _, attack in found}, key=lambda a: (", CE" in a, a))
+    if not attacks or set(found) != {(m, a) for m in ("LQ", "SCE") for a in attacks}:
+        sys.exit(f"need LQ and SCE runs attacked the same ways; found {sorted(found)} (run scripts/lq-vs-sce.sh)")
+    first = ("LQ", attacks[0])
+    seeds = sorted(found[first])
+    eps = found[first][seeds[0]][1]["eps"]
     for key, by_seed in found.items():
         if sorted(by_seed) != seeds:
-            sys.exit(f"{key[0]} {key[1]} was run for seeds {sorted(by_seed)}, LQ fgsm for {seeds}: "
+            sys.exit(f"{' '.join(key)} was run for seeds {sorted(by_seed)}, {' '.join(first)} for {seeds}: "
                      "the comparison needs the same seeds")
-    if not seeds or set(found) != {(m, method) for m in ("LQ", "SCE") for method in METHODS}:
-        sys.exit("need LQ and SCE runs attacked by both fgsm and pgd (run scripts/lq-vs-sce.sh)")
-    eps = found[("LQ", "fgsm")][seeds[0]][1]["eps"]
+        if any(list(x["eps"]) != list(eps) for _, x in by_seed.values()):
+            sys.exit(f"{' '.join(key)} was run at other radii than {' '.join(first)} ({list(eps)})")
 
-    def values(model, method, pick):
-        return [pick(*found[(model, method)][s]) for s in seeds]
+    def values(model, attack, pick):
+        return [pick(*found[(model, attack)][s]) for s in seeds]
 
-    table = [{"figure": "clean accuracy", "method": "", "eps": "", "percent": True,
-              **{m: values(m, "fgsm", lambda a, _: a["clean_accuracy"]) for m in ("LQ", "SCE")}}]
+    table = [{"figure": "clean accuracy", "attack": "", "eps": "", "percent": True,
+              **{m: values(m, attacks[0], lambda a, _: a["clean_accuracy"]) for m in ("LQ", "SCE")}}]
     for figure, name, percent in (("accuracy", "accuracy under attack", True), ("auroc", "detection AUROC", False),
                                   ("auroc_fooled", "detection AUROC, fooled only", False)):
-        for method in METHODS:
+        for attack in attacks:
             for i, e in enumerate(eps):
-                table.append({"figure": name, "method": method, "eps": float(e), "percent": percent,
-                              **{m: values(m, method, lambda _, x: x[figure][i]) for m in ("LQ", "SCE")}})
+                table.append({"figure": name, "attack": attack, "eps": float(e), "percent": percent,
+                              **{m: values(m, attack, lambda _, x: x[figure][i]) for m in ("LQ", "SCE")}})
     for row in table:
         row["LQ-SCE"] = list(np.subtract(row["LQ"], row["SCE"]))
         row["seeds"] = seeds
@@ -84,18 +93,18 @@ def shown(values, percent: bool) -> str:
 def write_csv(table: list[dict], path: Path) -> None:
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["figure", "method", "eps", "model", "mean", "sd", "n_seeds", "seeds", "values"])
+        out.writerow(["figure", "attack", "eps", "model", "mean", "sd", "n_seeds", "seeds", "values"])
         for row in table:
             for model in ("LQ", "SCE", "LQ-SCE"):
                 mean, sd = mean_sd(row[model])
-                out.writerow([row["figure"], row["method"], row["eps"], model, f"{mean:.6g}", f"{sd:.6g}",
+                out.writerow([row["figure"], row["attack"], row["eps"], model, f"{mean:.6g}", f"{sd:.6g}",
                               len(row["seeds"]), " ".join(map(str, row["seeds"])),
                               " ".join(f"{v:.6g}" for v in row[model])])
 
 
 def markdown(table: list[dict], specs: dict, found: dict) -> str:
     lq, sce = specs["LQ"], specs["SCE"]
-    attack = next(iter(found[("LQ", "pgd")].values()))[0]
+    attack = next(iter(found[next(iter(found))].values()))[0]
     lines = [
         f"LQ vs SCE on {lq.data.name} ({attack['samples']} test images), "
         f"{'-'.join(map(str, ['in', *lq.model.hidden, 'out']))} ReLU, {lq.train.optimizer} lr {lq.train.lr:g} "
@@ -103,6 +112,7 @@ def markdown(table: list[dict], specs: dict, found: dict) -> str:
         f"PGD {attack['steps']} steps of {attack['step_scale']:g}·eps/{attack['steps']}"
         f"{', random start' if attack['random_start'] else ''}. "
         f"Mean ± sample sd over seeds {', '.join(map(str, table[0]['seeds']))}; accuracy in %. "
+        "Attacks raise each model's own training loss; ', CE': softmax cross-entropy of the outputs for both. "
         "Detection scores: LQ distance of the output from the nearest one-hot, SCE 1 - max softmax.",
         "",
         "| figure | attack | eps | LQ | SCE | LQ − SCE (paired) |",
@@ -110,7 +120,7 @@ def markdown(table: list[dict], specs: dict, found: dict) -> str:
     ]
     for row in table:
         eps = "" if row["eps"] == "" else f"{row['eps']:g}"
-        lines.append(f"| {row['figure']} | {row['method']} | {eps} | "
+        lines.append(f"| {row['figure']} | {row['attack']} | {eps} | "
                      + " | ".join(shown(row[m], row["percent"]) for m in ("LQ", "SCE", "LQ-SCE")) + " |")
     return "\n".join(lines)
 

@@ -98,6 +98,9 @@ class AttackSpec:
     method: Literal["fgsm", "pgd"] = setting("fgsm", "fgsm: one signed gradient step; pgd: projected gradient descent")
     eps: list[float] = setting([0.05, 0.1, 0.2], "L-infinity radii of the attack, in pixel units ([0, 1] images)",
                                bounds="[0, 1]")
+    loss: Literal["model", "cross_entropy"] = setting(
+        "model", "loss the attack raises: model: the model's own training loss; cross_entropy: softmax "
+                 "cross-entropy of the outputs taken as logits (the same objective for LQ and SCE models)")
     steps: int = setting(10, "PGD steps", bounds="[1, inf)")
     step_scale: float = setting(2.5, "PGD step = step_scale * eps / steps (2.5: Madry et al.)", bounds="(0, inf)")
     random_start: bool = setting(True, "PGD starts from a uniform random point of the eps-ball")

@@ -73,6 +73,15 @@ def test_attack_settings_from_the_spec_and_a_sample(parent, tmp_path):
     assert yaml.safe_load((child / "spec.yaml").read_text())["attack"]["samples"] == 30
 
 
+def test_cross_entropy_objective_on_an_lq_model(parent, tmp_path):
+    own = attack_json(parent, "--eps", "0.3", "--runs-dir", tmp_path)
+    ce = attack_json(parent, "--eps", "0.3", "--loss", "cross_entropy", "--runs-dir", tmp_path)
+    assert (own["attack_loss"], ce["attack_loss"]) == ("quadratic", "cross_entropy")
+    assert ce["loss"] == "quadratic" and ce["score"] == "onehot_distance"  # the model is still the LQ model
+    assert yaml.safe_load((Path(ce["run"]) / "spec.yaml").read_text())["attack"]["loss"] == "cross_entropy"
+    assert ce["clean_accuracy"] == own["clean_accuracy"] and ce["accuracy"] != own["accuracy"]
+
+
 def test_softmax_model_gets_the_confidence_score(tmp_path, spec_file):
     run = train_json(spec_file, tmp_path / "runs", "model.output=softmax", "model.loss=cross_entropy")["run"]
     summary = attack_json(run, "--eps", "0,0.2", "--runs-dir", tmp_path / "runs")
@@ -85,6 +94,7 @@ BAD_ATTACK = {
     "eps above one": ["--eps", "0.1,1.5"],
     "eps not numbers": ["--eps", "0.1,big"],
     "unknown method": ["--method", "cw"],
+    "unknown loss": ["--loss", "hinge"],
     "zero steps": ["--steps", "0"],
     "zero samples": ["--samples", "0"],
     "too many samples": ["--samples", "5000"],
@@ -115,21 +125,24 @@ def test_lq_vs_sce_table(tmp_path, spec_file):
     for seed in (0, 1):
         for kind in (["model.output=linear", "model.loss=quadratic"], ["model.output=softmax", "model.loss=cross_entropy"]):
             run = train_json(spec_file, store, *kind, f"seed={seed}", "train.epochs=1")["run"]
-            for method in ("fgsm", "pgd"):
-                attack_json(run, "--method", method, "--eps", "0.1,0.2", "--steps", "2", "--runs-dir", store)
+            for method, loss in (("fgsm", "model"), ("pgd", "model"), ("pgd", "cross_entropy")):
+                attack_json(run, "--method", method, "--loss", loss, "--eps", "0.1,0.2", "--steps", "2",
+                            "--runs-dir", store)
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run([sys.executable, str(root / "scripts" / "lq_vs_sce_table.py"), str(store)],
                           capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root)})
     assert done.returncode == 0, done.stderr
-    assert "| clean accuracy |" in done.stdout and "| detection AUROC | pgd | 0.2 |" in done.stdout
+    assert "| clean accuracy |" in done.stdout and "| detection AUROC | pgd, CE | 0.2 |" in done.stdout
     table = list(csv.DictReader(open(store / "lq-vs-sce.csv")))
-    assert len(table) == 3 * (1 + 3 * 2 * 2)  # LQ, SCE, difference for: clean + 3 figures x 2 methods x 2 eps
-    pgd_sce = next(r for r in table if r["figure"] == "accuracy under attack" and r["method"] == "pgd"
-                   and r["eps"] == "0.2" and r["model"] == "SCE")
+    assert len(table) == 3 * (1 + 3 * 3 * 2)  # LQ, SCE, difference for: clean + 3 figures x 3 attacks x 2 eps
+    pgd_lq = next(r for r in table if r["figure"] == "accuracy under attack" and r["attack"] == "pgd"
+                  and r["eps"] == "0.2" and r["model"] == "LQ")
     expected = []
     for run in runs.finished_runs(store):
         arrays, attrs = runs.read_metrics(run)
-        if "attack" in arrays and attrs["attack"]["method"] == "pgd" and attrs["attack"]["loss"] == "cross_entropy":
+        a = attrs.get("attack", {})
+        if a.get("method") == "pgd" and a["loss"] == "quadratic" and a["attack_loss"] == "quadratic":
             expected.append(arrays["attack"]["accuracy"][1])
-    assert float(pgd_sce["mean"]) == pytest.approx(np.mean(expected), abs=1e-6) and pgd_sce["n_seeds"] == "2"
+    assert len(expected) == 2
+    assert float(pgd_lq["mean"]) == pytest.approx(np.mean(expected), abs=1e-6) and pgd_lq["n_seeds"] == "2"
     assert subprocess.run(["bash", "-n", str(root / "scripts" / "lq-vs-sce.sh")]).returncode == 0

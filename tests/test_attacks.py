@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from sparana_cli.analysis.attacks import auroc, fgsm, low_confidence, onehot_distance, perturb, pgd
+from sparana_cli.analysis.attacks import attack_objective, auroc, fgsm, low_confidence, onehot_distance, perturb, pgd
 from sparana_cli.engine.losses import loss_and_delta
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.training import Trainer
@@ -37,21 +37,27 @@ def trained(request):
     return net, loss, xt, yt
 
 
-@pytest.mark.parametrize("output, loss", PAIRS)
-def test_fgsm_steps_along_the_sign_of_the_finite_difference_gradient(output, loss):
+@pytest.mark.parametrize("output, model_loss, attack_loss", [(*pair, "model") for pair in PAIRS]
+                         + [("linear", "quadratic", "cross_entropy"), ("softmax", "cross_entropy", "cross_entropy")])
+def test_fgsm_steps_along_the_sign_of_the_finite_difference_gradient(output, model_loss, attack_loss):
     net = small_net(output)
+    target, loss = attack_objective(net, model_loss, attack_loss)
+    assert loss == (model_loss if attack_loss == "model" else "cross_entropy")
+    assert all(a is b for a, b in zip(target.weights + target.biases, net.weights + net.biases))  # a view, no copy
+    reference = Network(net.weights, net.biases, output="softmax" if loss == "cross_entropy" else "linear")
     rng = np.random.default_rng(3)
     x, y = rng.uniform(0.3, 0.7, (6, 5)), rng.integers(0, 4, 6)
     eps = 0.01
-    step = fgsm(net, x, y, eps, loss=loss) - x
+    step = fgsm(target, x, y, eps, loss=loss) - x
     for index in np.ndindex(x.shape):
         old = x[index]
         x[index] = old + H
-        up = reference_objective(net, x, y, loss)
+        up = reference_objective(reference, x, y, loss)
         x[index] = old - H
-        down = reference_objective(net, x, y, loss)
+        down = reference_objective(reference, x, y, loss)
         x[index] = old
         assert step[index] == pytest.approx(eps * np.sign(up - down), abs=1e-12), index
+    assert net.output == output  # the model itself is untouched
 
 
 def test_fgsm_is_the_exact_worst_case_for_a_linear_model_with_one_output():

@@ -1,9 +1,9 @@
 """Adversarial inputs under an L-infinity budget, and how detectable they are from the output alone.
 
-Attacks follow the gradient of the model's own training loss with respect to its input
-(quadratic for LQ models, cross-entropy for SCE models), taken by the engine's backward pass.
-Every perturbed image stays inside the eps-ball around the clean image and inside the valid
-pixel range [0, 1].
+Attacks follow the gradient of a loss with respect to the input, taken by the engine's backward
+pass: by default the model's own training loss (quadratic for LQ models, cross-entropy for SCE
+models). Every perturbed image stays inside the eps-ball around the clean image and inside the
+valid pixel range [0, 1].
 """
 
 from __future__ import annotations
@@ -25,6 +25,22 @@ def project(x_adv, x, eps):
     xp.minimum(x_adv, x + eps, out=x_adv)
     xp.maximum(x_adv, x - eps, out=x_adv)
     return xp.clip(x_adv, PIXEL_MIN, PIXEL_MAX, out=x_adv)
+
+
+def attack_objective(net: Network, model_loss: str, attack_loss: str) -> tuple[Network, str]:
+    """The network and loss whose input gradient the attack follows.
+
+    attack_loss "model" is the model's own training loss; "cross_entropy" is the softmax
+    cross-entropy of the outputs taken as logits, for an LQ model a view of the same weights
+    with a softmax output (so LQ and SCE models can be attacked with one objective).
+    """
+    if attack_loss == "model":
+        return net, model_loss
+    if attack_loss == "cross_entropy":
+        if net.output == "softmax":
+            return net, "cross_entropy"
+        return Network(net.weights, net.biases, net.masks, output="softmax"), "cross_entropy"
+    raise ValueError(f"unknown attack loss {attack_loss!r}; expected model or cross_entropy")
 
 
 def fgsm(net: Network, x, labels, eps: float, *, loss: str):

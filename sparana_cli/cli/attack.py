@@ -25,6 +25,9 @@ def _radii(ctx, param, value):
               help="fgsm: one signed gradient step; pgd: projected gradient descent [default: the run's attack.method, fgsm].")
 @click.option("--eps", callback=_radii, metavar="E1,E2,...",
               help="L-infinity radii in pixel units (images lie in [0, 1]) [default: attack.eps, 0.05,0.1,0.2].")
+@click.option("--loss", type=click.Choice(["model", "cross_entropy"]), default=None,
+              help="Loss the attack raises: the model's own training loss, or softmax cross-entropy of the outputs "
+                   "as logits (one objective for LQ and SCE) [default: attack.loss, model].")
 @click.option("--steps", type=int, default=None, help="PGD steps [default: attack.steps, 10].")
 @click.option("--step-scale", type=float, default=None,
               help="PGD step = step-scale * eps / steps [default: attack.step_scale, 2.5 (Madry et al.)].")
@@ -35,19 +38,19 @@ def _radii(ctx, param, value):
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
               help="Where to run the network.")
 @common_options
-def attack(run, method, eps, steps, step_scale, random_start, samples, device, root, console):
+def attack(run, method, eps, loss, steps, step_scale, random_start, samples, device, root, console):
     """Accuracy of RUN's network under adversarial attack at each eps, and how well the output alone
     tells attacked from clean test images (detection AUROC). Writes a child run.
 
     The attack follows the gradient of the model's own training loss (quadratic for LQ models,
-    cross-entropy for SCE models). Settings not given here come from the attack section
+    cross-entropy for SCE models) unless --loss cross_entropy. Settings not given here come from the attack section
     of RUN's spec. RUN is a run folder or its name in the runs folder
     [default: the newest finished run].
     """
     from sparana_cli.phases.attack import attack as run_attack
 
     summary = run_attack(runs.resolve_run(root, run), root=root, console=console, device=device,
-                         method=method, eps=eps, steps=steps, step_scale=step_scale,
+                         method=method, eps=eps, loss=loss, steps=steps, step_scale=step_scale,
                          random_start=random_start, samples=samples)
     console.result(summary, _attack_text(summary))
 
@@ -57,7 +60,8 @@ def _attack_text(s: dict) -> str:
             for eps, acc, fooled, auc, fooled_auc in zip(s["eps"], s["accuracy"], s["fooled_rate"], s["auroc"],
                                                           s["auroc_fooled"])]
     return "\n".join([
-        f"{s['method']} on {s['samples']} {s['dataset']} test images ({s['output']} output, {s['loss']} loss); "
+        f"{s['method']} raising the {s['attack_loss']} loss, on {s['samples']} {s['dataset']} test images "
+        f"({s['output']} output, trained on {s['loss']}); "
         f"clean accuracy {percent(s['clean_accuracy'])}",
         f"detection score: {s['score']} (AUROC of attacked vs clean; 'fooled' counts only images the attack turned wrong)",
         "",

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from sparana_cli import runs
-from sparana_cli.analysis.attacks import auroc, detection_score, perturb
+from sparana_cli.analysis.attacks import attack_objective, auroc, detection_score, perturb
 from sparana_cli.errors import UserError
 from sparana_cli.phases.evaluate import load_run_with_data
 from sparana_cli.seeding import generator
@@ -57,8 +57,10 @@ def attack(run_dir: Path, *, root: Path, console: Console, device: str = "auto",
     clean_out = net.predict(x)
     clean_correct = clean_out.argmax(axis=1) == y
     score_name, clean_score = detection_score(net, clean_out)
-    console.say(f"{cfg.method} on {run_dir.name} ({net.output} output, {spec.model.loss} loss): {n} {dataset.name} "
-                f"test images, clean accuracy {percent(float(clean_correct.mean()))}; {backend.describe()}")
+    target, loss = attack_objective(net, spec.model.loss, cfg.loss)
+    console.say(f"{cfg.method} raising the {loss} loss of {run_dir.name} ({net.output} output, trained on "
+                f"{spec.model.loss}): {n} {dataset.name} test images, clean accuracy "
+                f"{percent(float(clean_correct.mean()))}; {backend.describe()}")
 
     keys = ("accuracy", "fooled_rate", "auroc", "auroc_fooled", "score_mean", "linf")
     per_eps = {key: [] for key in keys}
@@ -66,7 +68,7 @@ def attack(run_dir: Path, *, root: Path, console: Console, device: str = "auto",
     start = time.perf_counter()
     for eps in cfg.eps:
         bar.set_postfix(eps=eps)
-        x_adv = perturb(cfg.method, net, x, y, eps, loss=spec.model.loss, steps=cfg.steps, step_scale=cfg.step_scale,
+        x_adv = perturb(cfg.method, target, x, y, eps, loss=loss, steps=cfg.steps, step_scale=cfg.step_scale,
                         random_start=cfg.random_start, seed=spec.seed, batch_size=cfg.batch_size,
                         on_batch=lambda rows: bar.update(1))
         out = net.predict(x_adv)
@@ -86,7 +88,8 @@ def attack(run_dir: Path, *, root: Path, console: Console, device: str = "auto",
     seconds = time.perf_counter() - start
 
     clean_accuracy = float(clean_correct.mean())
-    settings = {"method": cfg.method, "loss": spec.model.loss, "output": net.output, "score": score_name,
+    settings = {"method": cfg.method, "loss": spec.model.loss, "attack_loss": loss, "output": net.output,
+                "score": score_name,
                 "clean_accuracy": clean_accuracy, "clean_score_mean": float(clean_score.mean()), "samples": n,
                 "steps": cfg.steps, "step_scale": cfg.step_scale, "random_start": cfg.random_start, "seconds": seconds}
     with runs.new_run(root, f"{spec.name}-{cfg.method}") as run:
