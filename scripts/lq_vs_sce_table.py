@@ -28,26 +28,34 @@ def attack_name(spec) -> str:
     return spec.attack.method + ("" if spec.attack.loss == "model" else ", CE")
 
 
-def collect(folder: Path) -> tuple[dict, dict]:
-    """({(model, attack): {seed: (attack attrs, attack arrays)}}, {model: spec}) for every attack run in folder."""
-    found, specs = defaultdict(dict), {}
+def collect(folder: Path) -> tuple[dict, dict, dict]:
+    """The runs in folder: attacks {(model, attack): {seed: (attack attrs, attack arrays)}},
+    trainings {(model, seed): (test accuracy, test images)} and {model: spec}."""
+    found, trained, specs = defaultdict(dict), {}, {}
     for run in runs.finished_runs(folder):
         arrays, attrs = runs.read_metrics(run)
-        if "attack" not in arrays:
-            continue
         spec = runs.load_run_spec(run)
         model = MODELS.get((spec.model.output, spec.model.loss))
         if model is None:
             continue
-        key = (model, attack_name(spec))
-        if spec.seed in found[key]:
-            sys.exit(f"{run}: a second {model} {key[1]} attack for seed {spec.seed}; keep one per seed")
-        found[key][spec.seed] = (attrs["attack"], arrays["attack"])
-        specs[model] = spec
-    return found, specs
+        if "train" in arrays:
+            if (model, spec.seed) in trained:
+                sys.exit(f"{run}: a second {model} model for seed {spec.seed}; keep one per seed")
+            trained[(model, spec.seed)] = (attrs["train"]["test_accuracy"], int(arrays["test"]["confusion"].sum()))
+        if "attack" in arrays:
+            key = (model, attack_name(spec))
+            if spec.seed in found[key]:
+                sys.exit(f"{run}: a second {model} {key[1]} attack for seed {spec.seed}; keep one per seed")
+            found[key][spec.seed] = (attrs["attack"], arrays["attack"])
+            specs[model] = spec
+    for model, attack in list(found):
+        # an SCE model's own loss is cross-entropy: its "pgd" attack is its "pgd, CE" attack (the batch skips the rerun)
+        if model == "LQ" and attack.endswith(", CE") and ("SCE", attack) not in found:
+            found[("SCE", attack)] = found.get(("SCE", attack.removesuffix(", CE")), {})
+    return found, trained, specs
 
 
-def rows(found: dict) -> list[dict]:
+def rows(found: dict, trained: dict) -> list[dict]:
     """One row per figure: its label, attack, eps, and the per-seed values of LQ and SCE (same seeds)."""
     attacks = sorted({attack for _, attack in found}, key=lambda a: (", CE" in a, a))
     if not attacks or set(found) != {(m, a) for m in ("LQ", "SCE") for a in attacks}:
@@ -65,8 +73,14 @@ def rows(found: dict) -> list[dict]:
     def values(model, attack, pick):
         return [pick(*found[(model, attack)][s]) for s in seeds]
 
+    missing = [f"{m} seed {s}" for m in ("LQ", "SCE") for s in seeds if (m, s) not in trained]
+    if missing:
+        sys.exit(f"no trained model in the folder for {', '.join(missing)}: the clean accuracy comes from there")
     table = [{"figure": "clean accuracy", "attack": "", "eps": "", "percent": True,
-              **{m: values(m, attacks[0], lambda a, _: a["clean_accuracy"]) for m in ("LQ", "SCE")}}]
+              **{m: [trained[(m, s)][0] for s in seeds] for m in ("LQ", "SCE")}}]
+    if any(found[first][s][0]["samples"] != trained[("LQ", s)][1] for s in seeds):
+        table.append({"figure": "clean accuracy, attacked images", "attack": "", "eps": "", "percent": True,
+                      **{m: values(m, attacks[0], lambda a, _: a["clean_accuracy"]) for m in ("LQ", "SCE")}})
     for figure, name, percent in (("accuracy", "accuracy under attack", True), ("auroc", "detection AUROC", False),
                                   ("auroc_fooled", "detection AUROC, fooled only", False)):
         for attack in attacks:
@@ -102,11 +116,13 @@ def write_csv(table: list[dict], path: Path) -> None:
                               " ".join(f"{v:.6g}" for v in row[model])])
 
 
-def markdown(table: list[dict], specs: dict, found: dict) -> str:
+def markdown(table: list[dict], specs: dict, found: dict, trained: dict) -> str:
     lq, sce = specs["LQ"], specs["SCE"]
     attack = next(iter(found[next(iter(found))].values()))[0]
+    n_test = next(iter(trained.values()))[1]
+    attacked = "" if attack["samples"] == n_test else f", {attack['samples']} of them attacked"
     lines = [
-        f"LQ vs SCE on {lq.data.name} ({attack['samples']} test images), "
+        f"LQ vs SCE on {lq.data.name} ({n_test} test images{attacked}), "
         f"{'-'.join(map(str, ['in', *lq.model.hidden, 'out']))} ReLU, {lq.train.optimizer} lr {lq.train.lr:g} "
         f"(SCE: {sce.train.optimizer} lr {sce.train.lr:g}), {lq.train.epochs} epochs (SCE: {sce.train.epochs}); "
         f"PGD {attack['steps']} steps of {attack['step_scale']:g}·eps/{attack['steps']}"
@@ -127,10 +143,10 @@ def markdown(table: list[dict], specs: dict, found: dict) -> str:
 
 def main(folder: str) -> None:
     folder = Path(folder)
-    found, specs = collect(folder)
-    table = rows(found)
+    found, trained, specs = collect(folder)
+    table = rows(found, trained)
     write_csv(table, folder / "lq-vs-sce.csv")
-    print(markdown(table, specs, found))
+    print(markdown(table, specs, found, trained))
     print(f"\ntable: {folder / 'lq-vs-sce.csv'}", file=sys.stderr)
 
 
