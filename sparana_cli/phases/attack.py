@@ -57,7 +57,7 @@ def attack(run_dir: Path, *, root: Path, console: Console, device: str = "auto",
     clean_out = net.predict(x)
     clean_correct = clean_out.argmax(axis=1) == y
     score_name, clean_score = detection_score(net, clean_out)
-    target, loss = attack_objective(net, spec.model.loss, cfg.loss)
+    attacked_net, loss = attack_objective(net, spec.model.loss, cfg.loss)
     console.say(f"{cfg.method} raising the {loss} loss of {run_dir.name} ({net.output} output, trained on "
                 f"{spec.model.loss}): {n} {dataset.name} test images, clean accuracy "
                 f"{percent(float(clean_correct.mean()))}; {backend.describe()}")
@@ -68,7 +68,7 @@ def attack(run_dir: Path, *, root: Path, console: Console, device: str = "auto",
     start = time.perf_counter()
     for eps in cfg.eps:
         bar.set_postfix(eps=eps)
-        x_adv = perturb(cfg.method, target, x, y, eps, loss=loss, steps=cfg.steps, step_scale=cfg.step_scale,
+        x_adv = perturb(cfg.method, attacked_net, x, y, eps, loss=loss, steps=cfg.steps, step_scale=cfg.step_scale,
                         random_start=cfg.random_start, seed=spec.seed, batch_size=cfg.batch_size,
                         on_batch=lambda rows: bar.update(1))
         out = net.predict(x_adv)
@@ -89,9 +89,9 @@ def attack(run_dir: Path, *, root: Path, console: Console, device: str = "auto",
 
     clean_accuracy = float(clean_correct.mean())
     settings = {"method": cfg.method, "loss": spec.model.loss, "attack_loss": loss, "output": net.output,
-                "score": score_name,
-                "clean_accuracy": clean_accuracy, "clean_score_mean": float(clean_score.mean()), "samples": n,
-                "steps": cfg.steps, "step_scale": cfg.step_scale, "random_start": cfg.random_start, "seconds": seconds}
+                "score": score_name, "clean_accuracy": clean_accuracy, "clean_score_mean": float(clean_score.mean()),
+                "samples": n, "steps": cfg.steps, "step_scale": cfg.step_scale, "random_start": cfg.random_start,
+                "seconds": seconds}
     with runs.new_run(root, f"{spec.name}-{cfg.method}") as run:
         runs.write_spec(run.tmp, spec)
         attrs = runs.run_attrs(spec, dataset, phase="attack", parent=run_dir, backend=backend)
