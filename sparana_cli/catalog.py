@@ -15,6 +15,7 @@ from sparana_cli.spec import read_yaml
 # A phase whose headline is not test accuracy adds a line here.
 KEY_METRICS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "forget": (("Df", "forget", "df_accuracy"), ("Dr", "forget", "dr_accuracy")),
+    "attack": (("clean", "attack", "clean_accuracy"),),
 }
 TEST_ACCURACY = (("test", "test", "accuracy"),)
 

@@ -129,6 +129,26 @@ class PruneSpec:
 
 
 @dataclass(frozen=True)
+class AttackSpec:
+    method: Literal["fgsm", "pgd"] = setting("fgsm", "fgsm: one signed gradient step; pgd: projected gradient descent")
+    eps: list[float] = setting([0.05, 0.1, 0.2], "L-infinity radii of the attack, in pixel units ([0, 1] images)",
+                               bounds="[0, 1]")
+    loss: Literal["model", "cross_entropy"] = setting(
+        "model", "loss the attack raises: model: the model's own training loss; cross_entropy: softmax "
+                 "cross-entropy of the outputs taken as logits (the same objective for LQ and SCE models)")
+    steps: int = setting(10, "PGD steps", bounds="[1, inf)")
+    step_scale: float = setting(2.5, "PGD step = step_scale * eps / steps (2.5: Madry et al.)", bounds="(0, inf)")
+    random_start: bool = setting(True, "PGD starts from a uniform random point of the eps-ball")
+    samples: int | None = setting(None, "attack a seeded random subset of this many test images; null: all",
+                                  bounds="[1, inf)")
+    batch_size: int = setting(500, "images per gradient batch", bounds="[1, inf)")
+
+    def __post_init__(self):
+        if not self.eps:
+            raise SpecInvalid("eps", "expected at least one radius, e.g. [0.05, 0.1]")
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str = setting("experiment", "run name; folders are runs/<name>-<time>", pattern=r"[A-Za-z0-9][A-Za-z0-9._-]*")
     seed: int = setting(0, "seed for initialisation, data split, shuffling and dropout", bounds="[0, inf)")
@@ -137,6 +157,7 @@ class Spec:
     model: ModelSpec = section(ModelSpec, "network shape and cost")
     train: TrainSpec = section(TrainSpec, "optimisation")
     prune: PruneSpec = section(PruneSpec, "pruning settings for 'sparana prune' (its options take precedence)")
+    attack: AttackSpec = section(AttackSpec, "adversarial attack (sparana attack)")
 
 
 # ---------------------------------------------------------------------------------------------

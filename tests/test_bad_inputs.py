@@ -224,6 +224,16 @@ CASES: dict[str, Bad] = {
     "plot: metrics.h5 not HDF5": Bad(lambda w: after((w.finished / "metrics.h5").write_bytes(b"\x89HDF"), ["plot",
                                                 w.finished.name]), "metrics.h5"),
     "plot: --out is a file": Bad(lambda w: ["plot", w.finished.name, "--out", w.spec], "good.yaml"),
+    # -- attack ------------------------------------------------------------------------------------
+    "attack: no such run": Bad(lambda w: ["attack", "nope"], "nope"),
+    "attack: an unfinished run": Bad(lambda w: ["attack", w.unfinished], ".tmp"),
+    "attack: negative eps": Bad(lambda w: ["attack", w.finished.name, "--eps=-0.1"], "attack.eps"),
+    "attack: eps above one": Bad(lambda w: ["attack", w.finished.name, "--eps", "0.1,1.5"], "attack.eps[1]"),
+    "attack: eps not a number": Bad(lambda w: ["attack", w.finished.name, "--eps", "0.1,big"], "--eps"),
+    "attack: unknown method": Bad(lambda w: ["attack", w.finished.name, "--method", "cw"], "--method"),
+    "attack: zero steps": Bad(lambda w: ["attack", w.finished.name, "--steps", "0"], "attack.steps"),
+    "attack: more samples than test images": Bad(lambda w: ["attack", w.finished.name, "--samples", "5000"],
+                                                 "attack.samples"),
     # -- sweep -------------------------------------------------------------------------------------
     "sweep: unknown --command": Bad(lambda w: ["sweep", w.spec, "seed=1,2", "--command", "frobnicate"], "--command"),
     "sweep: a command that is not sweepable": Bad(lambda w: ["sweep", w.spec, "seed=1,2", "--command", "evaluate"],
@@ -267,7 +277,7 @@ def template(tmp_path_factory) -> Path:
 def test_the_corpus_is_large_and_spans_every_command():
     commands = {name.split(":")[0].split()[0] for name in CASES}
     assert len(CASES) >= 30
-    assert {"train", "resume", "evaluate", "spec", "runs", "plot", "sweep"} <= commands
+    assert {"train", "resume", "evaluate", "attack", "spec", "runs", "plot", "sweep"} <= commands
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -161,3 +161,12 @@ def test_a_damaged_run_is_listed_as_such_without_hiding_the_others(store):
     states = {Path(r["run"]).name: r["state"] for r in listing["runs"]}
     assert states[store["b"].name] == "damaged" and states[store["a"].name] == "completed"
     assert "model.h5" in next(r["message"] for r in listing["runs"] if r["state"] == "damaged")
+
+
+def test_key_metric_by_phase():
+    from sparana_cli.catalog import key_metric
+
+    assert key_metric("train", {"test": {"accuracy": 0.9451}}) == "test 94.51%"
+    assert key_metric("attack", {"attack": {"clean_accuracy": 0.9}}) == "clean 90.00%"
+    assert key_metric("forget", {"forget": {"df_accuracy": 0.02, "dr_accuracy": 0.951}}) == "Df 2.00% Dr 95.10%"
+    assert key_metric("forget", {"test": {"accuracy": 0.5}}) == "test 50.00%"  # falls back when the phase wrote none

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from sparana_cli import __version__
+from sparana_cli.cli.attack import attack
 from sparana_cli.cli.common import SparanaGroup
 from sparana_cli.cli.evaluate import evaluate
 from sparana_cli.cli.plot import plot
@@ -28,5 +29,5 @@ def main():
     """
 
 
-for command in (train, evaluate, prune, show_spec, runs_command, plot, sweep):
+for command in (train, evaluate, prune, attack, show_spec, runs_command, plot, sweep):
     main.add_command(command)
