@@ -131,7 +131,7 @@ class ForgetSpec:
     step: int | None = setting(None, "weights removed from each pruned layer per step; instead of step_fraction",
                                bounds="[1, inf)")
     step_fraction: float | None = setting(
-        None, "fraction of each pruned layer removed per step; null (and step null): 0.0002", bounds="(0, 1]")
+        None, "fraction of each pruned layer removed per step; null (and step null): 0.0008", bounds="(0, 1]")
     step_growth: float = setting(1.0, "multiply the step by this after every step until the target is met",
                                  bounds="[1, inf)")
     target: float = setting(0.01, "stop once accuracy on the class's training images is at most this", bounds="[0, 1]")
@@ -139,8 +139,9 @@ class ForgetSpec:
     overshoot: float = setting(
         2.0, "once the target is met after removing R weights of a layer, go on until overshoot x R are gone",
         bounds="[1, inf)")
-    samples: int | None = setting(100, "score on at most this many training images of each class (seeded); null: all",
-                                  bounds="[1, inf)")
+    samples: int | None = setting(
+        10, "score on this many training images of each other class (seeded; the class itself: all); null: all",
+        bounds="[1, inf)")
     ratio_alpha: float = setting(1.0, "score ratio: a weight qualifies where MAAV_target > ratio_alpha x MAAV_rest",
                                  bounds="(0, inf)")
     relearn_epochs: int = setting(1, "relearn test: fine-tune a copy on the other classes this many epochs; 0: none",

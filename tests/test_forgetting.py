@@ -176,3 +176,22 @@ def test_group_rows_puts_the_target_first():
     order, groups = group_rows(np.array([2, 0, 1, 2, 1, 0]), 2)
     np.testing.assert_array_equal(order, [0, 3, 1, 5, 2, 4])
     assert groups == {2: slice(0, 2), 0: slice(2, 4), 1: slice(4, 6)}
+
+
+def test_pre_activation_kept_up_to_date_equals_a_fresh_forward():
+    """Subtracting the removed weights' contribution (a sparse product) gives what recomputing gives."""
+    from sparana_cli.analysis.forgetting import removed_contribution
+
+    net, x, _ = small(6, sizes=(6, 30, 20, 3), rows=25)
+    rng = np.random.default_rng(0)
+    h = layer_input(net, x, 1)
+    z = h @ net.weights[1] + net.biases[1]
+    for _ in range(3):
+        picks = net.masks[1] & (rng.random(net.masks[1].shape) < 0.1)
+        z -= removed_contribution(h, net.weights[1], picks)
+        net.masks[1] &= ~picks
+        net.apply_masks()
+    np.testing.assert_allclose(z, h @ net.weights[1] + net.biases[1], rtol=1e-12, atol=1e-12)
+    incremental = forward_from(net, h, 1, z_first=z)
+    for got, want in zip(incremental, forward_from(net, h, 1)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -21,14 +21,14 @@ the target's output and carries no other class's.
 
 from __future__ import annotations
 
-from sparana_cli.analysis.pruning import remove_count
-from sparana_cli.engine.backend import array_module
+from sparana_cli.analysis.pruning import lowest, remove_count
+from sparana_cli.engine.backend import array_module, backend_of
 from sparana_cli.engine.network import Network
 
 SCORES = ("diff", "maxother", "ratio", "taylor", "taylor_disc")
 MAAV_SCORES = ("diff", "maxother", "ratio")
 RATIO_TIEBREAK = 1e-3  # |W| moves a ratio by at most this fraction: it orders equal-ratio weights of a row
-DENSE_PROTECTION = 8  # with more than 1/8 of a layer's weights as candidates, compute the protection for all
+DENSE_PROTECTION = 128  # with more than 1/128 of a layer's weights as candidates, compute the protection for all
 
 
 def group_rows(y, target: int):
@@ -48,20 +48,36 @@ def group_rows(y, target: int):
     return order, groups
 
 
-def forward_from(net: Network, h, first: int, until: int | None = None) -> list:
+def forward_from(net: Network, h, first: int, until: int | None = None, *, z_first=None) -> list:
     """[h, inputs of layers first+1.., output]: rows h entering layer `first` forwarded through layers first..until-1.
 
     until defaults to the end; the output layer's result is its pre-activation (the logits).
+    z_first: layer first's pre-activation h @ W + b when it is already known (see removed_contribution).
     """
     xp = net.xp
     acts = [h]
     for i in range(first, net.n_layers if until is None else until):
-        z = acts[-1] @ net.weights[i]
-        z += net.biases[i]
+        if i == first and z_first is not None:
+            z = z_first.copy()
+        else:
+            z = acts[-1] @ net.weights[i]
+            z += net.biases[i]
         if i < net.n_layers - 1:
             xp.maximum(z, 0, out=z)
         acts.append(z)
     return acts
+
+
+def removed_contribution(h, w, picks):
+    """h @ (w where picks): what the picked weights add to the layer's pre-activation, through a sparse product.
+
+    Subtracting it from the pre-activation gives the pre-activation without them, at a cost that
+    grows with the number of picks rather than with the size of w.
+    """
+    sparse = backend_of(h).sparse
+    rows, cols = array_module(picks).nonzero(picks)
+    removed = sparse.csr_matrix((w[rows, cols], (cols, rows)), shape=(w.shape[1], w.shape[0]))  # (out, in)
+    return (removed @ h.T).T
 
 
 def layer_input(net: Network, x, layer: int):
@@ -239,10 +255,11 @@ def select_taylor(score: str, net: Network, acts: list, first: int, layers, y, g
     gains = target_deltas(net, acts, first, layers, groups, target, disc=score == "taylor_disc")
     own = None
     classes = [c for c in groups if c != target]
-    per_class = xp.zeros((acts[0].shape[0], max(len(classes), 1)), dtype=net.dtype)  # 1/n_c on class c's rows
+    r0 = groups[target].stop  # the protection looks at the other classes' rows only: rows r0.. (grouped by class)
+    local = {c: slice(groups[c].start - r0, groups[c].stop - r0) for c in classes}
+    per_class = xp.zeros((acts[0].shape[0] - r0, max(len(classes), 1)), dtype=net.dtype)  # 1/n_c on class c's rows
     for j, c in enumerate(classes):
-        s = groups[c]
-        per_class[s, j] = 1.0 / (s.stop - s.start)
+        per_class[local[c], j] = 1.0 / (local[c].stop - local[c].start)
     chosen = {}
     for i in layers:
         w, live = net.weights[i], net.masks[i]
@@ -250,23 +267,22 @@ def select_taylor(score: str, net: Network, acts: list, first: int, layers, y, g
         pick = xp.zeros(w.shape, dtype=bool)
         if k > 0:
             a = acts[i - first]
-            bound = xp.where(live, w * (a.T @ gains[i]), -xp.inf).ravel()
+            bound = (w * (a.T @ gains[i])).ravel()
+            bound[~live.ravel()] = -xp.inf
             if own is None:
-                own = own_deltas(net, acts, first, layers, y)
-            a_t, d_t = xp.ascontiguousarray(a.T), xp.ascontiguousarray(own[i].T)  # gathering rows is fast
-            dense = []
+                own = own_deltas(net, [x[r0:] for x in acts], first, layers, y[r0:])
+            a_rest, d_rest = a[r0:], own[i]
+            a_t, d_t = xp.ascontiguousarray(a_rest.T), xp.ascontiguousarray(d_rest.T)  # gathering rows is fast
 
-            def protection(idx, w=w, a=a, a_t=a_t, d=own[i], d_t=d_t, dense=dense):
-                """|W| max_k |mean over class-k rows of a_i delta_j| at the flat positions idx."""
-                if dense or idx.shape[0] * DENSE_PROTECTION > w.size:  # many candidates: every weight at once
-                    if not dense:
-                        dense.append(_dense_protection(w, a, d, groups, classes).ravel())
-                    return dense[0][idx]
+            def protection(idx, w=w, a=a_rest, a_t=a_t, d=d_rest, d_t=d_t):
+                """|W| max_k |mean over class-k rows of a_i delta_j| at the flat positions idx (None: all)."""
+                if idx is None:  # every weight at once
+                    return _dense_protection(w, a, d, local).ravel()
                 rows, cols = idx // w.shape[1], idx % w.shape[1]
                 means = (a_t[rows] * d_t[cols]) @ per_class  # (candidates, classes)
                 return (xp.abs(w.ravel()[idx]) * xp.abs(means).max(axis=1)).astype(w.dtype)
 
-            flat, used = _top_exact(bound, k, protection, (candidates or {}).get(i, 0))
+            flat, used = _top_exact(bound, k, protection, (candidates or {}).get(i, 0), all_from=1 / DENSE_PROTECTION)
             if candidates is not None:
                 candidates[i] = used
             pick.ravel()[flat] = True
@@ -274,41 +290,45 @@ def select_taylor(score: str, net: Network, acts: list, first: int, layers, y, g
     return chosen
 
 
-def _dense_protection(w, a, delta, groups: dict, classes: list):
-    """|W| max_k |mean over class-k rows of a^T delta|, for every weight of the layer."""
+def _dense_protection(w, a, delta, groups: dict):
+    """|W| max_k |mean over class-k rows of a^T delta| over the groups' classes, for every weight of the layer."""
     xp = array_module(w)
     best = xp.zeros(w.shape, dtype=w.dtype)
-    for c in classes:
-        s = groups[c]
+    for s in groups.values():
         xp.maximum(best, xp.abs(a[s].T @ delta[s]) / (s.stop - s.start), out=best)
     return xp.abs(w) * best
 
 
-def _top_exact(bound, k: int, penalty, start: int = 0):
+def _top_exact(bound, k: int, penalty, start: int = 0, *, all_from: float = 1.0):
     """Flat indices of the (at most) k largest positive values of bound - penalty, penalty >= 0 evaluated on candidates.
 
     Candidates are the m largest positive bounds (m from `start`, at least 4 k, doubled as needed)
-    until the k-th best score beats the largest bound left out; ties go to the lowest index.
-    Returns the indices (sorted) and the m that sufficed.
+    until the k-th best score beats the largest bound left out; from all_from * n candidates on,
+    penalty(None) gives it for every entry at once. Ties go to the lowest index. Returns the
+    indices (sorted) and the m that sufficed.
     """
     xp = array_module(bound)
-    bound = xp.where(bound > 0, bound, -xp.inf)  # a score is never above its bound: these can never qualify
     n = bound.shape[0]
     m = min(n, max(start, 4 * k, k + 256))
-    while True:
-        if m >= n:
-            cand, outside = xp.arange(n), -xp.inf
-        else:
-            part = xp.argpartition(-bound, m)  # part[:m]: the m largest bounds; part[m]: the next one
-            cand, outside = part[:m], bound[part[m]]
-        cand = cand[xp.isfinite(bound[cand])]
+    key = None
+    while m < min(1.0, all_from) * n:
+        if key is None:
+            key = xp.where(bound > 0, -bound, xp.inf)  # ascending; a score is never above its bound: <= 0 never qualifies
+        part = xp.argpartition(key, m)  # part[:m]: the m largest bounds; part[m]: the next one
+        cand, outside = xp.sort(part[:m]), -key[part[m]]
+        cand = cand[xp.isfinite(key[cand])]
         score = bound[cand] - penalty(cand)
         cand, score = cand[score > 0], score[score > 0]
-        rank = xp.lexsort(xp.stack([cand, -score]))  # best score first, then the lowest index
-        top = cand[rank[:k]]
-        if not bool(xp.isfinite(outside)) or (top.shape[0] == k and bool(score[rank[k - 1]] > outside)):
-            return xp.sort(top), m
+        if cand.shape[0] > k:
+            best = lowest(-score, k)  # the k best scores, ties to the lowest index (cand is sorted)
+            cand, score = cand[best], score[best]
+        if not bool(xp.isfinite(outside)) or (cand.shape[0] == k and bool(score.min() > outside)):
+            return cand, m
         m = min(n, 2 * m)
+    score = bound - penalty(None)  # every weight at once
+    score = xp.where(score > 0, score, -xp.inf)
+    take = min(k, int(xp.isfinite(score).sum()))
+    return xp.flatnonzero(lowest(-score, take)), n
 
 
 def select_removals(score: str, net: Network, acts: list, first: int, layers, y, groups: dict, target: int,

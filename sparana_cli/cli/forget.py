@@ -40,7 +40,7 @@ def _comparators(ctx, param, value):
 @click.option("--step", type=int, default=None, metavar="N",
               help="Weights removed from each pruned layer per step (re-scoring after each); instead of --step-fraction.")
 @click.option("--step-fraction", type=float, default=None, metavar="F",
-              help="Fraction of each pruned layer removed per step [default: 0.0002].")
+              help="Fraction of each pruned layer removed per step [default: 0.0008].")
 @click.option("--step-growth", type=float, default=None, metavar="G",
               help="Multiply the step by G after every step until the target is met [default: 1].")
 @click.option("--target", type=float, default=None, metavar="A",
@@ -50,7 +50,8 @@ def _comparators(ctx, param, value):
 @click.option("--overshoot", type=float, default=None, metavar="X",
               help="Once the target is met with R weights gone from a layer, go on until X*R are gone [default: 2].")
 @click.option("--samples", type=int, default=None, metavar="N",
-              help="Score on N seeded training images of each class [default: 100; the spec's null: all].")
+              help="Score on N seeded training images of each other class; the class itself always uses all of "
+                   "its own [default: 10; the spec's null: all].")
 @click.option("--ratio-alpha", type=float, default=None, metavar="A",
               help="Score ratio: only weights with MAAV_target > A*MAAV_rest qualify [default: 1].")
 @click.option("--relearn-epochs", type=int, default=None, metavar="E",

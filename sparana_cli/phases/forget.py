@@ -1,16 +1,16 @@
 """`sparana forget --class K`: prune the weights that serve one class, step by step, and write a child run.
 
 Settings come from the command line over the parent spec's `forget:` section over the defaults.
-Weights are scored on a seeded, class-balanced scoring set of training images (`samples` of each
-class); the layers before the first pruned one never change, so their output on those images is
-computed once. Every step re-scores the current network and removes the `step` highest-scored
-live weights of each pruned layer; the step grows by `step_growth` after each step. The stop rule
-looks at every training image of the target class (never at the test set): once at most `target`
-of them are still recognised, R_i weights having gone from layer i, pruning goes on, in steps of
-the last size, until overshoot x R_i are gone — stopping at the first point only suppresses the
-class, and the relearn test brings it back. `max_fraction` of the pruned layers is the most that is
-ever removed. Every step is measured on the test split for the record; that bookkeeping is not
-part of the reported seconds.
+Weights are scored on a scoring set of training images: every image of the target class and a
+seeded sample of `samples` images of each other class; the layers before the first pruned one
+never change, so their output on those images is computed once. Every step re-scores the current
+network and removes the `step` highest-scored live weights of each pruned layer; the step grows by
+`step_growth` after each step. The stop rule looks at every training image of the target class
+(never at the test set): once at most `target` of them are still recognised, R_i weights having
+gone from layer i, pruning goes on, in steps of the last size, until overshoot x R_i are gone —
+stopping at the first point only suppresses the class, and the relearn test brings it back.
+`max_fraction` of the pruned layers is the most that is ever removed. Every step is measured on the
+test split for the record; that bookkeeping is not part of the reported seconds.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sparana_cli import runs
-from sparana_cli.analysis.forgetting import forward_from, group_rows, layer_input, select_removals
+from sparana_cli.analysis.forgetting import forward_from, group_rows, layer_input, removed_contribution, select_removals
 from sparana_cli.engine.backend import to_host
 from sparana_cli.engine.losses import activate_output
 from sparana_cli.engine.metrics import confusion_matrix, evaluate_network, per_class_accuracy
@@ -39,7 +39,7 @@ from sparana_cli.seeding import generator
 from sparana_cli.spec import ForgetSpec, section_from_options
 from sparana_cli.ui import Console, percent
 
-DEFAULT_STEP_FRACTION = 0.0002
+DEFAULT_STEP_FRACTION = 0.0008
 PLOT_FILE, COMPARE_FILE = "forget.png", "compare.csv"
 COMPARE_COLUMNS = ("method", "df", "dr", "relearn_df", "weights_changed", "seconds")
 
@@ -97,12 +97,12 @@ def check_class(target: int, dataset) -> int:
 
 
 def scoring_rows(y: np.ndarray, target: int, samples: int | None, seed: int) -> np.ndarray:
-    """Indices of the scoring set: up to `samples` training images of each class (seeded), the target's first."""
+    """Indices of the scoring set: every training image of the target first, then up to `samples` of each other class (seeded)."""
     rng = generator(seed, "forget-samples")
     picked = []
     for c in np.unique(y):
         rows = np.flatnonzero(y == c)
-        if samples is not None and samples < len(rows):
+        if c != target and samples is not None and samples < len(rows):
             rows = np.sort(rng.choice(rows, samples, replace=False))
         picked.append(rows)
     rows = np.concatenate(picked)
@@ -137,21 +137,21 @@ STOPS = {"target": "the target was met and the overshoot removed",
 
 
 def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, groups: dict, target: int, first: int,
-                 record, h_stop=None) -> tuple[dict, bool, str]:
-    """Prune net in place step by step; return the weights removed per layer, whether the target was met and why it stopped.
+                 record) -> tuple[dict, bool, str]:
+    """Prune net in place step by step; return the weights removed per layer, whether the target was met, why it stopped.
 
     h: the scoring rows as inputs of layer `first`, grouped by group_rows (target first); y their
-    labels; h_stop: the rows of the target class the stop rule looks at (default: the scoring
-    set's). record(removed, train_df) is called on every state, step 0 (the parent) first.
+    labels. The stop rule looks at the target's rows. record(removed, train_df) is called on every
+    state, step 0 (the parent) first.
     """
     sizes = {i: int(net.masks[i].size) for i in layers}
     step = step_sizes(settings, sizes)
     budget = math.floor(settings.max_fraction * sum(sizes.values()))
     removed, goal, candidates = {i: 0 for i in layers}, None, {}
+    z_first = h @ net.weights[first] + net.biases[first]  # kept up to date as weights of layer `first` go
     while True:
-        acts = forward_from(net, h, first)
-        stop_out = acts[-1][groups[target]] if h_stop is None else forward_from(net, h_stop, first)[-1]
-        train_df = float((stop_out.argmax(axis=1) == target).mean())
+        acts = forward_from(net, h, first, z_first=z_first)
+        train_df = float((acts[-1][groups[target]].argmax(axis=1) == target).mean())
         record(dict(removed), train_df)
         if goal is None and train_df <= settings.target:
             goal = {i: math.ceil(settings.overshoot * removed[i]) for i in layers}
@@ -166,6 +166,8 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
         gone = {i: int(picks[i].sum()) for i in layers}
         if not sum(gone.values()):
             return removed, goal is not None, "no_positive_score"
+        if first in layers:
+            z_first -= removed_contribution(h, net.weights[first], picks[first])
         for i in layers:
             net.masks[i] = net.masks[i] & ~picks[i]
             net.weights[i] *= net.masks[i]
@@ -220,11 +222,7 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
     y_score = backend.asarray(dataset.y_train[rows])
     _, groups = group_rows(dataset.y_train[rows], target)
     h = layer_input(net, x_score, first)
-    every_target = np.flatnonzero(dataset.y_train == target)
-    h_stop = None  # the stop rule sees every training image of the class: the scoring set's, or all of them
-    if groups[target].stop < len(every_target):
-        h_stop = layer_input(net, backend.asarray(dataset.x_train[every_target], net.dtype), first)
-    removed, reached, stop = forget_steps(net, settings, layers, h, y_score, groups, target, first, record, h_stop)
+    removed, reached, stop = forget_steps(net, settings, layers, h, y_score, groups, target, first, record)
     backend.synchronize()
     seconds = time.perf_counter() - t0 - spent[0]
     if not reached:
