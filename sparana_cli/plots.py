@@ -93,7 +93,7 @@ def forget_figure(forget: dict, target: int | None = None) -> Figure:
     acc_ax.plot(removed, 100 * np.asarray(forget["dr_acc"]), marker="o", ms=3, label="Dr: other classes (test)")
     if "train_df" in forget:
         acc_ax.plot(removed, 100 * np.asarray(forget["train_df"]), ls="--", color="0.5",
-                    label="target's scoring images (stop rule)")
+                    label="target's training images (stop rule)")
     acc_ax.set(xlabel="weights removed", ylabel="accuracy (%)", title="forgetting trade-off", ylim=(-3, 103))
     acc_ax.legend()
     outputs = np.asarray(forget["target_outputs"])

@@ -131,7 +131,7 @@ class ForgetSpec:
     step: int | None = setting(None, "weights removed from each pruned layer per step; instead of step_fraction",
                                bounds="[1, inf)")
     step_fraction: float | None = setting(
-        None, "fraction of each pruned layer removed per step; null (and step null): 0.0008", bounds="(0, 1]")
+        None, "fraction of each pruned layer removed per step; null (and step null): 0.0006", bounds="(0, 1]")
     step_growth: float = setting(1.0, "multiply the step by this after every step until the target is met",
                                  bounds="[1, inf)")
     target: float = setting(0.01, "stop once accuracy on the class's training images is at most this", bounds="[0, 1]")
@@ -139,6 +139,8 @@ class ForgetSpec:
     overshoot: float = setting(
         2.0, "once the target is met after removing R weights of a layer, go on until overshoot x R are gone",
         bounds="[1, inf)")
+    overshoot_steps: int = setting(1, "remove the overshoot in this many equal steps, re-scoring before each",
+                                   bounds="[1, inf)")
     samples: int | None = setting(
         10, "score on this many training images of each other class (seeded; the class itself: all); null: all",
         bounds="[1, inf)")

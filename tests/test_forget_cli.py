@@ -71,6 +71,8 @@ def test_forget_writes_a_child_and_leaves_the_parent_byte_identical(parent, runs
     assert (child / "forget.png").stat().st_size > 1000
     row = next(r for r in list_runs(runs_dir) if r["run"] == str(child))
     assert row["phase"] == "forget" and row["metric"].startswith("Df ") and " Dr " in row["metric"]
+    drawn = invoke("plot", child, "--out", runs_dir.parent / "plots", "--runs-dir", runs_dir)
+    assert drawn.exit_code == 0 and (runs_dir.parent / "plots" / "forget.png").stat().st_size > 1000
 
 
 def test_human_output_prints_the_steps_and_the_summary(parent, runs_dir):
@@ -148,6 +150,7 @@ BAD_FORGET = {
     "layer out of range": ["--class", "1", "--layers", "3"],
     "target above 1": ["--class", "1", "--target", "1.5"],
     "overshoot below 1": ["--class", "1", "--overshoot", "0.5"],
+    "zero overshoot steps": ["--class", "1", "--overshoot-steps", "0"],
     "zero samples": ["--class", "1", "--samples", "0"],
     "unknown comparator": ["--class", "1", "--compare", "retrain,nope"],
     "missing run": ["--class", "1", "--run", "nope"],
@@ -161,7 +164,7 @@ def test_bad_forget_input(case, parent, runs_dir):
     assert digest(parent) == before
     named = {"class out of range": "--class 10", "negative class": "--class", "no class": "--class",
              "negative step": "--step", "step fraction above 1": "--step-fraction", "unknown score": "--score",
-             "layer out of range": "--layers", "target above 1": "--target", "overshoot below 1": "--overshoot",
+             "layer out of range": "--layers", "target above 1": "--target", "overshoot below 1": "--overshoot", "zero overshoot steps": "--overshoot-steps",
              "zero samples": "--samples", "unknown comparator": "--compare", "missing run": "nope"}
     assert named.get(case, "") in line
 

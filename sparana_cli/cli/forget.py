@@ -40,7 +40,7 @@ def _comparators(ctx, param, value):
 @click.option("--step", type=int, default=None, metavar="N",
               help="Weights removed from each pruned layer per step (re-scoring after each); instead of --step-fraction.")
 @click.option("--step-fraction", type=float, default=None, metavar="F",
-              help="Fraction of each pruned layer removed per step [default: 0.0008].")
+              help="Fraction of each pruned layer removed per step [default: 0.0006].")
 @click.option("--step-growth", type=float, default=None, metavar="G",
               help="Multiply the step by G after every step until the target is met [default: 1].")
 @click.option("--target", type=float, default=None, metavar="A",
@@ -49,6 +49,8 @@ def _comparators(ctx, param, value):
               help="Never remove more than this fraction of the pruned layers [default: 0.05].")
 @click.option("--overshoot", type=float, default=None, metavar="X",
               help="Once the target is met with R weights gone from a layer, go on until X*R are gone [default: 2].")
+@click.option("--overshoot-steps", type=int, default=None, metavar="K",
+              help="Remove the overshoot in K equal steps, re-scoring before each [default: 1].")
 @click.option("--samples", type=int, default=None, metavar="N",
               help="Score on N seeded training images of each other class; the class itself always uses all of "
                    "its own [default: 10; the spec's null: all].")

@@ -7,8 +7,8 @@ never change, so their output on those images is computed once. Every step re-sc
 network and removes the `step` highest-scored live weights of each pruned layer; the step grows by
 `step_growth` after each step. The stop rule looks at every training image of the target class
 (never at the test set): once at most `target` of them are still recognised, R_i weights having
-gone from layer i, pruning goes on, in steps of the last size, until overshoot x R_i are gone —
-stopping at the first point only suppresses the class, and the relearn test brings it back.
+gone from layer i, pruning goes on, in `overshoot_steps` equal steps, until overshoot x R_i are
+gone — stopping at the first point only suppresses the class, and the relearn test brings it back.
 `max_fraction` of the pruned layers is the most that is ever removed. Every step is measured on the
 test split for the record; that bookkeeping is not part of the reported seconds.
 """
@@ -39,7 +39,7 @@ from sparana_cli.seeding import generator
 from sparana_cli.spec import ForgetSpec, section_from_options
 from sparana_cli.ui import Console, percent
 
-DEFAULT_STEP_FRACTION = 0.0008
+DEFAULT_STEP_FRACTION = 0.0006
 PLOT_FILE, COMPARE_FILE = "forget.png", "compare.csv"
 COMPARE_COLUMNS = ("method", "df", "dr", "relearn_df", "weights_changed", "seconds")
 
@@ -155,6 +155,7 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
         record(dict(removed), train_df)
         if goal is None and train_df <= settings.target:
             goal = {i: math.ceil(settings.overshoot * removed[i]) for i in layers}
+            step = {i: max(1, math.ceil((goal[i] - removed[i]) / settings.overshoot_steps)) for i in layers}
         counts = step if goal is None else {i: min(step[i], goal[i] - removed[i]) for i in layers}
         if goal is not None and sum(counts.values()) <= 0:
             return removed, True, "target"
@@ -176,6 +177,25 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
             step = {i: max(k, round(k * settings.step_growth)) for i, k in step.items()}
 
 
+def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_train, y_train, target: int, seed: int,
+                   backend, record) -> tuple[dict, bool, str, float]:
+    """Forget `target` in net (in place) from the host training split; forget_steps's result and the seconds it all took.
+
+    The seconds cover everything the forgetting needs: choosing and moving the scoring images,
+    their input to the first pruned layer, and every step (record's own time included: subtract it).
+    """
+    backend.synchronize()
+    started = time.perf_counter()
+    rows = scoring_rows(y_train, target, settings.samples, seed)
+    first = min(layers)
+    _, groups = group_rows(y_train[rows], target)
+    h = layer_input(net, backend.asarray(x_train[rows], net.dtype), first)
+    removed, reached, stop = forget_steps(net, settings, layers, h, backend.asarray(y_train[rows]), groups, target,
+                                          first, record)
+    backend.synchronize()
+    return removed, reached, stop, time.perf_counter() - started
+
+
 def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device: str = "auto") -> dict:
     """Make the run's network forget a class as the settings say, write a child run; return the summary."""
     started = time.perf_counter()
@@ -184,7 +204,7 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
     settings = resolve_settings(spec.forget, options)
     target = check_class(settings.target_class, dataset)
     layers = chosen_layers(settings, parent.n_layers)
-    rows = scoring_rows(dataset.y_train, target, settings.samples, spec.seed)
+    rows = scoring_rows(dataset.y_train, target, settings.samples, spec.seed)  # (forget_network picks the same)
     splits = device_splits(dataset, backend, parent.dtype)
     first = min(layers)
     sizes = {i: int(parent.masks[i].size) for i in layers}
@@ -216,15 +236,9 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
         backend.synchronize()
         spent[0] += time.perf_counter() - t0
 
-    backend.synchronize()
-    t0 = time.perf_counter()
-    x_score = backend.asarray(dataset.x_train[rows], net.dtype)
-    y_score = backend.asarray(dataset.y_train[rows])
-    _, groups = group_rows(dataset.y_train[rows], target)
-    h = layer_input(net, x_score, first)
-    removed, reached, stop = forget_steps(net, settings, layers, h, y_score, groups, target, first, record)
-    backend.synchronize()
-    seconds = time.perf_counter() - t0 - spent[0]
+    removed, reached, stop, seconds = forget_network(net, settings, layers, dataset.x_train, dataset.y_train, target,
+                                                     spec.seed, backend, record)
+    seconds -= spent[0]
     if not reached:
         console.warn(f"warning: Df on the class's training images stayed above {percent(settings.target)}: "
                      f"{STOPS[stop]}")
