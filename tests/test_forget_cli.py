@@ -164,8 +164,9 @@ def test_bad_forget_input(case, parent, runs_dir):
     assert digest(parent) == before
     named = {"class out of range": "--class 10", "negative class": "--class", "no class": "--class",
              "negative step": "--step", "step fraction above 1": "--step-fraction", "unknown score": "--score",
-             "layer out of range": "--layers", "target above 1": "--target", "overshoot below 1": "--overshoot", "zero overshoot steps": "--overshoot-steps",
-             "zero samples": "--samples", "unknown comparator": "--compare", "missing run": "nope"}
+             "layer out of range": "--layers", "target above 1": "--target", "overshoot below 1": "--overshoot",
+             "zero overshoot steps": "--overshoot-steps", "zero samples": "--samples", "unknown comparator": "--compare",
+             "missing run": "nope"}
     assert named.get(case, "") in line
 
 
