@@ -178,3 +178,28 @@ def test_forget_with_a_network_without_hidden_to_hidden_layers(tmp_path, idx_fol
     assert "--layers" in line
     summary = forget_json(runs_dir, "--class", "1", "--layers", "0", *FAST, "--relearn-epochs", "0")
     assert summary["layers"] == [0] and summary["removed"][0] > 0 and summary["removed"][1] == 0
+
+
+def test_forget_each_class_script_writes_one_row_per_class(parent, runs_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "each.csv"
+    env = {**os.environ, "CLASSES": "6 7", "PYTHON": sys.executable, "SPARANA": f"{sys.executable} -m sparana_cli"}
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(["bash", root / "scripts" / "forget_each_class.sh", parent, out, "--", *FAST,
+                           "--relearn-epochs", "1", "--compare", "random,magnitude"],
+                          env=env, cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [r["class"] for r in rows] == ["6", "7"]
+    for row in rows:
+        child = Path(row["run"])
+        assert child.parent == runs_dir
+        _, attrs = runs.read_metrics(child)
+        assert float(row["df_after"]) == attrs["forget"]["df_accuracy"] and 0 <= float(row["relearn_df"]) <= 1
+        assert int(row["weights_removed"]) == int(np.sum(~runs.load_model(child)[0].masks[1]))
+    compared = list(csv.DictReader((tmp_path / "each-compare.csv").open()))
+    assert [(r["class"], r["method"]) for r in compared] == [
+        (c, m) for c in ("6", "7") for m in ("forget (taylor_disc)", "random", "magnitude")]

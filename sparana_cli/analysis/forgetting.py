@@ -76,7 +76,7 @@ def removed_contribution(h, w, picks):
     """
     sparse = backend_of(h).sparse
     rows, cols = array_module(picks).nonzero(picks)
-    removed = sparse.csr_matrix((w[rows, cols], (cols, rows)), shape=(w.shape[1], w.shape[0]))  # (out, in)
+    removed = sparse.coo_matrix((w[rows, cols], (cols, rows)), shape=(w.shape[1], w.shape[0])).tocsr()  # (out, in)
     return (removed @ h.T).T
 
 
