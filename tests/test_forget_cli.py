@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import h5py
@@ -12,16 +13,26 @@ import yaml
 from sparana_cli import runs
 from sparana_cli.catalog import list_runs
 from sparana_cli.phases import forget_compare
-from tests.conftest import tiny_spec
+from tests.conftest import tiny_spec, write_idx_folder
 from tests.test_cli import check_refused, invoke, train_json
 from tests.test_prune_cli import digest
 
 FAST = ["--step", "4", "--max-fraction", "0.5"]
 
 
+@pytest.fixture(scope="module")
+def trained_once(tmp_path_factory):
+    base = tmp_path_factory.mktemp("forget-parent")
+    spec = base / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec(write_idx_folder(base / "data"))))
+    return Path(train_json(spec, base / "runs")["run"])
+
+
 @pytest.fixture
-def parent(spec_file, runs_dir):
-    return Path(train_json(spec_file, runs_dir)["run"])
+def parent(trained_once, runs_dir):
+    """A trained run in this test's runs folder (a copy of one trained once for the module)."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copytree(trained_once, runs_dir / trained_once.name))
 
 
 def forget_json(runs_dir, *args):
@@ -186,7 +197,8 @@ def test_forget_each_class_script_writes_one_row_per_class(parent, runs_dir, tmp
     import sys
 
     out = tmp_path / "each.csv"
-    env = {**os.environ, "CLASSES": "6 7", "PYTHON": sys.executable, "SPARANA": f"{sys.executable} -m sparana_cli"}
+    env = {**os.environ, "CLASSES": "6 7", "PYTHON": sys.executable, "SPARANA": f"{sys.executable} -m sparana_cli",
+           "OPENBLAS_NUM_THREADS": "1"}
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(["bash", root / "scripts" / "forget_each_class.sh", parent, out, "--", *FAST,
                            "--relearn-epochs", "1", "--compare", "random,magnitude"],
