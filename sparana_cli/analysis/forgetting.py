@@ -16,7 +16,8 @@ where k runs over the other classes, Y_c is the mean over class-c rows of output
 softmax model), R_t the mean over the rest rows of output t, and T_c = W dY_c/dW: the first-order
 estimate of how much removing each weight lowers class c's own output. taylor removes what carries
 the target's output and no other class's; taylor_disc what separates target rows from the rest on
-the target's output and carries no other class's.
+the target's output and carries no other class's. select_removals takes the highest positive scores
+only (for the Taylor scores without forming the protection term max_k |T_k| everywhere).
 """
 
 from __future__ import annotations
