@@ -142,17 +142,23 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
 
     h: the scoring rows as inputs of layer `first`, grouped by group_rows (target first); y their
     labels. The stop rule looks at the target's rows. record(removed, train_df) is called on every
-    state, step 0 (the parent) first.
+    state, step 0 (the parent) first, with train_df a function giving the stop rule's accuracy: for
+    the final state, once the overshoot is removed, nothing else needs it, so it is computed only
+    if record asks (as bookkeeping).
     """
     sizes = {i: int(net.masks[i].size) for i in layers}
     step = step_sizes(settings, sizes)
     budget = math.floor(settings.max_fraction * sum(sizes.values()))
     removed, goal, candidates = {i: 0 for i in layers}, None, {}
     z_first = h @ net.weights[first] + net.biases[first]  # kept up to date as weights of layer `first` go
+
+    def stop_accuracy(acts) -> float:
+        return float((acts[-1][groups[target]].argmax(axis=1) == target).mean())
+
     while True:
         acts = forward_from(net, h, first, z_first=z_first)
-        train_df = float((acts[-1][groups[target]].argmax(axis=1) == target).mean())
-        record(dict(removed), train_df)
+        train_df = stop_accuracy(acts)
+        record(dict(removed), lambda value=train_df: value)
         if goal is None and train_df <= settings.target:
             goal = {i: math.ceil(settings.overshoot * removed[i]) for i in layers}
             step = {i: max(1, math.ceil((goal[i] - removed[i]) / settings.overshoot_steps)) for i in layers}
@@ -167,12 +173,16 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
         gone = {i: int(picks[i].sum()) for i in layers}
         if not sum(gone.values()):
             return removed, goal is not None, "no_positive_score"
-        if first in layers:
+        done = goal is not None and all(removed[i] + gone[i] >= goal[i] for i in layers)
+        if first in layers and not done:
             z_first -= removed_contribution(h, net.weights[first], picks[first])
         for i in layers:
             net.masks[i] = net.masks[i] & ~picks[i]
             net.weights[i] *= net.masks[i]
             removed[i] += gone[i]
+        if done:
+            record(dict(removed), lambda: stop_accuracy(forward_from(net, h, first)))
+            return removed, True, "target"
         if goal is None:
             step = {i: max(k, round(k * settings.step_growth)) for i, k in step.items()}
 
@@ -184,6 +194,7 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
     The seconds cover everything the forgetting needs: choosing and moving the scoring images,
     their input to the first pruned layer, and every step (record's own time included: subtract it).
     """
+    _ = backend.sparse  # import the sparse module (a fifth of a second, once) before the clock starts
     backend.synchronize()
     started = time.perf_counter()
     rows = scoring_rows(y_train, target, settings.samples, seed)
@@ -219,8 +230,9 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
     history: list[dict] = []
     spent = [0.0]  # seconds in record(): bookkeeping, not forgetting
 
-    def record(removed: dict, train_df: float) -> None:
+    def record(removed: dict, stop_accuracy) -> None:
         t0 = time.perf_counter()
+        train_df = stop_accuracy()
         out = activate_output(forward_from(net, test_in, first)[-1], net.output)
         per_class = per_class_accuracy(confusion_matrix(y_test, out.argmax(axis=1), dataset.n_classes))
         right = to_host(out.argmax(axis=1)) == y_test_host
