@@ -29,7 +29,10 @@ from sparana_cli.engine.network import Network
 SCORES = ("diff", "maxother", "ratio", "taylor", "taylor_disc")
 MAAV_SCORES = ("diff", "maxother", "ratio")
 RATIO_TIEBREAK = 1e-3  # |W| moves a ratio by at most this fraction: it orders equal-ratio weights of a row
-DENSE_PROTECTION = 128  # with more than 1/128 of a layer's weights as candidates, compute the protection for all
+# The protection of m candidates costs about m x rows gathered products; for every weight, one pass per class
+# over the layer: past DENSE_PROTECTION / rows of a layer's weights as candidates (rows: the other classes'
+# scoring rows), it is computed for all weights at once.
+DENSE_PROTECTION = 2.0
 
 
 def group_rows(y, target: int):
@@ -283,7 +286,8 @@ def select_taylor(score: str, net: Network, acts: list, first: int, layers, y, g
                 means = (a_t[rows] * d_t[cols]) @ per_class  # (candidates, classes)
                 return (xp.abs(w.ravel()[idx]) * xp.abs(means).max(axis=1)).astype(w.dtype)
 
-            flat, used = _top_exact(bound, k, protection, (candidates or {}).get(i, 0), all_from=1 / DENSE_PROTECTION)
+            flat, used = _top_exact(bound, k, protection, (candidates or {}).get(i, 0),
+                                    all_from=DENSE_PROTECTION / max(a_rest.shape[0], 1))
             if candidates is not None:
                 candidates[i] = used
             pick.ravel()[flat] = True
