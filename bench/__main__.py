@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     if "P3" in args.only:
         from bench.forgetting import forgetting_rows
 
-        rows += forgetting_rows()
+        rows += forgetting_rows(quick=quick, repeats=min(args.repeats, 3))
     if "P4" in args.only:
         from bench.inference import p4_rows
 

@@ -19,13 +19,18 @@ X_AXES = ("weights_removed", "removed", "pruned", "ratio", "sparsity", "step")  
 SKIP_GROUPS = ("train", "test")  # drawn by their own figures
 
 
-def figures(arrays: dict, parent: tuple[str, dict] | None = None) -> dict[str, Figure]:
-    """file name -> figure for every kind of metric present (arrays: metrics.h5's /group/name arrays)."""
+def figures(arrays: dict, parent: tuple[str, dict] | None = None, attrs: dict | None = None) -> dict[str, Figure]:
+    """file name -> figure for every kind of metric present.
+
+    arrays and attrs: metrics.h5's /group/name arrays and its groups' attributes.
+    """
     out = {}
     if "loss" in arrays.get("train", {}):
         out["training.png"] = training_figure(arrays["train"])
     for group, items in sorted(arrays.items()):
-        if group not in SKIP_GROUPS:
+        if group == "forget" and {"weights_removed", "df_acc", "dr_acc", "target_outputs"} <= items.keys():
+            out["forget.png"] = forget_figure(items, (attrs or {}).get("forget", {}).get("target_class"))
+        elif group not in SKIP_GROUPS:
             fig = tradeoff_figure(group, items)
             if fig is not None:
                 out[f"{group}.png"] = fig
@@ -73,6 +78,33 @@ def tradeoff_figure(group: str, items: dict) -> Figure | None:
     ax.set(xlabel=x_name or "step", ylabel="value", title=f"{group}: trade-off")
     ax.grid(alpha=0.3)
     ax.legend()
+    return fig
+
+
+def forget_figure(forget: dict, target: int | None = None) -> Figure:
+    """Df and Dr against weights removed (left); the mean output vector over the target's test images (right).
+
+    The right panel shows what forgetting does to the outputs: the target's falls while others rise.
+    """
+    removed = np.asarray(forget["weights_removed"])
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    acc_ax, out_ax = fig.subplots(1, 2)
+    acc_ax.plot(removed, 100 * np.asarray(forget["df_acc"]), marker="o", ms=3, label="Df: target class (test)")
+    acc_ax.plot(removed, 100 * np.asarray(forget["dr_acc"]), marker="o", ms=3, label="Dr: other classes (test)")
+    if "train_df" in forget:
+        acc_ax.plot(removed, 100 * np.asarray(forget["train_df"]), ls="--", color="0.5",
+                    label="target's training images (stop rule)")
+    acc_ax.set(xlabel="weights removed", ylabel="accuracy (%)", title="forgetting trade-off", ylim=(-3, 103))
+    acc_ax.legend()
+    outputs = np.asarray(forget["target_outputs"])
+    for c in range(outputs.shape[1]):
+        is_target = target is not None and c == int(target)
+        out_ax.plot(removed, outputs[:, c], lw=2.5 if is_target else 1, color="black" if is_target else None,
+                    label=f"output {c}" + (" (target)" if is_target else ""))
+    out_ax.set(xlabel="weights removed", ylabel="mean output", title="outputs on the target's test images")
+    out_ax.legend(fontsize="small", ncols=2)
+    for ax in (acc_ax, out_ax):
+        ax.grid(alpha=0.3)
     return fig
 
 

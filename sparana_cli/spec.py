@@ -149,6 +149,47 @@ class AttackSpec:
 
 
 @dataclass(frozen=True)
+class ForgetSpec:
+    target_class: int | None = setting(None, "the class to forget (--class)", bounds="[0, inf)")
+    score: Literal["taylor_disc", "taylor", "diff", "maxother", "ratio"] = setting(
+        "taylor_disc", "which weights go first (the highest-scored; see the README)"
+    )
+    layers: list[int] | None = setting(
+        None, "weight matrices to prune, 0-based; null: the hidden-to-hidden ones (not the first, not the output)",
+        bounds="[0, inf)")
+    step: int | None = setting(None, "weights removed from each pruned layer per step; instead of step_fraction",
+                               bounds="[1, inf)")
+    step_fraction: float | None = setting(
+        None, "fraction of each pruned layer removed per step; null (and step null): 0.0006", bounds="(0, 1]")
+    step_growth: float = setting(1.0, "multiply the step by this after every step until the target is met",
+                                 bounds="[1, inf)")
+    target: float = setting(0.01, "stop once accuracy on the class's training images is at most this", bounds="[0, 1]")
+    max_fraction: float = setting(0.05, "never remove more than this fraction of the pruned layers", bounds="(0, 1]")
+    overshoot: float = setting(
+        2.0, "once the target is met after removing R weights of a layer, go on until overshoot x R are gone",
+        bounds="[1, inf)")
+    overshoot_steps: int = setting(1, "remove the overshoot in this many equal steps, re-scoring before each",
+                                   bounds="[1, inf)")
+    samples: int | None = setting(
+        10, "score on this many training images of each other class (seeded; the class itself: all); null: all",
+        bounds="[1, inf)")
+    ratio_alpha: float = setting(1.0, "score ratio: a weight qualifies where MAAV_target > ratio_alpha x MAAV_rest",
+                                 bounds="(0, inf)")
+    relearn_epochs: int = setting(1, "relearn test: fine-tune a copy on the other classes this many epochs; 0: none",
+                                  bounds="[0, inf)")
+    compare: list[Literal["retrain", "random", "magnitude", "ssd"]] = setting(
+        [], "comparators to run beside the forgetting (retrain, random, magnitude, ssd)")
+    ssd_alpha: float = setting(10.0, "SSD selection: dampen where forget importance > ssd_alpha x full importance",
+                               bounds="(0, inf)")
+    ssd_lambda: float = setting(1.0, "SSD dampening: multiply by min(ssd_lambda x full / forget importance, 1)",
+                                bounds="(0, inf)")
+
+    def __post_init__(self):
+        if self.step is not None and self.step_fraction is not None:
+            raise SpecInvalid("step_fraction", "give step or step_fraction, not both")
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str = setting("experiment", "run name; folders are runs/<name>-<time>", pattern=r"[A-Za-z0-9][A-Za-z0-9._-]*")
     seed: int = setting(0, "seed for initialisation, data split, shuffling and dropout", bounds="[0, inf)")
@@ -158,6 +199,7 @@ class Spec:
     train: TrainSpec = section(TrainSpec, "optimisation")
     prune: PruneSpec = section(PruneSpec, "pruning settings for 'sparana prune' (its options take precedence)")
     attack: AttackSpec = section(AttackSpec, "adversarial attack (sparana attack)")
+    forget: ForgetSpec = section(ForgetSpec, "settings for 'sparana forget' (its options take precedence)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,6 +314,36 @@ def _shown(value: Any) -> str:
 def _did_you_mean(word: str, options, path: str) -> str:
     close = difflib.get_close_matches(word, [str(o) for o in options], n=1, cutoff=0.6)
     return f" (did you mean {_join(path, close[0])}?)" if close else ""
+
+
+def section_from_options(cls: type, base, options: dict, section_name: str, *, alternatives: tuple[str, ...] = (),
+                         option_names: dict[str, str] | None = None):
+    """A command's section: the options that were given (not None) over `base` (the parent spec's section).
+
+    `alternatives` are keys that form one setting (e.g. sparsity and count): giving one of them
+    replaces all of base's. Errors name the option when it was given (--key-name, or
+    option_names[key]), else the spec key.
+    """
+    names = option_names or {}
+
+    def _option(key: str) -> str:
+        return names.get(key, f"--{key.replace('_', '-')}")
+
+    given = {key: value for key, value in options.items() if value is not None}
+    both = [key for key in alternatives if key in given]
+    if len(both) > 1:
+        raise UserError(f"give {' or '.join(_option(k) for k in both)}, not both")
+    raw = dataclasses.asdict(base)
+    if both:
+        raw.update({key: None for key in alternatives})
+    raw.update(given)
+    try:
+        return build(cls, raw, section_name)
+    except SpecInvalid as err:
+        key = err.key.split(".")[1].split("[")[0]
+        if key in given:
+            raise UserError(f"{_option(key)}: {err.message}") from None
+        raise UserError(str(err)) from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -204,6 +204,54 @@ CASES: dict[str, Bad] = {
                                        "spec.yaml"),
     "evaluate: model shapes do not fit the data": Bad(_model_that_does_not_fit_the_data, "model.h5"),
     "evaluate: bad --device": Bad(lambda w: ["evaluate", w.finished.name, "--device", "tpu"], "--device"),
+    # -- prune -------------------------------------------------------------------------------------
+    "prune: no amount": Bad(lambda w: ["prune", "--run", w.finished.name], "--sparsity"),
+    "prune: sparsity of 1": Bad(lambda w: ["prune", "--run", w.finished.name, "--sparsity", "1"], "--sparsity"),
+    "prune: unknown method": Bad(lambda w: ["prune", "--run", w.finished.name, "--method", "biggest", "--sparsity",
+                                            "0.5"], "--method"),
+    "prune: layer out of range": Bad(lambda w: ["prune", "--run", w.finished.name, "--sparsity", "0.5", "--layers", "5"],
+                                     "--layers"),
+    "prune: count above the live weights": Bad(lambda w: ["prune", "--run", w.finished.name, "--count", "100000"],
+                                               "--count"),
+    "prune: missing run": Bad(lambda w: ["prune", "--run", "nope", "--sparsity", "0.5"], "nope"),
+    "prune: an unfinished run": Bad(lambda w: ["prune", "--run", w.unfinished, "--sparsity", "0.5"], ".tmp"),
+    "prune: bad prune section in the parent spec": Bad(lambda w: after(w.edit_spec(w.finished, lambda s: s.update(
+        prune={"method": "biggest"})), ["prune", "--run", w.finished.name, "--sparsity", "0.5"]), "prune.method"),
+    # -- forget ------------------------------------------------------------------------------------
+    "forget: class out of range": Bad(lambda w: ["forget", "--run", w.finished.name, "--class", "10"], "--class 10"),
+    "forget: negative class": Bad(lambda w: ["forget", "--run", w.finished.name, "--class", "-2"], "--class"),
+    "forget: no class": Bad(lambda w: ["forget", "--run", w.finished.name], "--class"),
+    "forget: negative step": Bad(lambda w: ["forget", "--run", w.finished.name, "--class", "1", "--step", "-5"], "--step"),
+    "forget: zero step fraction": Bad(lambda w: ["forget", "--run", w.finished.name, "--class", "1", "--step-fraction",
+                                                "0"], "--step-fraction"),
+    "forget: step and step fraction": Bad(lambda w: ["forget", "--run", w.finished.name, "--class", "1", "--step", "3",
+                                                    "--step-fraction", "0.1"], "--step-fraction"),
+    "forget: unknown score": Bad(lambda w: ["forget", "--run", w.finished.name, "--class", "1", "--score", "biggest"],
+                                 "--score"),
+    "forget: layer out of range": Bad(lambda w: ["forget", "--run", w.finished.name, "--class", "1", "--layers", "3"],
+                                      "--layers"),
+    "forget: target above 1": Bad(lambda w: ["forget", "--run", w.finished.name, "--class", "1", "--target", "2"],
+                                  "--target"),
+    "forget: max fraction of 0": Bad(lambda w: ["forget", "--run", w.finished.name, "--class", "1", "--max-fraction",
+                                               "0"], "--max-fraction"),
+    "forget: overshoot below 1": Bad(lambda w: ["forget", "--run", w.finished.name, "--class", "1", "--overshoot", "0.5"],
+                                     "--overshoot"),
+    "forget: negative relearn epochs": Bad(lambda w: ["forget", "--run", w.finished.name, "--class", "1",
+                                                      "--relearn-epochs", "-1"], "--relearn-epochs"),
+    "forget: unknown comparator": Bad(lambda w: ["forget", "--run", w.finished.name, "--class", "1", "--compare",
+                                                 "retrain,oracle"], "--compare"),
+    "forget: missing run": Bad(lambda w: ["forget", "--run", "nope", "--class", "1"], "nope"),
+    "forget: no runs at all": Bad(lambda w: after(shutil.rmtree(w.runs), ["forget", "--class", "1"]), "runs"),
+    "forget: garbage model.h5": Bad(lambda w: after((w.finished / "model.h5").write_bytes(b"garbage"), [
+        "forget", "--run", w.finished.name, "--class", "1"]), "model.h5"),
+    "forget: bad forget section in the parent spec": Bad(lambda w: after(w.edit_spec(w.finished, lambda s: s.update(
+        forget={"overshoot": 0})), ["forget", "--run", w.finished.name, "--class", "1"]), "forget.overshoot"),
+    "sweep: forget point with a class out of range": Bad(lambda w: ["sweep", w.finished.name, "class=0,10", "--command",
+                                                                    "forget"], "--class 10"),
+    "sweep: forget axis that is no option": Bad(lambda w: ["sweep", w.finished.name, "klass=1", "--command", "forget"],
+                                                "klass"),
+    "sweep: prune point with a bad sparsity": Bad(lambda w: ["sweep", w.finished.name, "sparsity=0.5,1.5", "--command",
+                                                             "prune"], "--sparsity"),
     # -- spec --------------------------------------------------------------------------------------
     "spec: file missing": Bad(lambda w: ["spec", w.base / "nope.yaml"], "nope.yaml"),
     "spec: out-of-range override": Bad(lambda w: ["spec", w.spec, "train.momentum=1"], "train.momentum"),
@@ -277,7 +325,7 @@ def template(tmp_path_factory) -> Path:
 def test_the_corpus_is_large_and_spans_every_command():
     commands = {name.split(":")[0].split()[0] for name in CASES}
     assert len(CASES) >= 30
-    assert {"train", "resume", "evaluate", "attack", "spec", "runs", "plot", "sweep"} <= commands
+    assert {"train", "resume", "evaluate", "attack", "spec", "runs", "plot", "sweep", "prune", "forget"} <= commands
 
 
 @pytest.mark.parametrize("case", CASES)

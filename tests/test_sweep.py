@@ -131,3 +131,49 @@ def test_shell_script_sweep_writes_a_csv(spec_file, runs_dir):
     assert [(r["seed"], r["hidden"], r["status"]) for r in rows] == [("1", "[8]", "completed"), ("2", "[8]", "completed")]
     for row in rows:
         assert float(row["test_accuracy"]) == runs.read_metrics(row["run"])[1]["test"]["accuracy"]
+
+
+def test_items_become_options_of_run_commands():
+    from sparana_cli.sweeps import option_args
+
+    assert option_args("prune", ["method=maav", "sparsity=0.5", "layers=[0,1]", "shrink=true", "include_output=false",
+                                 "finetune-epochs=1"]) == [
+        "--method", "maav", "--sparsity", "0.5", "--layers", "0,1", "--shrink", "--no-include-output",
+        "--finetune-epochs", "1"]
+    assert option_args("forget", ["class=3", "compare=[retrain, ssd]", "step_fraction=1e-4"]) == [
+        "--class", "3", "--compare", "retrain,ssd", "--step-fraction", "1e-4"]
+    for bad, named in (("klass=3", "klass"), ("run=x", "run"), ("json=true", "json"), ("shrink=maybe", "shrink")):
+        with pytest.raises(UserError, match=named):
+            option_args("prune" if named == "shrink" else "forget", [bad])
+
+
+@pytest.fixture
+def trained(spec_file, runs_dir):
+    done = sparana("train", spec_file, "--runs-dir", runs_dir, "--json")
+    assert done.returncode == 0, done.stderr
+    return Path(json.loads(done.stdout)["run"])
+
+
+def test_forget_sweep_over_classes_of_a_run(trained, runs_dir):
+    done = sparana("sweep", trained.name, "class=6,7", "step=4", "max_fraction=0.5", "relearn_epochs=0",
+                   "--command", "forget", "--runs-dir", runs_dir, "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert Path(summary["run"]).name.startswith("tiny-forget-sweep-")
+    rows = read_csv(summary["csv"])
+    assert [(r["class"], r["status"]) for r in rows] == [("6", "completed"), ("7", "completed")]
+    for row in rows:
+        child = Path(row["run"])
+        assert yaml.safe_load((child / "spec.yaml").read_text())["forget"]["target_class"] == int(row["class"])
+        assert float(row["df_after"]) == runs.read_metrics(child)[1]["forget"]["df_accuracy"]
+        assert runs.read_model_attrs(child)["parent"] == str(trained.resolve())
+
+
+def test_run_sweeps_check_every_point_first(trained, runs_dir):
+    before = sorted(p.name for p in runs_dir.iterdir())
+    for command, axes, named in (("forget", ["class=1,12"], "--class 12"), ("prune", ["sparsity=0.5,1.5"], "--sparsity"),
+                                 ("prune", ["method=maav,biggest", "sparsity=0.5"], "--method"),
+                                 ("forget", ["class=1", "layers=[7]"], "--layers")):
+        done = sparana("sweep", trained.name, *axes, "--command", command, "--runs-dir", runs_dir)
+        assert done.returncode == 2 and named in done.stderr, done.stderr
+    assert sorted(p.name for p in runs_dir.iterdir()) == before

@@ -11,6 +11,7 @@ from sparana_cli import __version__
 from sparana_cli.cli.attack import attack
 from sparana_cli.cli.common import SparanaGroup
 from sparana_cli.cli.evaluate import evaluate
+from sparana_cli.cli.forget import forget
 from sparana_cli.cli.plot import plot
 from sparana_cli.cli.prune import prune
 from sparana_cli.cli.runs import runs_command
@@ -29,5 +30,5 @@ def main():
     """
 
 
-for command in (train, evaluate, prune, attack, show_spec, runs_command, plot, sweep):
+for command in (train, evaluate, prune, forget, attack, show_spec, runs_command, plot, sweep):
     main.add_command(command)

@@ -29,9 +29,9 @@ def plot(run, out_dir, root, console):
     folder = runs.resolve_run(root, run)
     if folder.is_symlink():
         raise UserError(f"{folder}: a symbolic link; give the run folder itself")
-    arrays, _ = runs.read_metrics(folder)
+    arrays, attrs = runs.read_metrics(folder)
     parent = read_parent_metrics(folder)
-    figs = figures(arrays, (parent[0].name, parent[1]) if parent else None)
+    figs = figures(arrays, (parent[0].name, parent[1]) if parent else None, attrs)
     if not figs:
         raise UserError(f"{folder / runs.METRICS_FILE}: nothing to plot (no training history, per-step curves "
                         "or per-class accuracy)")

@@ -47,13 +47,12 @@ def _layer_list(ctx, param, value):
               help="Train E epochs after each step, pruned weights held at zero [default: 0].")
 @click.option("--shrink/--no-shrink", default=None,
               help="Remove dead hidden units, folding constant ones into the next layer's bias.")
-@click.option("--format", "format_", type=click.Choice(_CHOICES["format"]), default=None,
+@click.option("--format", "format", type=click.Choice(_CHOICES["format"]), default=None,
               help="Store the pruned layers dense or as CSR (scipy.sparse inference) [default: dense].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
               help="Where to score, prune and fine-tune.")
 @common_options
-def prune(run, method, sparsity, count, layers, include_output, scope, samples, steps, finetune_epochs, shrink,
-          format_, device, root, console):
+def prune(run, device, root, console, **options):
     """Prune a trained run by a weight score and write a child run (the parent is never changed).
 
     Options override the parent spec's `prune:` section, which overrides the defaults; the child's
@@ -63,9 +62,6 @@ def prune(run, method, sparsity, count, layers, include_output, scope, samples, 
     """
     from sparana_cli.phases.prune import prune as run_prune
 
-    options = {"method": method, "sparsity": sparsity, "count": count, "layers": layers,
-               "include_output": include_output, "scope": scope, "samples": samples, "steps": steps,
-               "finetune_epochs": finetune_epochs, "shrink": shrink, "format": format_}
     summary = run_prune(runs.resolve_run(root, run), options, root=root, console=console, device=device)
     console.result(summary, _prune_text(summary))
 

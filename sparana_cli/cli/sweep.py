@@ -10,10 +10,10 @@ from sparana_cli.ui import table
 
 
 @click.command()
-@click.argument("target", metavar="SPEC")
+@click.argument("target", metavar="SPEC|RUN")
 @click.argument("axes", metavar="KEY=V1,V2,...|KEY=A..B...", nargs=-1)
 @click.option("--command", "command", default="train", show_default=True, metavar="NAME",
-              help="The sparana command each point runs (train).")
+              help="The sparana command each point runs: train (on SPEC), prune or forget (on the trained RUN).")
 @click.option("--workers", type=int, default=None, metavar="N",
               help="Run N points at a time as local processes [default: 1].")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
@@ -23,11 +23,14 @@ def sweep(target, axes, command, workers, scheduler, root, console):
     """Run COMMAND for every combination of the axes' values; write a sweep folder with one CSV row per run.
 
     Each axis is KEY=V1,V2,... (values read as YAML; commas inside [] do not split) or KEY=A..B
-    (integers A to B), e.g.
+    (integers A to B). For train the keys are spec keys; for prune and forget, which start from the
+    trained RUN, they are the command's options (class=3 is --class 3, layers=[1,2] is --layers 1,2), e.g.
 
     \b
         sparana sweep configs/mnist.yaml seed=1..3 \\
             model.hidden=[300,100],[1000,800,400] --workers 2
+        sparana sweep runs/mnist-20261121-153012 class=0..9 --command forget
+        sparana sweep mnist-20261121-153012 method=maav,magnitude sparsity=0.5,0.9 --command prune
 
     Exit status: 0 when every run completed, 3 when some did not (the CSV says which), 130 when interrupted.
     """

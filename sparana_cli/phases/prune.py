@@ -26,7 +26,7 @@ from sparana_cli.errors import UserError
 from sparana_cli.phases.evaluate import load_run_with_data
 from sparana_cli.phases.train import device_splits, fit
 from sparana_cli.seeding import generator
-from sparana_cli.spec import PruneSpec, SpecInvalid, build
+from sparana_cli.spec import PruneSpec, section_from_options
 from sparana_cli.ui import Console, percent
 
 DATA_METHODS = ("maav", "mav")  # scores that need the layers' inputs
@@ -39,19 +39,7 @@ def resolve_settings(base: PruneSpec, options: dict) -> PruneSpec:
 
     --sparsity and --count are one setting, the amount: giving either replaces both of base's.
     """
-    given = {key: value for key, value in options.items() if value is not None}
-    if "sparsity" in given and "count" in given:
-        raise UserError("give --sparsity or --count, not both")
-    raw = dataclasses.asdict(base)
-    if "sparsity" in given or "count" in given:
-        raw["sparsity"] = raw["count"] = None
-    raw.update(given)
-    try:
-        settings = build(PruneSpec, raw, "prune")
-    except SpecInvalid as err:
-        field = err.key.split(".")[1].split("[")[0]
-        where = f"--{field.replace('_', '-')}" if field in given else err.key
-        raise UserError(f"{where}: {err.message}" if field in given else str(err)) from None
+    settings = section_from_options(PruneSpec, base, options, "prune", alternatives=("sparsity", "count"))
     if settings.sparsity is None and settings.count is None:
         raise UserError("say how much to prune: --sparsity S or --count N (or prune.sparsity / prune.count in the spec)")
     return settings
@@ -84,6 +72,15 @@ def _check_count(settings: PruneSpec, net: Network, layers: list[int]) -> None:
     for i, n in zip(layers, live):
         if settings.scope != "global" and settings.count > n:
             raise UserError(f"--count {settings.count}: layer {i} has only {n} live weights")
+
+
+def check_options(run_dir: Path, options: dict) -> str:
+    """Refuse options that cannot prune the run (UserError), reading only its spec and model; its child's run name."""
+    spec = runs.load_run_spec(run_dir)
+    net, _ = runs.load_model(run_dir)
+    settings = resolve_settings(spec.prune, options)
+    _check_count(settings, net, chosen_layers(settings, net.n_layers))
+    return f"{spec.name}-prune"
 
 
 def scoring_rows(n: int, settings: PruneSpec, seed: int) -> np.ndarray | None:

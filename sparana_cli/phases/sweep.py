@@ -38,7 +38,7 @@ def sweep(target: str, axis_items, *, command: str, workers: int | None, schedul
         sweeps.check_scheduler(scheduler)
     points = sweeps.expand(axes)
     overrides = [[f"{key}={value}" for key, value in point.items()] for point in points]
-    names = [cmd.check(target, items) for items in overrides]  # every point is checked before anything starts
+    names = [cmd.check(target, items, root) for items in overrides]  # every point is checked before anything starts
     # absolute paths: a worker (maybe on another machine) runs in cwd, the client's working folder
     target_arg = str(Path(target).absolute()) if Path(target).exists() else target
     jobs = [cmd.argv(target_arg, items) for items in overrides]

@@ -1,0 +1,98 @@
+"""Forgetting against retraining without the class: seconds side by side, and the ratio.
+
+    python -m bench.forget --run TRAINED_RUN [--classes 0,3,7] [--repeats 3] [--device cpu|gpu|auto]
+
+For each class, every repeat times the retrain comparator (the run's spec trained from scratch on
+the training data without the class, exactly what `sparana forget --compare retrain` runs) and
+then `sparana forget`'s forgetting with each preset, one after the other, so that they share the
+machine's state; the table gives medians and the ratio of the medians. Presets:
+
+  default  the forget section's defaults (--samples 10 --step-fraction 0.0006)
+  quality  --samples 30 --step-fraction 0.0004 (a smaller Dr drop, about twice the time)
+
+On a machine shared with other work the absolute seconds swing; only ratios from one repeat mean
+anything. BLAS threads change the ratio too (retraining's large products gain more from a second
+core than forgetting's small ones): the table says how many OpenBLAS may use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+from sparana_cli import runs
+from sparana_cli.phases.evaluate import load_run_with_data
+from sparana_cli.phases.forget import chosen_layers, forget_network, resolve_settings
+from sparana_cli.phases.forget_compare import retrain
+from sparana_cli.phases.train import device_splits
+from sparana_cli.ui import Console, table
+
+PRESETS = {"default": {}, "quality": {"samples": 30, "step_fraction": 0.0004}}
+
+
+class Quiet(Console):
+    """A console that prints nothing (the retraining's epoch lines)."""
+
+    def say(self, text: str = "") -> None:
+        pass
+
+    def warn(self, text: str) -> None:
+        pass
+
+
+def forget_rows(run: Path, classes: list[int], repeats: int, device: str = "auto") -> list[dict]:
+    """One row per class: median seconds of retraining and of each preset's forgetting, and their ratios."""
+    console = Quiet()
+    spec, parent, _, dataset, backend = load_run_with_data(run, console, device)
+    splits = device_splits(dataset, backend, parent.dtype)
+
+    def forgetting(target: int, options: dict) -> float:
+        settings = resolve_settings(spec.forget, {"target_class": target, **options})
+        *_, seconds = forget_network(parent.copy(), settings, chosen_layers(settings, parent.n_layers), dataset.x_train,
+                                     dataset.y_train, target, spec.seed, backend, lambda removed, train_df: None)
+        return seconds
+
+    forgetting(classes[0], {})  # warm-up: first-call costs (BLAS buffers, imports) are not the method's
+    rows = []
+    for target in classes:
+        times = {"retrain": [], **{name: [] for name in PRESETS}}
+        for _ in range(repeats):
+            started = time.perf_counter()
+            retrain(spec, dataset, backend, splits, target, console)
+            backend.synchronize()
+            times["retrain"].append(time.perf_counter() - started)
+            for name, options in PRESETS.items():
+                times[name].append(forgetting(target, options))
+        medians = {name: statistics.median(t) for name, t in times.items()}
+        rows.append({"class": target, "retrain_s": medians["retrain"],
+                     **{f"{name}_s": medians[name] for name in PRESETS},
+                     **{f"{name}_ratio": medians["retrain"] / medians[name] for name in PRESETS}})
+    return rows
+
+
+def format_rows(rows: list[dict]) -> str:
+    headers = ["class", "retrain s", *(f"{n} s" for n in PRESETS), *(f"retrain / {n}" for n in PRESETS)]
+    body = [[r["class"], round(r["retrain_s"], 2), *(round(r[f"{n}_s"], 3) for n in PRESETS),
+             *(round(r[f"{n}_ratio"], 1) for n in PRESETS)] for r in rows]
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "all cores")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return f"{table(headers, body)}\nmedians; OpenBLAS threads: {threads}; load average now: {load}"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", required=True, help="a trained run (folder)")
+    parser.add_argument("--classes", default="0,3,7", help="classes to forget, comma-separated")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
+    args = parser.parse_args(argv)
+    run = runs.resolve_run(Path("."), args.run)
+    rows = forget_rows(run, [int(c) for c in args.classes.split(",")], args.repeats, args.device)
+    print(format_rows(rows))
+
+
+if __name__ == "__main__":
+    main()

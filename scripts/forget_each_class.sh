@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Forget each class of one trained run in turn: one `sparana forget` child run per class, one CSV row each.
+#
+#   scripts/forget_each_class.sh RUN [OUT.csv] [-- EXTRA FORGET OPTIONS...]
+#
+#   scripts/forget_each_class.sh runs/mnist-20261121-153012 forget.csv
+#   scripts/forget_each_class.sh runs/mnist-20261121-153012 diff.csv -- --score diff --compare
+#
+# Environment (all optional):
+#   CLASSES   "0 1 2 3 4 5 6 7 8 9"          RUNS_DIR  where the child runs go (default: the folder holding RUN)
+#   SPARANA   the command to run (sparana)   PYTHON    a Python to read the JSON (python3)
+# Columns: class, score, df_before, df_after, dr_before, dr_after, relearn_df, weights_removed,
+# removed_fraction (of the pruned layers), reached, seconds, run. With --compare, OUT's comparison
+# tables go to OUT with -compare.csv for .csv (class, method, df, dr, relearn_df, weights_changed,
+# seconds). Rows are appended as each run finishes; a failing run stops the script.
+set -euo pipefail
+
+if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+fi
+run=$1
+shift
+out=forget-each-class.csv
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then out=$1; shift; fi
+if [ "${1:-}" = "--" ]; then shift; fi
+extra=("$@")
+
+[ -d "$run" ] || { echo "error: $run: no such run folder" >&2; exit 2; }
+read -r -a sparana <<< "${SPARANA:-sparana}"
+python=${PYTHON:-python3}
+runs_dir=${RUNS_DIR:-$(dirname "$run")}
+compare_out="${out%.csv}-compare.csv"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+rows_from_json='
+import json, sys
+d = json.load(sys.stdin)
+out, compare_out = sys.argv[1], sys.argv[2]
+with open(out, "a") as f:
+    f.write(",".join(str(v) for v in (d["class"], d["score"], d["df_before"], d["df_after"], d["dr_before"],
+                                     d["dr_after"], d["relearn_df"], sum(d["removed"]), d["removed_fraction"],
+                                     d["reached"], d["seconds"], d["run"])) + "\n")
+if d.get("compare"):
+    with open(compare_out, "a") as f:
+        if f.tell() == 0:
+            f.write("class,method,df,dr,relearn_df,weights_changed,seconds\n")
+        for r in d["compare"]:
+            f.write(",".join(str(v) for v in (d["class"], r["method"], r["df"], r["dr"], r["relearn_df"],
+                                             r["weights_changed"], r["seconds"])) + "\n")
+'
+
+[ -s "$out" ] || echo "class,score,df_before,df_after,dr_before,dr_after,relearn_df,weights_removed,removed_fraction,reached,seconds,run" > "$out"
+for class in ${CLASSES:-0 1 2 3 4 5 6 7 8 9}; do
+  echo "forget class $class of $run ${extra[*]}" >&2
+  if ! json=$("${sparana[@]}" forget --run "$run" --class "$class" "${extra[@]}" --runs-dir "$runs_dir" --json 2>"$log"); then
+    cat "$log" >&2
+    exit 1
+  fi
+  printf '%s\n' "$json" | "$python" -c "$rows_from_json" "$out" "$compare_out"
+done
+echo "wrote $out" >&2

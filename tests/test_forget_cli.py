@@ -1,0 +1,217 @@
+"""`sparana forget`: the child run, untouched layers and parent, metrics, comparators, settings, bad input."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from sparana_cli import runs
+from sparana_cli.catalog import list_runs
+from sparana_cli.phases import forget_compare
+from tests.conftest import tiny_spec, write_idx_folder
+from tests.test_cli import check_refused, invoke, train_json
+from tests.test_prune_cli import digest
+
+FAST = ["--step", "4", "--max-fraction", "0.5"]
+
+
+@pytest.fixture(scope="module")
+def trained_once(tmp_path_factory):
+    base = tmp_path_factory.mktemp("forget-parent")
+    spec = base / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec(write_idx_folder(base / "data"))))
+    return Path(train_json(spec, base / "runs")["run"])
+
+
+@pytest.fixture
+def parent(trained_once, runs_dir):
+    """A trained run in this test's runs folder (a copy of one trained once for the module)."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copytree(trained_once, runs_dir / trained_once.name))
+
+
+def forget_json(runs_dir, *args):
+    result = invoke("forget", *args, "--runs-dir", runs_dir, "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_forget_writes_a_child_and_leaves_the_parent_byte_identical(parent, runs_dir):
+    before = digest(parent)
+    summary = forget_json(runs_dir, "--class", "7", *FAST)
+    assert digest(parent) == before
+    child = Path(summary["run"])
+    assert child.parent == runs_dir and child.name.startswith("tiny-forget-") and not child.name.endswith(".tmp")
+    assert {"run", "df_before", "df_after", "dr_before", "dr_after", "removed", "removed_fraction", "seconds"} <= summary.keys()
+    assert all(0 <= summary[k] <= 1 for k in ("df_before", "df_after", "dr_before", "dr_after", "removed_fraction"))
+    assert summary["df_before"] > 0.5 > summary["df_after"] and summary["dr_after"] > 0.5
+    assert summary["reached"] and summary["stop"] == "target"
+    with h5py.File(child / "model.h5") as f:
+        assert f.attrs["phase"] == "forget" and f.attrs["parent"] == str(parent.resolve())
+    spec = yaml.safe_load((child / "spec.yaml").read_text())
+    assert spec["forget"]["target_class"] == 7 and spec["forget"]["step"] == 4 and spec["model"]["hidden"] == [24, 16]
+
+    net, old = runs.load_model(child)[0], runs.load_model(parent)[0]
+    # by default only the hidden-to-hidden matrix is pruned: the first and the output layer are untouched
+    assert summary["layers"] == [1] and summary["removed"][0] == summary["removed"][2] == 0
+    for i in (0, 2):
+        assert net.masks[i].all() and np.array_equal(net.weights[i], old.weights[i])
+    gone = ~net.masks[1]
+    assert int(gone.sum()) == summary["removed"][1] > 0 and np.all(net.weights[1][gone] == 0)
+    np.testing.assert_array_equal(net.weights[1][~gone], old.weights[1][~gone])
+    assert summary["removed_fraction"] == pytest.approx(summary["removed"][1] / net.masks[1].size)
+
+    arrays, attrs = runs.read_metrics(child)
+    steps = len(summary["steps"])
+    forget = arrays["forget"]
+    assert forget["removed"].shape == (steps, 3) and forget["per_class_accuracy"].shape == (steps, 10)
+    assert forget["target_outputs"].shape == (steps, 10)
+    np.testing.assert_array_equal(forget["weights_removed"], forget["removed"].sum(axis=1))
+    assert np.all(np.diff(forget["weights_removed"]) > 0)
+    assert forget["df_acc"][0] == pytest.approx(summary["df_before"]) and forget["train_df"][-1] <= 0.01
+    assert attrs["forget"]["df_accuracy"] == pytest.approx(summary["df_after"])
+    assert attrs["forget"]["dr_accuracy"] == pytest.approx(summary["dr_after"])
+    assert attrs["test"]["accuracy"] == pytest.approx(arrays["test"]["confusion"].trace() / 100)
+    # the target's mean output falls as its weights go
+    assert forget["target_outputs"][-1, 7] < forget["target_outputs"][0, 7]
+    assert (child / "forget.png").stat().st_size > 1000
+    row = next(r for r in list_runs(runs_dir) if r["run"] == str(child))
+    assert row["phase"] == "forget" and row["metric"].startswith("Df ") and " Dr " in row["metric"]
+    drawn = invoke("plot", child, "--out", runs_dir.parent / "plots", "--runs-dir", runs_dir)
+    assert drawn.exit_code == 0 and (runs_dir.parent / "plots" / "forget.png").stat().st_size > 1000
+
+
+def test_human_output_prints_the_steps_and_the_summary(parent, runs_dir):
+    result = invoke("forget", "--class", "0", *FAST, "--relearn-epochs", "0", "--runs-dir", runs_dir)
+    assert result.exit_code == 0, result.stderr
+    for text in ("step   0:", "train Df", "weights removed", "class 0: Df", "run: "):
+        assert text in result.stdout
+    assert "relearn test" not in result.stdout
+
+
+def test_compare_table_in_metrics_and_csv(parent, runs_dir):
+    summary = forget_json(runs_dir, "--class", "5", *FAST, "--compare", "--relearn-epochs", "1")
+    child = Path(summary["run"])
+    methods = [r["method"] for r in summary["compare"]]
+    assert methods == [f"forget ({summary['score']})", "retrain", "random", "magnitude", "ssd"]
+    with open(child / "compare.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["method"] for r in rows] == methods
+    assert list(rows[0]) == ["method", "df", "dr", "relearn_df", "weights_changed", "seconds"]
+    with h5py.File(child / "metrics.h5") as f:
+        stored = [m.decode() for m in f["forget/compare/method"][()]]
+        assert stored == methods
+        np.testing.assert_allclose(f["forget/compare/df"][()], [r["df"] for r in summary["compare"]])
+    by = {r["method"]: r for r in summary["compare"]}
+    total = sum(summary["removed"])
+    assert by["random"]["weights_changed"] == by["magnitude"]["weights_changed"] == total  # equal weight counts
+    assert by["retrain"]["df"] == 0  # it never saw the class
+    assert all(0 <= r["relearn_df"] <= 1 and r["seconds"] >= 0 for r in summary["compare"])
+
+
+def test_retrain_comparator_never_sees_the_class(parent, runs_dir, monkeypatch):
+    seen = []
+    real_fit = forget_compare.fit
+
+    def spy(net, spec, train_xy, val_xy, console, **kwargs):
+        seen.append((np.unique(train_xy[1]), np.unique(val_xy[1]), kwargs.get("label")))
+        return real_fit(net, spec, train_xy, val_xy, console, **kwargs)
+
+    monkeypatch.setattr(forget_compare, "fit", spy)
+    forget_json(runs_dir, "--class", "2", *FAST, "--compare", "retrain", "--relearn-epochs", "1")
+    labels = [label for _, _, label in seen]
+    assert labels == ["relearn", "retrain", "relearn"]  # forget's relearn test, the retraining, its relearn test
+    for train_classes, val_classes, _ in seen:
+        assert 2 not in train_classes and 2 not in val_classes and len(train_classes) == 9
+
+
+def test_spec_section_is_the_default_and_options_win(tmp_path, idx_folder, runs_dir):
+    spec = tmp_path / "with-forget.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec(idx_folder, forget={"target_class": 2, "score": "diff", "step": 3,
+                                                                  "max_fraction": 0.5, "relearn_epochs": 0})))
+    train_json(spec, runs_dir)
+    from_spec = forget_json(runs_dir)
+    assert (from_spec["class"], from_spec["score"], from_spec["settings"]["step"]) == (2, "diff", 3)
+    assert from_spec["relearn_df"] is None
+    again = forget_json(runs_dir, "--class", "4", "--step-fraction", "0.02", "--score", "maxother")
+    recorded = yaml.safe_load((Path(again["run"]) / "spec.yaml").read_text())["forget"]
+    assert (recorded["target_class"], recorded["score"], recorded["step"], recorded["step_fraction"]) == (
+        4, "maxother", None, 0.02)
+
+
+@pytest.mark.parametrize("score", ["diff", "maxother", "ratio", "taylor"])
+def test_every_score_runs(score, parent, runs_dir):
+    summary = forget_json(runs_dir, "--class", "1", "--score", score, *FAST, "--relearn-epochs", "0")
+    assert summary["score"] == score and sum(summary["removed"]) > 0
+
+
+BAD_FORGET = {
+    "class out of range": ["--class", "10"],
+    "negative class": ["--class", "-1"],
+    "no class": [],
+    "negative step": ["--class", "1", "--step", "-4"],
+    "step fraction above 1": ["--class", "1", "--step-fraction", "1.5"],
+    "step and step fraction": ["--class", "1", "--step", "4", "--step-fraction", "0.01"],
+    "unknown score": ["--class", "1", "--score", "biggest"],
+    "layer out of range": ["--class", "1", "--layers", "3"],
+    "target above 1": ["--class", "1", "--target", "1.5"],
+    "overshoot below 1": ["--class", "1", "--overshoot", "0.5"],
+    "zero overshoot steps": ["--class", "1", "--overshoot-steps", "0"],
+    "zero samples": ["--class", "1", "--samples", "0"],
+    "unknown comparator": ["--class", "1", "--compare", "retrain,nope"],
+    "missing run": ["--class", "1", "--run", "nope"],
+}
+
+
+@pytest.mark.parametrize("case", BAD_FORGET)
+def test_bad_forget_input(case, parent, runs_dir):
+    before = digest(parent)
+    line = check_refused(["forget", *BAD_FORGET[case], "--runs-dir", runs_dir], runs_dir)
+    assert digest(parent) == before
+    named = {"class out of range": "--class 10", "negative class": "--class", "no class": "--class",
+             "negative step": "--step", "step fraction above 1": "--step-fraction", "unknown score": "--score",
+             "layer out of range": "--layers", "target above 1": "--target", "overshoot below 1": "--overshoot",
+             "zero overshoot steps": "--overshoot-steps", "zero samples": "--samples", "unknown comparator": "--compare",
+             "missing run": "nope"}
+    assert named.get(case, "") in line
+
+
+def test_forget_with_a_network_without_hidden_to_hidden_layers(tmp_path, idx_folder, runs_dir):
+    spec = tmp_path / "one-hidden.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec(idx_folder, model={"hidden": [12]})))
+    train_json(spec, runs_dir)
+    line = check_refused(["forget", "--class", "1", "--runs-dir", runs_dir], runs_dir)
+    assert "--layers" in line
+    summary = forget_json(runs_dir, "--class", "1", "--layers", "0", *FAST, "--relearn-epochs", "0")
+    assert summary["layers"] == [0] and summary["removed"][0] > 0 and summary["removed"][1] == 0
+
+
+def test_forget_each_class_script_writes_one_row_per_class(parent, runs_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "each.csv"
+    env = {**os.environ, "CLASSES": "6 7", "PYTHON": sys.executable, "SPARANA": f"{sys.executable} -m sparana_cli",
+           "OPENBLAS_NUM_THREADS": "1"}
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(["bash", root / "scripts" / "forget_each_class.sh", parent, out, "--", *FAST,
+                           "--relearn-epochs", "1", "--compare", "random,magnitude"],
+                          env=env, cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [r["class"] for r in rows] == ["6", "7"]
+    for row in rows:
+        child = Path(row["run"])
+        assert child.parent == runs_dir
+        _, attrs = runs.read_metrics(child)
+        assert float(row["df_after"]) == attrs["forget"]["df_accuracy"] and 0 <= float(row["relearn_df"]) <= 1
+        assert int(row["weights_removed"]) == int(np.sum(~runs.load_model(child)[0].masks[1]))
+    compared = list(csv.DictReader((tmp_path / "each-compare.csv").open()))
+    assert [(r["class"], r["method"]) for r in compared] == [
+        (c, m) for c in ("6", "7") for m in ("forget (taylor_disc)", "random", "magnitude")]

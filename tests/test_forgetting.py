@@ -1,0 +1,197 @@
+"""Forgetting scores against their definitions: slow per-sample MAAV, finite differences, set sizes, fast selection."""
+
+import numpy as np
+import pytest
+
+import sparana_cli.analysis.forgetting as forgetting
+from sparana_cli.analysis.forgetting import (
+    SCORES,
+    forget_scores,
+    forward_from,
+    group_rows,
+    layer_input,
+    select_removals,
+    select_taylor,
+)
+from sparana_cli.analysis.pruning import remove_count
+from sparana_cli.engine.network import Network
+
+TARGET = 1
+
+
+def small(seed=0, sizes=(6, 7, 5, 4, 3), rows=45):
+    """A float64 network with varied biases and some masked weights, rows of inputs and labels of 3 classes."""
+    rng = np.random.default_rng(seed)
+    net = Network.xavier(list(sizes), seed=seed, dtype="float64")
+    for b in net.biases:
+        b[:] = rng.normal(0, 0.3, b.shape)
+    net.masks[1] = rng.random(net.weights[1].shape) > 0.25
+    net.apply_masks()
+    x = rng.random((rows, sizes[0]))
+    y = np.arange(rows) % sizes[-1]
+    rng.shuffle(y)
+    return net, x, y
+
+
+def per_sample_inputs(net, x, layer):
+    """The input of `layer` for each row, one row at a time."""
+    out = []
+    for row in x:
+        a = row
+        for i in range(layer):
+            a = np.maximum(a @ net.weights[i] + net.biases[i], 0)
+        out.append(a)
+    return np.array(out)
+
+
+def slow_maav(net, x, layer):
+    """MAAV_ij = mean_n |a_ni W_ij| from per-sample outer products."""
+    w = net.weights[layer]
+    return np.mean([np.abs(np.outer(a, np.ones(w.shape[1])) * w) for a in per_sample_inputs(net, x, layer)], axis=0)
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_maav_difference_equals_the_slow_definition(layer):
+    net, x, y = small()
+    scores = forget_scores("diff", net, x, y, TARGET, [layer], first=0)
+    expected = slow_maav(net, x[y == TARGET], layer) - slow_maav(net, x[y != TARGET], layer)
+    np.testing.assert_allclose(scores[layer], expected, rtol=1e-10, atol=1e-14)
+
+
+def test_maxother_and_ratio_equal_their_definitions():
+    net, x, y = small(1)
+    layer = 2
+    maav = {c: slow_maav(net, x[y == c], layer) for c in np.unique(y)}
+    others = np.max([maav[c] for c in maav if c != TARGET], axis=0)
+    got = forget_scores("maxother", net, x, y, TARGET, [layer], first=0)[layer]
+    np.testing.assert_allclose(got, maav[TARGET] - others, rtol=1e-10, atol=1e-14)
+
+    rest = slow_maav(net, x[y != TARGET], layer)
+    ratio = forget_scores("ratio", net, x, y, TARGET, [layer], first=0, alpha=1.2)[layer]
+    qualifies = maav[TARGET] > 1.2 * rest
+    assert qualifies.any() and not qualifies.all()
+    assert np.all(np.isneginf(ratio[~qualifies]))
+    # the ratio itself, moved by at most the |W| tie-break
+    np.testing.assert_allclose(ratio[qualifies], (maav[TARGET] / rest)[qualifies], rtol=1.01 * forgetting.RATIO_TIEBREAK)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_duplicating_a_set_changes_no_score(score):
+    """Every mean is a true mean over its own rows: twice the rest (or the target) gives the same scores."""
+    net, x, y = small(2)
+    first = forget_scores(score, net, x, y, TARGET, [1, 2, 3], first=0)
+    rest, target = y != TARGET, y == TARGET
+    for extra in (rest, target):
+        x2, y2 = np.concatenate([x, x[extra]]), np.concatenate([y, y[extra]])
+        again = forget_scores(score, net, x2, y2, TARGET, [1, 2, 3], first=0)
+        for i in first:
+            np.testing.assert_allclose(again[i], first[i], rtol=1e-9, atol=1e-12)
+
+
+def mean_output(net, x, c):
+    """Y_c: the mean over the rows x of output c (the logit)."""
+    return forward_from(net, x, 0)[-1][:, c].mean()
+
+
+def finite_difference(net, x, c, layer, eps=1e-6):
+    """dY_c/dW for one layer by central differences."""
+    w = net.weights[layer]
+    grad = np.zeros_like(w)
+    for idx in np.ndindex(w.shape):
+        keep = w[idx]
+        w[idx] = keep + eps
+        up = mean_output(net, x, c)
+        w[idx] = keep - eps
+        down = mean_output(net, x, c)
+        w[idx] = keep
+        grad[idx] = (up - down) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("layer", [1, 3])
+def test_taylor_scores_equal_finite_differences_of_the_class_outputs(layer):
+    net, x, y = small(3)
+    t_rows = x[y == TARGET]
+    own = {c: net.weights[layer] * finite_difference(net, x[y == c], c, layer) for c in np.unique(y)}  # T_c
+    protect = np.max([np.abs(own[c]) for c in own if c != TARGET], axis=0)
+    rest_grad = finite_difference(net, x[y != TARGET], TARGET, layer)
+    target_grad = finite_difference(net, t_rows, TARGET, layer)
+    taylor = forget_scores("taylor", net, x, y, TARGET, [layer], first=0)[layer]
+    disc = forget_scores("taylor_disc", net, x, y, TARGET, [layer], first=0)[layer]
+    np.testing.assert_allclose(taylor, own[TARGET] - protect, atol=1e-7)
+    np.testing.assert_allclose(disc, net.weights[layer] * (target_grad - rest_grad) - protect, atol=1e-7)
+
+
+def test_taylor_term_is_the_exact_drop_for_an_output_weight():
+    """In the output layer the class output is linear in each weight: T_c is exactly Y_c - Y_c(without it)."""
+    net, x, y = small(4)
+    layer, (i, j) = 3, (2, TARGET)
+    rows = x[y == TARGET]
+    before = mean_output(net, rows, TARGET)
+    t_c = net.weights[layer][i, j] * finite_difference(net, rows, TARGET, layer)[i, j]
+    net.weights[layer][i, j] = 0
+    assert before - mean_output(net, rows, TARGET) == pytest.approx(t_c, rel=1e-6)
+
+
+def top_positive(scores, live, k):
+    """The k highest positive scores among the live weights (fewer if fewer are positive), by plain ranking."""
+    qualifying = live & (scores > 0)
+    return remove_count([scores], [qualifying], min(k, int(qualifying.sum())), highest=True)[0]
+
+
+@pytest.mark.parametrize("dense_from", [10**9, 8, 1e-9])  # candidates only, the switch, every weight at once
+def test_fast_taylor_selection_equals_ranking_the_dense_scores(dense_from, monkeypatch):
+    monkeypatch.setattr(forgetting, "DENSE_PROTECTION", dense_from)
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        net, x, y = small(seed, sizes=(7, 40, 30, 20, 4), rows=60)
+        target = int(rng.integers(0, 4))
+        layers = [1, 2] if seed % 2 else [0, 1, 2, 3]
+        first = min(layers)
+        order, groups = group_rows(y, target)
+        h, labels = layer_input(net, x[order], first), y[order]
+        acts = forward_from(net, h, first)
+        for score in ("taylor", "taylor_disc"):
+            dense = forget_scores(score, net, h, labels, target, layers, first=first)
+            counts = {i: int(rng.integers(1, 12)) if seed % 3 else 10**6 for i in layers}  # some: every positive one
+            fast = select_taylor(score, net, acts, first, layers, labels, groups, target, counts)
+            for i in layers:
+                np.testing.assert_array_equal(fast[i], top_positive(dense[i], net.masks[i], counts[i]))
+                assert not (fast[i] & ~net.masks[i]).any()
+
+
+@pytest.mark.parametrize("score", ["ratio", "diff", "maxother"])
+def test_selection_takes_only_live_positive_weights(score):
+    net, x, y = small(5)
+    order, groups = group_rows(y, TARGET)
+    acts = forward_from(net, x[order], 0)
+    scores = forget_scores(score, net, x, y, TARGET, [1], first=0, alpha=1.1)[1]
+    for k in (3, 10**6):
+        picked = select_removals(score, net, acts, 0, [1], y[order], groups, TARGET, {1: k}, alpha=1.1)[1]
+        np.testing.assert_array_equal(picked, top_positive(scores, net.masks[1], k))
+        assert not (picked & ~(scores > 0)).any()
+
+
+def test_group_rows_puts_the_target_first():
+    order, groups = group_rows(np.array([2, 0, 1, 2, 1, 0]), 2)
+    np.testing.assert_array_equal(order, [0, 3, 1, 5, 2, 4])
+    assert groups == {2: slice(0, 2), 0: slice(2, 4), 1: slice(4, 6)}
+
+
+def test_pre_activation_kept_up_to_date_equals_a_fresh_forward():
+    """Subtracting the removed weights' contribution (a sparse product) gives what recomputing gives."""
+    from sparana_cli.analysis.forgetting import removed_contribution
+
+    net, x, _ = small(6, sizes=(6, 30, 20, 3), rows=25)
+    rng = np.random.default_rng(0)
+    h = layer_input(net, x, 1)
+    z = h @ net.weights[1] + net.biases[1]
+    for _ in range(3):
+        picks = net.masks[1] & (rng.random(net.masks[1].shape) < 0.1)
+        z -= removed_contribution(h, net.weights[1], picks)
+        net.masks[1] &= ~picks
+        net.apply_masks()
+    np.testing.assert_allclose(z, h @ net.weights[1] + net.biases[1], rtol=1e-12, atol=1e-12)
+    incremental = forward_from(net, h, 1, z_first=z)
+    for got, want in zip(incremental, forward_from(net, h, 1)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -1,0 +1,77 @@
+"""Selective Synaptic Dampening on cases small enough to check by hand."""
+
+import numpy as np
+import pytest
+
+from sparana_cli.analysis.ssd import dampen, importance, ssd
+from sparana_cli.engine.network import Network
+
+
+def test_dampen_by_hand():
+    param = np.array([1.0, 2.0, 3.0, 4.0, -5.0])
+    forget = np.array([5.0, 1.0, 100.0, 0.0, 40.0])
+    full = np.array([1.0, 1.0, 1.0, 0.0, 10.0])
+    # alpha 2: forget > 2 * full at 0 (5 > 2), 2 (100 > 2) and 4 (40 > 20); entry 3 (0 > 0) is not selected
+    new, changed = dampen(param, forget, full, alpha=2, lam=1)
+    np.testing.assert_allclose(new, [1 * 1 / 5, 2.0, 3 * 1 / 100, 4.0, -5 * 10 / 40])
+    np.testing.assert_array_equal(changed, [True, False, True, False, True])
+    # lambda 10: min(10 full / forget, 1) is 1 at entries 0 and 4, so only entry 2 changes
+    new, changed = dampen(param, forget, full, alpha=2, lam=10)
+    np.testing.assert_allclose(new, [1.0, 2.0, 3 * 10 / 100, 4.0, -5.0])
+    np.testing.assert_array_equal(changed, [False, False, True, False, False])
+
+
+def one_layer():
+    """y = x W + b, linear output, quadratic loss: the loss gradient is x^T (y - t) / n."""
+    w = np.array([[1.0, -1.0], [0.5, 2.0]])
+    b = np.array([0.0, 0.25])
+    return Network([w], [b], output="linear")
+
+
+def test_importance_is_the_mean_over_minibatches_of_the_squared_gradient():
+    net = one_layer()
+    x = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    y = np.array([0, 1, 1])
+    # by hand, batches of two rows: rows 0-1, then row 2
+    grads_w, grads_b = [], []
+    for rows in ([0, 1], [2]):
+        out = x[rows] @ net.weights[0] + net.biases[0]
+        err = out - np.eye(2)[y[rows]]
+        grads_w.append(x[rows].T @ err / len(rows))
+        grads_b.append(err.sum(axis=0) / len(rows))
+    imp_w, imp_b = importance(net, x, y, batch=2, loss="quadratic")
+    np.testing.assert_allclose(imp_w, (grads_w[0] ** 2 + grads_w[1] ** 2) / 2)
+    np.testing.assert_allclose(imp_b, (grads_b[0] ** 2 + grads_b[1] ** 2) / 2)
+
+
+def test_ssd_changes_only_the_selected_parameters():
+    net = Network.xavier([5, 6, 3], seed=1, dtype="float64")
+    net.masks[0][0, :] = False
+    net.apply_masks()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((30, 5)), np.arange(30) % 3
+    forget_rows = y == 2
+    out, changed = ssd(net, x[forget_rows], y[forget_rows], x, y, alpha=1.5, lam=1, batch=8, loss="quadratic")
+    f = importance(net, x[forget_rows], y[forget_rows], batch=8, loss="quadratic")
+    g = importance(net, x, y, batch=8, loss="quadratic")
+    params = [p for pair in zip(net.weights, net.biases) for p in pair]
+    new = [p for pair in zip(out.weights, out.biases) for p in pair]
+    total = 0
+    for p, q, fi, gi in zip(params, new, f, g):
+        selected = fi > 1.5 * gi
+        np.testing.assert_array_equal(q[~selected], p[~selected])
+        np.testing.assert_allclose(q[selected], p[selected] * np.minimum(gi[selected] / fi[selected], 1))
+        total += int((selected & (gi < fi)).sum())
+    assert changed == total > 0
+    assert np.all(out.weights[0][0, :] == 0)  # masked weights stay zero
+    assert net.weights[1] is not out.weights[1]  # the original is untouched
+
+
+@pytest.mark.parametrize("alpha", [0.5, 10.0])
+def test_larger_alpha_selects_fewer(alpha):
+    net = Network.xavier([5, 6, 3], seed=2, dtype="float64")
+    rng = np.random.default_rng(1)
+    x, y = rng.random((30, 5)), np.arange(30) % 3
+    _, changed = ssd(net, x[y == 0], y[y == 0], x, y, alpha=alpha, lam=1, batch=10, loss="quadratic")
+    _, fewer = ssd(net, x[y == 0], y[y == 0], x, y, alpha=alpha * 4, lam=1, batch=10, loss="quadratic")
+    assert fewer <= changed
