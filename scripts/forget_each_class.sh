@@ -15,18 +15,9 @@
 # seconds). Rows are appended as each run finishes; a failing run stops the script.
 set -euo pipefail
 
-if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
-  exit 2
-fi
-run=$1
-shift
-out=forget-each-class.csv
-if [ $# -gt 0 ] && [ "$1" != "--" ]; then out=$1; shift; fi
-if [ "${1:-}" = "--" ]; then shift; fi
-extra=("$@")
-
-[ -d "$run" ] || { echo "error: $run: no such run folder" >&2; exit 2; }
+usage_lines=15
+source "$(dirname "$0")/lib.sh"
+run_out_extra forget-each-class.csv "$@"
 read -r -a sparana <<< "${SPARANA:-sparana}"
 python=${PYTHON:-python3}
 runs_dir=${RUNS_DIR:-$(dirname "$run")}

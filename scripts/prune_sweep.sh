@@ -16,18 +16,9 @@
 # finishes, so an interrupted sweep keeps what it measured; a failing run stops the sweep.
 set -euo pipefail
 
-if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
-  exit 2
-fi
-run=$1
-shift
-out=prune-sweep.csv
-if [ $# -gt 0 ] && [ "$1" != "--" ]; then out=$1; shift; fi
-if [ "${1:-}" = "--" ]; then shift; fi
-extra=("$@")
-
-[ -d "$run" ] || { echo "error: $run: no such run folder" >&2; exit 2; }
+usage_lines=16
+source "$(dirname "$0")/lib.sh"
+run_out_extra prune-sweep.csv "$@"
 read -r -a sparana <<< "${SPARANA:-sparana}"
 python=${PYTHON:-python3}
 runs_dir=${RUNS_DIR:-$(dirname "$run")}

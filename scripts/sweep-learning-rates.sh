@@ -8,19 +8,15 @@ rates=${2:-"1e-4 1e-3"}
 optimizers=${3:-"adam"}
 shift $(( $# < 3 ? $# : 3 ))
 read -r -a sparana <<< "${SPARANA:-sparana}"
+source "$(dirname "$0")/lib.sh"
 
 echo "lr,optimizer,status,test_accuracy,train_loss,run"
 for lr in $rates; do
   for optimizer in $optimizers; do
     summary=$("${sparana[@]}" train "$spec" "train.lr=$lr" "train.optimizer=$optimizer" "$@" --json 2>/dev/null)
     code=$?
-    fields=$(printf '%s' "$summary" | python3 -c 'import json, sys
-try:
-    s = json.load(sys.stdin)
-except ValueError:
-    s = {}
-print(",".join(str(s.get(k, "")) for k in ("test_accuracy", "train_loss", "run")))')
-    case $code in 0) status=completed ;; 2) status=refused ;; 3) status=failed ;; 130) status=interrupted ;; *) status=error ;; esac
+    fields=$(printf '%s' "$summary" | json_fields test_accuracy train_loss run)
+    status=$(exit_status "$code")
     echo "$lr,$optimizer,$status,$fields"
     if [ "$code" -eq 130 ]; then exit 130; fi  # interrupted: stop the sweep too
   done

@@ -11,19 +11,15 @@ seeds=${2:-"1 2 3"}
 shapes=${3:-"[300,100]"}
 shift $(( $# < 3 ? $# : 3 ))
 read -r -a sparana <<< "${SPARANA:-sparana}"
+source "$(dirname "$0")/lib.sh"
 
 echo "seed,hidden,status,test_accuracy,seconds,run"
 for seed in $seeds; do
   for hidden in $shapes; do
     summary=$("${sparana[@]}" train "$spec" "seed=$seed" "model.hidden=$hidden" "$@" --json 2>/dev/null)
     code=$?
-    fields=$(printf '%s' "$summary" | python3 -c 'import json, sys
-try:
-    s = json.load(sys.stdin)
-except ValueError:
-    s = {}
-print(",".join(str(s.get(k, "")) for k in ("test_accuracy", "seconds", "run")))')
-    case $code in 0) status=completed ;; 2) status=refused ;; 3) status=failed ;; 130) status=interrupted ;; *) status=error ;; esac
+    fields=$(printf '%s' "$summary" | json_fields test_accuracy seconds run)
+    status=$(exit_status "$code")
     echo "$seed,\"$hidden\",$status,$fields"
     if [ "$code" -eq 130 ]; then exit 130; fi  # interrupted: stop the sweep too
   done

@@ -321,8 +321,8 @@ def section_from_options(cls: type, base, options: dict, section_name: str, *, a
     """A command's section: the options that were given (not None) over `base` (the parent spec's section).
 
     `alternatives` are keys that form one setting (e.g. sparsity and count): giving one of them
-    replaces all of base's. Errors name the option when it was given (--key-name, or
-    option_names[key]), else the spec key.
+    replaces all of base's. Errors name the spec key, and the option too when it was given
+    (--key-name, or option_names[key]): "--eps (attack.eps[1]): must lie in [0, 1], got 1.5".
     """
     names = option_names or {}
 
@@ -342,7 +342,7 @@ def section_from_options(cls: type, base, options: dict, section_name: str, *, a
     except SpecInvalid as err:
         key = err.key.split(".")[1].split("[")[0]
         if key in given:
-            raise UserError(f"{_option(key)}: {err.message}") from None
+            raise UserError(f"{_option(key)} ({err.key}): {err.message}") from None
         raise UserError(str(err)) from None
 
 

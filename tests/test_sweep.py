@@ -177,3 +177,8 @@ def test_run_sweeps_check_every_point_first(trained, runs_dir):
         done = sparana("sweep", trained.name, *axes, "--command", command, "--runs-dir", runs_dir)
         assert done.returncode == 2 and named in done.stderr, done.stderr
     assert sorted(p.name for p in runs_dir.iterdir()) == before
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "scripts").glob("*.sh")))
+def test_every_batch_script_parses(script):
+    assert subprocess.run(["bash", "-n", str(ROOT / "scripts" / script)]).returncode == 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from sparana_cli.engine.backend import array_module
+from sparana_cli.errors import UserError
 
 SCOPES = ("layer", "global", "row", "column")
 
@@ -164,3 +165,17 @@ def _pooled(scores: list, masks: list, k: int, highest: bool) -> list:
 def _check_scope(scope: str) -> None:
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}; expected one of {', '.join(SCOPES)}")
+
+
+def chosen_matrices(requested: list[int] | None, n_layers: int, default: list[int], key: str) -> list[int]:
+    """The weight matrices a command works on: `requested` (checked, sorted, unique), else `default`.
+
+    `key` names the setting in errors, e.g. "prune.layers".
+    """
+    if requested is None:
+        return list(default)
+    last = n_layers - 1
+    for i in requested:
+        if i > last:
+            raise UserError(f"--layers ({key}): there is no layer {i}; the weight matrices are 0..{last}")
+    return sorted(set(requested))

@@ -15,20 +15,13 @@ from sparana_cli.analysis.attacks import attack_objective, auroc, detection_scor
 from sparana_cli.errors import UserError
 from sparana_cli.phases.evaluate import load_run_with_data
 from sparana_cli.seeding import generator
-from sparana_cli.spec import AttackSpec, Spec, SpecInvalid, build, spec_to_dict
+from sparana_cli.spec import AttackSpec, Spec, section_from_options
 from sparana_cli.ui import Console, percent
 
 
 def resolve_attack(spec: Spec, **options) -> Spec:
     """The spec with its attack section updated by the options given (None leaves a setting as it is)."""
-    raw = spec_to_dict(spec)["attack"]
-    raw.update({key: value for key, value in options.items() if value is not None})
-    try:
-        return dataclasses.replace(spec, attack=build(AttackSpec, raw, "attack"))
-    except SpecInvalid as err:
-        setting = err.key.split(".")[1].split("[")[0]
-        given = f" (from --{setting.replace('_', '-')})" if options.get(setting) is not None else ""
-        raise UserError(f"{err}{given}") from None
+    return dataclasses.replace(spec, attack=section_from_options(AttackSpec, spec.attack, options, "attack"))
 
 
 def images_to_attack(spec: Spec, dataset):

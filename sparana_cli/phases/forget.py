@@ -26,6 +26,7 @@ import numpy as np
 
 from sparana_cli import runs
 from sparana_cli.analysis.forgetting import forward_from, group_rows, layer_input, removed_contribution, select_removals
+from sparana_cli.analysis.pruning import chosen_matrices
 from sparana_cli.engine.backend import to_host
 from sparana_cli.engine.losses import activate_output
 from sparana_cli.engine.metrics import confusion_matrix, evaluate_network, per_class_accuracy
@@ -58,14 +59,7 @@ def resolve_settings(base: ForgetSpec, options: dict) -> ForgetSpec:
 
 def chosen_layers(settings: ForgetSpec, n_layers: int) -> list[int]:
     """Weight matrices to prune: --layers, else the hidden-to-hidden ones (neither the first nor the output layer)."""
-    last = n_layers - 1
-    if settings.layers is not None:
-        for i in settings.layers:
-            if i > last:
-                raise UserError(f"--layers (forget.layers): there is no layer {i}; the weight matrices are 0..{last}")
-        layers = sorted(set(settings.layers))
-    else:
-        layers = list(range(1, last))
+    layers = chosen_matrices(settings.layers, n_layers, list(range(1, n_layers - 1)), "forget.layers")
     if not layers:
         raise UserError(f"the network has no hidden-to-hidden weight matrix ({n_layers} layers): "
                         "name the layers to prune with --layers")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sparana_cli import runs
-from sparana_cli.analysis.pruning import remove_count, remove_to_sparsity, step_counts, target_sparsities
+from sparana_cli.analysis.pruning import chosen_matrices, remove_count, remove_to_sparsity, step_counts, target_sparsities
 from sparana_cli.analysis.scores import score_layers
 from sparana_cli.analysis.shrink import dense_size, live_units, shrink, surviving_weights
 from sparana_cli.engine.backend import to_host
@@ -48,13 +48,7 @@ def resolve_settings(base: PruneSpec, options: dict) -> PruneSpec:
 def chosen_layers(settings: PruneSpec, n_layers: int) -> list[int]:
     """Weight matrices to prune: --layers, else every hidden layer; the output layer too with include_output."""
     last = n_layers - 1
-    if settings.layers is not None:
-        for i in settings.layers:
-            if i > last:
-                raise UserError(f"--layers (prune.layers): there is no layer {i}; the weight matrices are 0..{last}")
-        layers = sorted(set(settings.layers))
-    else:
-        layers = list(range(last))
+    layers = chosen_matrices(settings.layers, n_layers, list(range(last)), "prune.layers")
     if settings.include_output and last not in layers:
         layers.append(last)
     if not layers:
