@@ -1,6 +1,9 @@
 """The fused kernels (kernels_cpu on NumPy, kernels_gpu on CuPy) against plain NumPy formulas."""
 
 import math
+import os
+import subprocess
+import sys
 
 import numba
 import numpy as np
@@ -107,6 +110,30 @@ def test_sddmm_is_bitwise_the_same_on_any_number_of_threads():
     finally:
         numba.set_num_threads(before)
     assert all(r.tobytes() == results[0].tobytes() for r in results)
+
+
+SHOW_THREADING_LAYER = """
+import numba, numpy as np
+from sparana_cli.engine import kernels_cpu
+a = np.ones((4, 3), np.float32); out = np.empty(2, np.float32)
+kernels_cpu.sddmm(a, a, np.array([0, 1]), np.array([1, 2]), out)
+print(numba.threading_layer())
+"""
+
+
+@pytest.mark.parametrize("chosen, expected", [(None, "workqueue"), ("omp", "omp")])
+def test_parallel_kernels_use_workqueue_threads_unless_the_user_chose(chosen, expected):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    if chosen:
+        env["NUMBA_THREADING_LAYER"] = chosen
+    try:
+        shown = subprocess.run([sys.executable, "-c", SHOW_THREADING_LAYER], env=env, capture_output=True, text=True,
+                               check=True).stdout.split()[-1]
+    except subprocess.CalledProcessError as error:
+        if chosen and "No threading layer could be loaded" in error.stderr:
+            pytest.skip(f"Numba's {chosen} layer is not available here")
+        raise
+    assert shown == expected
 
 
 def test_updates_refuse_a_strided_parameter_instead_of_updating_a_copy():
