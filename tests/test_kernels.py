@@ -112,6 +112,35 @@ def test_sddmm_is_bitwise_the_same_on_any_number_of_threads():
     assert all(r.tobytes() == results[0].tobytes() for r in results)
 
 
+def taylor_margin_by_definition(gain, w, live, a, delta, starts):
+    best = np.zeros(w.shape)
+    for start, stop in zip(starts[:-1], starts[1:]):
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                if stop > start:
+                    best[i, j] = max(best[i, j], abs(np.mean(a[start:stop, i].astype(float) * delta[start:stop, j])))
+    score = w * gain.astype(float) - np.abs(w) * best
+    return np.where(live & (score > 0), score, -np.inf)
+
+
+@pytest.mark.parametrize("starts", [[0, 3, 3, 10, 11], [0, 11], [11]])  # an empty group; one group; no group
+def test_taylor_margin_equals_its_definition_in_both_twins(starts):
+    from sparana_cli.engine import kernels_cpu, kernels_gpu
+
+    rng = np.random.default_rng(3)
+    gain, w = arrays((13, 9), "float32", 2, seed=4)
+    a = np.maximum(rng.normal(size=(11, 13)), 0).astype(np.float32)  # ReLU inputs: zeros the CPU kernel skips
+    delta = rng.normal(size=(11, 9)).astype(np.float32)
+    live = rng.random((13, 9)) > 0.2
+    expected = taylor_margin_by_definition(gain, w, live, a, delta, starts)
+    for twin in (kernels_cpu, kernels_gpu):  # the GPU twin is written for any array module
+        out = np.empty((13, 9), np.float32)
+        positive = twin.taylor_margin(gain, w, live, a, delta, starts, out)
+        np.testing.assert_array_equal(np.isfinite(out), np.isfinite(expected))
+        np.testing.assert_allclose(out[np.isfinite(out)], expected[np.isfinite(expected)], rtol=1e-5, atol=1e-7)
+        assert positive == int(np.isfinite(expected).sum()) > 0
+
+
 SHOW_THREADING_LAYER = """
 import numba, numpy as np
 from sparana_cli.engine import kernels_cpu

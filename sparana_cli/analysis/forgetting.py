@@ -17,7 +17,7 @@ softmax model), R_t the mean over the rest rows of output t, and T_c = W dY_c/dW
 estimate of how much removing each weight lowers class c's own output. taylor removes what carries
 the target's output and no other class's; taylor_disc what separates target rows from the rest on
 the target's output and carries no other class's. select_removals takes the highest positive scores
-only (for the Taylor scores without forming the protection term max_k |T_k| everywhere).
+only.
 """
 
 from __future__ import annotations
@@ -29,10 +29,6 @@ from sparana_cli.engine.network import Network
 SCORES = ("diff", "maxother", "ratio", "taylor", "taylor_disc")
 MAAV_SCORES = ("diff", "maxother", "ratio")
 RATIO_TIEBREAK = 1e-3  # |W| moves a ratio by at most this fraction: it orders equal-ratio weights of a row
-# The protection of m candidates costs about m x rows gathered products; for every weight, one pass per class
-# over the layer: past DENSE_PROTECTION / rows of a layer's weights as candidates (rows: the other classes'
-# scoring rows), it is computed for all weights at once.
-DENSE_PROTECTION = 2.0
 
 
 def group_rows(y, target: int):
@@ -245,107 +241,48 @@ def _deltas(net: Network, acts: list, first: int, layers, delta) -> dict:
 
 
 def select_taylor(score: str, net: Network, acts: list, first: int, layers, y, groups: dict, target: int,
-                  counts: dict, *, candidates: dict | None = None) -> dict:
+                  counts: dict) -> dict:
     """The (at most) counts[i] live weights of each layer with the highest positive taylor / taylor_disc scores.
 
     Returns {layer: bool mask}: the same choice as ranking forget_scores(...) (ties to the lowest
-    index, only positive scores), without forming the protection term max_k |T_k| everywhere: the
-    gain term bounds the score from above (the protection is >= 0), so the protection is computed
-    only for the best candidates by gain, more of them until the k-th best score beats every gain
-    left out. `candidates` ({layer: how many to start with}) carries that number from one step to
-    the next; it is updated in place.
+    index, only positive scores). The gain term is one product per layer; the protection term and
+    the score come from one fused kernel, which never holds the other classes' gradients.
     """
-    xp = net.xp
     gains = target_deltas(net, acts, first, layers, groups, target, disc=score == "taylor_disc")
-    own = None
-    classes = [c for c in groups if c != target]
     r0 = groups[target].stop  # the protection looks at the other classes' rows only: rows r0.. (grouped by class)
-    local = {c: slice(groups[c].start - r0, groups[c].stop - r0) for c in classes}
-    per_class = xp.zeros((acts[0].shape[0] - r0, max(len(classes), 1)), dtype=net.dtype)  # 1/n_c on class c's rows
-    for j, c in enumerate(classes):
-        per_class[local[c], j] = 1.0 / (local[c].stop - local[c].start)
+    starts = [groups[c].start - r0 for c in groups if c != target] + [acts[0].shape[0] - r0]
+    own = own_deltas(net, [x[r0:] for x in acts], first, layers, y[r0:])
     chosen = {}
     for i in layers:
         w, live = net.weights[i], net.masks[i]
-        k = min(int(counts[i]), int(live.sum()))
-        pick = xp.zeros(w.shape, dtype=bool)
-        if k > 0:
+        pick = net.xp.zeros(w.shape, dtype=bool)
+        if counts[i] > 0:
             a = acts[i - first]
-            bound = (w * (a.T @ gains[i])).ravel()
-            bound[~live.ravel()] = -xp.inf
-            if own is None:
-                own = own_deltas(net, [x[r0:] for x in acts], first, layers, y[r0:])
-            a_rest, d_rest = a[r0:], own[i]
-            a_t, d_t = xp.ascontiguousarray(a_rest.T), xp.ascontiguousarray(d_rest.T)  # gathering rows is fast
-
-            def protection(idx, w=w, a=a_rest, a_t=a_t, d=d_rest, d_t=d_t):
-                """|W| max_k |mean over class-k rows of a_i delta_j| at the flat positions idx (None: all)."""
-                if idx is None:  # every weight at once
-                    return _dense_protection(w, a, d, local).ravel()
-                rows, cols = idx // w.shape[1], idx % w.shape[1]
-                means = (a_t[rows] * d_t[cols]) @ per_class  # (candidates, classes)
-                return (xp.abs(w.ravel()[idx]) * xp.abs(means).max(axis=1)).astype(w.dtype)
-
-            flat, used = _top_exact(bound, k, protection, (candidates or {}).get(i, 0),
-                                    all_from=DENSE_PROTECTION / max(a_rest.shape[0], 1))
-            if candidates is not None:
-                candidates[i] = used
-            pick.ravel()[flat] = True
+            scores = net.xp.empty_like(w)
+            net.kernels.taylor_margin(a.T @ gains[i], w, live, a[r0:], own[i], starts, scores)
+            pick.ravel()[highest_positive(scores.ravel(), int(counts[i]))] = True
         chosen[i] = pick
     return chosen
 
 
-def _dense_protection(w, a, delta, groups: dict):
-    """|W| max_k |mean over class-k rows of a^T delta| over the groups' classes, for every weight of the layer."""
-    xp = array_module(w)
-    best = xp.zeros(w.shape, dtype=w.dtype)
-    for s in groups.values():
-        xp.maximum(best, xp.abs(a[s].T @ delta[s]) / (s.stop - s.start), out=best)
-    return xp.abs(w) * best
-
-
-def _top_exact(bound, k: int, penalty, start: int = 0, *, all_from: float = 1.0):
-    """Flat indices of the (at most) k largest positive values of bound - penalty, penalty >= 0 evaluated on candidates.
-
-    Candidates are the m largest positive bounds (m from `start`, at least 4 k, doubled as needed)
-    until the k-th best score beats the largest bound left out; from all_from * n candidates on,
-    penalty(None) gives it for every entry at once. Ties go to the lowest index. Returns the
-    indices (sorted) and the m that sufficed.
-    """
-    xp = array_module(bound)
-    n = bound.shape[0]
-    m = min(n, max(start, 4 * k, k + 256))
-    key = None
-    while m < min(1.0, all_from) * n:
-        if key is None:
-            key = xp.where(bound > 0, -bound, xp.inf)  # ascending; a score is never above its bound: <= 0 never qualifies
-        part = xp.argpartition(key, m)  # part[:m]: the m largest bounds; part[m]: the next one
-        cand, outside = xp.sort(part[:m]), -key[part[m]]
-        cand = cand[xp.isfinite(key[cand])]
-        score = bound[cand] - penalty(cand)
-        cand, score = cand[score > 0], score[score > 0]
-        if cand.shape[0] > k:
-            best = lowest(-score, k)  # the k best scores, ties to the lowest index (cand is sorted)
-            cand, score = cand[best], score[best]
-        if not bool(xp.isfinite(outside)) or (cand.shape[0] == k and bool(score.min() > outside)):
-            return cand, m
-        m = min(n, 2 * m)
-    score = bound - penalty(None)  # every weight at once
-    score = xp.where(score > 0, score, -xp.inf)
-    take = min(k, int(xp.isfinite(score).sum()))
-    return xp.flatnonzero(lowest(-score, take)), n
+def highest_positive(values, k: int):
+    """Sorted flat indices of the (at most) k largest positive entries of a 1-D array; ties go to the lowest indices."""
+    xp = array_module(values)
+    positive = xp.flatnonzero(values > 0)  # usually a small part of the layer: rank only those
+    best = lowest(-values[positive], min(k, positive.shape[0]))
+    return positive[best]
 
 
 def select_removals(score: str, net: Network, acts: list, first: int, layers, y, groups: dict, target: int,
-                    counts: dict, *, alpha: float = 1.0, candidates: dict | None = None) -> dict:
+                    counts: dict, *, alpha: float = 1.0) -> dict:
     """The counts[i] highest-scored live weights of each chosen layer: {layer: bool mask of weights to remove}.
 
     Only weights with a positive score qualify (for taylor: more first-order gain than harm), so a
     layer gives fewer when fewer of its live weights qualify. acts = forward_from(net, h, first) on
-    rows grouped by group_rows (target first). `candidates` is select_taylor's memory from step to step.
+    rows grouped by group_rows (target first).
     """
     if score in ("taylor", "taylor_disc"):
-        return select_taylor(score, net, acts, first, layers, y, groups, target, counts, candidates=candidates)
+        return select_taylor(score, net, acts, first, layers, y, groups, target, counts)
     if score not in MAAV_SCORES:
         raise ValueError(f"unknown forgetting score {score!r}; expected one of {', '.join(SCORES)}")
     chosen = {}

@@ -132,3 +132,52 @@ def sddmm(a, delta, rows, cols, out) -> None:
         out[...] = 0
     else:
         _sddmm(a, delta, rows, cols, out)
+
+
+TAYLOR_BLOCK = 8  # input units per pass over a group's rows: their accumulators stay in L1, each row of delta is read once
+
+
+@njit(cache=True, error_model="numpy", fastmath=True)
+def _taylor_margin(gain, w, live, a_t, delta, starts, out):
+    n_in, n_out = w.shape
+    best = np.zeros((TAYLOR_BLOCK, n_out), dtype=w.dtype)
+    acc = np.empty((TAYLOR_BLOCK, n_out), dtype=w.dtype)
+    positive = 0
+    for i0 in range(0, n_in, TAYLOR_BLOCK):
+        nb = min(TAYLOR_BLOCK, n_in - i0)
+        best[:, :] = 0
+        for c in range(starts.size - 1):
+            if starts[c + 1] == starts[c]:
+                continue
+            acc[:, :] = 0
+            for r in range(starts[c], starts[c + 1]):
+                for b in range(nb):
+                    x = a_t[i0 + b, r]
+                    if x != 0:  # ReLU inputs: about half are zero
+                        for j in range(n_out):
+                            acc[b, j] += x * delta[r, j]
+            inv = w.dtype.type(1.0 / (starts[c + 1] - starts[c]))
+            for b in range(nb):
+                for j in range(n_out):
+                    best[b, j] = max(best[b, j], abs(acc[b, j]) * inv)
+        for b in range(nb):
+            i = i0 + b
+            for j in range(n_out):
+                s = w[i, j] * gain[i, j] - abs(w[i, j]) * best[b, j]
+                if live[i, j] and s > 0:
+                    out[i, j] = s
+                    positive += 1
+                else:
+                    out[i, j] = -np.inf
+    return positive
+
+
+def taylor_margin(gain, w, live, a, delta, starts, out) -> int:
+    """out = W * gain - |W| * max_c |mean over group c's rows of a_i delta_j| where live and positive, else -inf.
+
+    gain, w, live, out (in, out_units); a (rows, in) and delta (rows, out_units) with each group's
+    rows contiguous, group c being rows starts[c]:starts[c+1] (no groups: no protection). The
+    forgetting score taylor / taylor_disc, formed for every weight of a layer in one pass without
+    the per-group products (each a full (in, out) matrix). Returns how many entries are positive.
+    """
+    return int(_taylor_margin(gain, w, live, np.ascontiguousarray(a.T), delta, np.asarray(starts, dtype=np.int64), out))

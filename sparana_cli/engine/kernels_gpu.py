@@ -96,3 +96,22 @@ def sddmm(a, delta, rows, cols, out) -> None:
     # sync=False: the arrays are ordered on the stream we launch on, so no host wait is needed
     views = [cuda.as_cuda_array(x, sync=False) for x in (a, delta, rows, cols, out)]
     sddmm_launch(*views, stream=stream)
+
+
+def taylor_margin(gain, w, live, a, delta, starts, out) -> int:
+    """out = W * gain - |W| * max_c |mean over group c's rows of a_i delta_j| where live and positive, else -inf.
+
+    The twin of kernels_cpu.taylor_margin, one product per group: on a GPU those are cheap. Written
+    for any array module (it also runs on NumPy arrays, which is how the CPU tests check it).
+    """
+    from sparana_cli.engine.backend import array_module
+
+    xp = array_module(w)
+    best = xp.zeros(w.shape, dtype=w.dtype)
+    for start, stop in zip(starts[:-1], starts[1:]):
+        if stop > start:
+            xp.maximum(best, xp.abs(a[start:stop].T @ delta[start:stop]) * w.dtype.type(1.0 / (stop - start)), out=best)
+    score = w * gain - xp.abs(w) * best
+    keep = live & (score > 0)
+    out[...] = xp.where(keep, score, -xp.inf)
+    return int(keep.sum())

@@ -143,7 +143,7 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
     sizes = {i: int(net.masks[i].size) for i in layers}
     step = step_sizes(settings, sizes)
     budget = math.floor(settings.max_fraction * sum(sizes.values()))
-    removed, goal, candidates = {i: 0 for i in layers}, None, {}
+    removed, goal = {i: 0 for i in layers}, None
     z_first = h @ net.weights[first] + net.biases[first]  # kept up to date as weights of layer `first` go
 
     def stop_accuracy(acts) -> float:
@@ -163,7 +163,7 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
         if sum(counts.values()) <= 0:
             return removed, goal is not None, "max_fraction"
         picks = select_removals(settings.score, net, acts, first, layers, y, groups, target, counts,
-                                alpha=settings.ratio_alpha, candidates=candidates)
+                                alpha=settings.ratio_alpha)
         gone = {i: int(picks[i].sum()) for i in layers}
         if not sum(gone.values()):
             return removed, goal is not None, "no_positive_score"
