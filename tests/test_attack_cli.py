@@ -1,6 +1,5 @@
 """`sparana attack`: a child run with /attack/ metrics, the parent untouched, bad input refused."""
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -10,22 +9,14 @@ import pytest
 import yaml
 
 from sparana_cli import runs
-from tests.test_cli import check_refused, invoke, train_json
-
-
-def fingerprint(folder: Path) -> dict:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+from tests.test_cli import check_refused, invoke, train_json, trained_tiny_run
+from tests.test_prune_cli import digest
 
 
 @pytest.fixture(scope="module")
 def parent(tmp_path_factory):
     """A trained LQ run (tiny data), shared by the tests that only read it."""
-    from tests.conftest import tiny_spec, write_idx_folder
-
-    tmp = tmp_path_factory.mktemp("attack")
-    spec = tmp / "tiny.yaml"
-    spec.write_text(yaml.safe_dump(tiny_spec(write_idx_folder(tmp / "data"))))
-    return Path(train_json(spec, tmp / "runs")["run"])
+    return trained_tiny_run(tmp_path_factory.mktemp("attack"))
 
 
 def attack_json(*args):
@@ -36,9 +27,9 @@ def attack_json(*args):
 
 @pytest.mark.parametrize("method", ["fgsm", "pgd"])
 def test_attack_writes_a_child_run_and_leaves_the_parent_alone(parent, tmp_path, method):
-    before = fingerprint(parent)
+    before = digest(parent)
     summary = attack_json(parent, "--method", method, "--eps", "0,0.1,0.3", "--steps", "3", "--runs-dir", tmp_path)
-    assert fingerprint(parent) == before
+    assert digest(parent) == before
     child = Path(summary["run"])
     assert child.parent == tmp_path
     assert sorted(p.name for p in child.iterdir()) == ["metrics.h5", "model.h5", "spec.yaml", "status.json"]
@@ -107,9 +98,9 @@ BAD_ATTACK = {
 
 @pytest.mark.parametrize("case", BAD_ATTACK)
 def test_bad_attack_input(case, parent, tmp_path):
-    before = fingerprint(parent)
+    before = digest(parent)
     check_refused(["attack", parent, *BAD_ATTACK[case], "--runs-dir", tmp_path / "runs"], tmp_path / "runs")
-    assert fingerprint(parent) == before
+    assert digest(parent) == before
 
 
 def test_attack_a_missing_run(tmp_path):

@@ -2,6 +2,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -23,6 +24,13 @@ def train_json(spec_file, runs_dir, *overrides):
     result = invoke("train", spec_file, *overrides, "--runs-dir", runs_dir, "--json")
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def trained_tiny_run(base: Path) -> Path:
+    """A run trained from the tiny spec on tiny IDX data, all written under base (for module-scoped fixtures)."""
+    spec = base / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec(write_idx_folder(base / "data"))))
+    return Path(train_json(spec, base / "runs")["run"])
 
 
 def test_train_writes_a_complete_run(spec_file, runs_dir):

@@ -13,8 +13,8 @@ import yaml
 from sparana_cli import runs
 from sparana_cli.catalog import list_runs
 from sparana_cli.phases import forget_compare
-from tests.conftest import tiny_spec, write_idx_folder
-from tests.test_cli import check_refused, invoke, train_json
+from tests.conftest import tiny_spec
+from tests.test_cli import check_refused, invoke, train_json, trained_tiny_run
 from tests.test_prune_cli import digest
 
 FAST = ["--step", "4", "--max-fraction", "0.5"]
@@ -22,10 +22,7 @@ FAST = ["--step", "4", "--max-fraction", "0.5"]
 
 @pytest.fixture(scope="module")
 def trained_once(tmp_path_factory):
-    base = tmp_path_factory.mktemp("forget-parent")
-    spec = base / "tiny.yaml"
-    spec.write_text(yaml.safe_dump(tiny_spec(write_idx_folder(base / "data"))))
-    return Path(train_json(spec, base / "runs")["run"])
+    return trained_tiny_run(tmp_path_factory.mktemp("forget-parent"))
 
 
 @pytest.fixture
