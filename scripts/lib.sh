@@ -16,6 +16,27 @@ exit_status() {
   case $1 in 0) echo completed ;; 2) echo refused ;; 3) echo failed ;; 130) echo interrupted ;; *) echo error ;; esac
 }
 
+# train_grid SPEC KEY1 "VALUES1" KEY2 "VALUES2" "FIELDS" [ARG...]: train SPEC once per pair of values
+# (KEY1=v1 KEY2=v2 ARG...), one CSV row each on stdout: v1,v2,status,FIELDS of the --json summary;
+# a value holding a comma is quoted. An interrupted run (exit 130) stops the sweep with 130.
+train_grid() {
+  local spec=$1 key1=$2 values1=$3 key2=$4 values2=$5 fields=$6 v1 v2 summary code
+  shift 6
+  for v1 in $values1; do
+    for v2 in $values2; do
+      summary=$("${sparana[@]}" train "$spec" "$key1=$v1" "$key2=$v2" "$@" --json 2>/dev/null)
+      code=$?
+      echo "$(csv_value "$v1"),$(csv_value "$v2"),$(exit_status "$code"),$(printf '%s' "$summary" | json_fields $fields)"
+      if [ "$code" -eq 130 ]; then exit 130; fi  # interrupted: stop the sweep too
+    done
+  done
+}
+
+# csv_value VALUE: VALUE as a CSV field (quoted when it holds a comma or a quote).
+csv_value() {
+  case $1 in *[,\"]*) printf '"%s"' "${1//\"/\"\"}" ;; *) printf '%s' "$1" ;; esac
+}
+
 # run_out_extra DEFAULT_OUT "$@": parse "RUN [OUT.csv] [-- EXTRA OPTIONS...]" into $run, $out and the
 # array extra; with no arguments or -h, print the calling script's header comment (lines 2..$usage_lines).
 run_out_extra() {

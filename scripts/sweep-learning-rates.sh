@@ -11,13 +11,4 @@ read -r -a sparana <<< "${SPARANA:-sparana}"
 source "$(dirname "$0")/lib.sh"
 
 echo "lr,optimizer,status,test_accuracy,train_loss,run"
-for lr in $rates; do
-  for optimizer in $optimizers; do
-    summary=$("${sparana[@]}" train "$spec" "train.lr=$lr" "train.optimizer=$optimizer" "$@" --json 2>/dev/null)
-    code=$?
-    fields=$(printf '%s' "$summary" | json_fields test_accuracy train_loss run)
-    status=$(exit_status "$code")
-    echo "$lr,$optimizer,$status,$fields"
-    if [ "$code" -eq 130 ]; then exit 130; fi  # interrupted: stop the sweep too
-  done
-done
+train_grid "$spec" train.lr "$rates" train.optimizer "$optimizers" "test_accuracy train_loss run" "$@"

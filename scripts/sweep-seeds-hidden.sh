@@ -14,13 +14,4 @@ read -r -a sparana <<< "${SPARANA:-sparana}"
 source "$(dirname "$0")/lib.sh"
 
 echo "seed,hidden,status,test_accuracy,seconds,run"
-for seed in $seeds; do
-  for hidden in $shapes; do
-    summary=$("${sparana[@]}" train "$spec" "seed=$seed" "model.hidden=$hidden" "$@" --json 2>/dev/null)
-    code=$?
-    fields=$(printf '%s' "$summary" | json_fields test_accuracy seconds run)
-    status=$(exit_status "$code")
-    echo "$seed,\"$hidden\",$status,$fields"
-    if [ "$code" -eq 130 ]; then exit 130; fi  # interrupted: stop the sweep too
-  done
-done
+train_grid "$spec" seed "$seeds" model.hidden "$shapes" "test_accuracy seconds run" "$@"
