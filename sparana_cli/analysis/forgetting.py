@@ -259,8 +259,8 @@ def select_taylor(score: str, net: Network, acts: list, first: int, layers, y, g
         if counts[i] > 0:
             a = acts[i - first]
             scores = net.xp.empty_like(w)
-            net.kernels.taylor_margin(a.T @ gains[i], w, live, a[r0:], own[i], starts, scores)
-            pick.ravel()[highest_positive(scores.ravel(), int(counts[i]))] = True
+            if net.kernels.taylor_margin(a.T @ gains[i], w, live, a[r0:], own[i], starts, scores):
+                pick.ravel()[highest_positive(scores.ravel(), int(counts[i]))] = True
         chosen[i] = pick
     return chosen
 
