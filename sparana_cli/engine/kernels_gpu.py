@@ -12,6 +12,8 @@ import functools
 
 from numba import cuda
 
+from sparana_cli.engine.backend import array_module
+
 SDDMM_THREADS = 128  # threads per block
 
 
@@ -104,8 +106,6 @@ def taylor_margin(gain, w, live, a, delta, starts, out) -> int:
     The twin of kernels_cpu.taylor_margin, one product per group: on a GPU those are cheap. Written
     for any array module (it also runs on NumPy arrays, which is how the CPU tests check it).
     """
-    from sparana_cli.engine.backend import array_module
-
     xp = array_module(w)
     best = xp.zeros(w.shape, dtype=w.dtype)
     for start, stop in zip(starts[:-1], starts[1:]):
