@@ -7,8 +7,9 @@ the training data without the class, exactly what `sparana forget --compare retr
 then `sparana forget`'s forgetting with each preset, one after the other, so that they share the
 machine's state; the table gives medians and the ratio of the medians. Presets:
 
-  default  the forget section's defaults (--samples 10 --step-fraction 0.0006)
-  quality  --samples 30 --step-fraction 0.0004 (a smaller Dr drop, about twice the time)
+  default  the forget section's defaults (--score probe --samples 300, every layer but the output)
+  output   --score taylor_disc --samples 10 --overshoot 2 --repair-steps 0 (the earlier default: cuts the
+           read-out only, much faster)
 
 On a machine shared with other work the absolute seconds swing; only ratios from one repeat mean
 anything. BLAS threads change the ratio too (retraining's large products gain more from a second
@@ -30,7 +31,7 @@ from sparana_cli.phases.forget_compare import retrain
 from sparana_cli.phases.train import device_splits
 from sparana_cli.ui import Console, table
 
-PRESETS = {"default": {}, "quality": {"samples": 30, "step_fraction": 0.0004}}
+PRESETS = {"default": {}, "output": {"score": "taylor_disc", "samples": 10, "overshoot": 2.0, "repair_steps": 0}}
 
 
 class Quiet(Console):
@@ -52,7 +53,8 @@ def forget_rows(run: Path, classes: list[int], repeats: int, device: str = "auto
     def forgetting(target: int, options: dict) -> float:
         settings = resolve_settings(spec.forget, {"target_class": target, **options})
         *_, seconds = forget_network(parent.copy(), settings, chosen_layers(settings, parent.n_layers), dataset.x_train,
-                                     dataset.y_train, target, spec.seed, backend, lambda removed, train_df: None)
+                                     dataset.y_train, dataset.x_val[dataset.y_val == target], target, spec.seed,
+                                     backend, lambda removed, stop_df: None, train_cfg=spec.train, loss=spec.model.loss)
         return seconds
 
     forgetting(classes[0], {})  # warm-up: first-call costs (BLAS buffers, imports) are not the method's

@@ -91,9 +91,10 @@ def forget_figure(forget: dict, target: int | None = None) -> Figure:
     acc_ax, out_ax = fig.subplots(1, 2)
     acc_ax.plot(removed, 100 * np.asarray(forget["df_acc"]), marker="o", ms=3, label="Df: target class (test)")
     acc_ax.plot(removed, 100 * np.asarray(forget["dr_acc"]), marker="o", ms=3, label="Dr: other classes (test)")
-    if "train_df" in forget:
-        acc_ax.plot(removed, 100 * np.asarray(forget["train_df"]), ls="--", color="0.5",
-                    label="target's training images (stop rule)")
+    for key, where in (("val_df", "validation"), ("train_df", "training")):  # train_df: runs written before
+        if key in forget:
+            acc_ax.plot(removed, 100 * np.asarray(forget[key]), ls="--", color="0.5",
+                        label=f"target's {where} images (stop rule)")
     acc_ax.set(xlabel="weights removed", ylabel="accuracy (%)", title="forgetting trade-off", ylim=(-3, 103))
     acc_ax.legend()
     outputs = np.asarray(forget["target_outputs"])

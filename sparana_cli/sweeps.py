@@ -202,7 +202,7 @@ _PHASE_CHECKS = {"prune": _prune_check, "forget": _forget_check}
 COMMANDS: dict[str, SweepCommand] = {
     "train": SweepCommand(_train_argv, _train_check, ("test_accuracy", "val_accuracy", "train_loss", "seconds", "epochs")),
     "prune": SweepCommand(*_run_command("prune"), ("accuracy_before", "accuracy_after", "seconds")),
-    "forget": SweepCommand(*_run_command("forget"), ("df_before", "df_after", "dr_before", "dr_after", "relearn_df",
+    "forget": SweepCommand(*_run_command("forget"), ("df_before", "df_after", "dr_before", "dr_after", "probe_recall",
                                                      "removed_fraction", "stop", "seconds")),
 }
 

@@ -155,7 +155,7 @@ def trained(spec_file, runs_dir):
 
 
 def test_forget_sweep_over_classes_of_a_run(trained, runs_dir):
-    done = sparana("sweep", trained.name, "class=6,7", "step=4", "max_fraction=0.5", "relearn_epochs=0",
+    done = sparana("sweep", trained.name, "class=6,7", "step=4", "max_fraction=0.5", "evaluate=none",
                    "--command", "forget", "--runs-dir", runs_dir, "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)

@@ -26,7 +26,9 @@ from sparana_cli.analysis.pruning import lowest, remove_count
 from sparana_cli.engine.backend import array_module, backend_of
 from sparana_cli.engine.network import Network
 
-SCORES = ("diff", "maxother", "ratio", "taylor", "taylor_disc")
+SCORES = ("diff", "maxother", "ratio", "taylor", "taylor_disc", "taylor_probe", "probe")
+TAYLOR_SCORES = ("taylor", "taylor_disc", "taylor_probe", "probe")
+PROBE_SCORES = ("taylor_probe", "probe")  # they read the last hidden layer: only the layers below it can be pruned
 MAAV_SCORES = ("diff", "maxother", "ratio")
 RATIO_TIEBREAK = 1e-3  # |W| moves a ratio by at most this fraction: it orders equal-ratio weights of a row
 
@@ -228,16 +230,63 @@ def own_deltas(net: Network, acts: list, first: int, layers, y) -> dict:
     return _deltas(net, acts, first, layers, delta)
 
 
-def _deltas(net: Network, acts: list, first: int, layers, delta) -> dict:
+def _deltas(net: Network, acts: list, first: int, layers, delta, top: int | None = None) -> dict:
+    """Back-propagate delta (d objective / d pre-activation of weight matrix `top`, default the output) to each chosen layer."""
     lowest = min(layers)
     out = {}
-    for i in range(net.n_layers - 1, lowest - 1, -1):
+    for i in range(net.n_layers - 1 if top is None else top, lowest - 1, -1):
         if i in layers:
             out[i] = delta
         if i > lowest:
             delta = delta @ net.weights[i].T
             delta *= acts[i - first] > 0
     return out
+
+
+def probe_direction(h, groups: dict, target: int, *, ridge: float = 1e-2):
+    """(features,) direction in h's units of a class-balanced one-vs-rest ridge probe for `target` on standardised h.
+
+    h: rows grouped by group_rows (target first). v . h is the probe's score for the class up to a
+    constant: what the hidden layer still says about it, whatever the output layer does.
+    """
+    xp = array_module(h)
+    f = h.astype(xp.float64)
+    n, t_rows = f.shape[0], groups[target]
+    n_t = t_rows.stop - t_rows.start
+    row_weight = xp.full(n, 0.5 / (n - n_t))
+    row_weight[t_rows] = 0.5 / n_t
+    mean = row_weight @ f
+    scale = xp.sqrt(row_weight @ (f - mean) ** 2)
+    scale = xp.where(scale > 1e-12, scale, 1.0)
+    z = (f - mean) / scale
+    label = xp.zeros(n)
+    label[t_rows] = 1.0
+    gram = (z * row_weight[:, None]).T @ z
+    gram[xp.diag_indices_from(gram)] += ridge
+    v = xp.linalg.solve(gram, (z * row_weight[:, None]).T @ (label - 0.5))
+    return (v / scale).astype(h.dtype)
+
+
+def probe_deltas(net: Network, acts: list, first: int, layers, groups: dict, target: int, hidden: int) -> tuple[dict, float]:
+    """Deltas of the probe margin (mean probe score over target rows minus over the rest) at hidden layer `hidden`; the margin.
+
+    hidden is 1-based (the output of weight matrix hidden-1), above every chosen layer.
+    """
+    xp = net.xp
+    h = acts[hidden - first]
+    v = probe_direction(h, groups, target)
+    n, t_rows = h.shape[0], groups[target]
+    weight = xp.full(n, -1.0 / (n - t_rows.stop), dtype=net.dtype)
+    weight[t_rows] = 1.0 / t_rows.stop
+    margin = float(weight @ (h @ v))
+    delta = (weight[:, None] * v[None, :]) * (h > 0)
+    return _deltas(net, acts, first, layers, delta, top=hidden - 1), margin
+
+
+def output_margin(acts: list, groups: dict, target: int) -> float:
+    """Y_t - R_t: the mean target output over target rows minus over the rest."""
+    out, t_rows = acts[-1], groups[target]
+    return float(out[t_rows, target].mean() - out[t_rows.stop:, target].mean())
 
 
 def select_taylor(score: str, net: Network, acts: list, first: int, layers, y, groups: dict, target: int,
@@ -248,7 +297,16 @@ def select_taylor(score: str, net: Network, acts: list, first: int, layers, y, g
     index, only positive scores). The gain term is one product per layer; the protection term and
     the score come from one fused kernel, which never holds the other classes' gradients.
     """
-    gains = target_deltas(net, acts, first, layers, groups, target, disc=score == "taylor_disc")
+    if score in ("taylor_probe", "probe"):
+        probe, margin = probe_deltas(net, acts, first, layers, groups, target, net.n_layers - 1)
+        if score == "probe":
+            gains = {i: probe[i] / max(abs(margin), 1e-12) for i in layers}
+        else:  # both margins on one scale: each term is the relative first-order drop of its margin
+            out = target_deltas(net, acts, first, layers, groups, target, disc=True)
+            out_margin = output_margin(acts, groups, target)
+            gains = {i: out[i] / max(abs(out_margin), 1e-12) + probe[i] / max(abs(margin), 1e-12) for i in layers}
+    else:
+        gains = target_deltas(net, acts, first, layers, groups, target, disc=score == "taylor_disc")
     r0 = groups[target].stop  # the protection looks at the other classes' rows only: rows r0.. (grouped by class)
     starts = [groups[c].start - r0 for c in groups if c != target] + [acts[0].shape[0] - r0]
     own = own_deltas(net, [x[r0:] for x in acts], first, layers, y[r0:])
@@ -281,7 +339,7 @@ def select_removals(score: str, net: Network, acts: list, first: int, layers, y,
     layer gives fewer when fewer of its live weights qualify. acts = forward_from(net, h, first) on
     rows grouped by group_rows (target first).
     """
-    if score in ("taylor", "taylor_disc"):
+    if score in TAYLOR_SCORES:
         return select_taylor(score, net, acts, first, layers, y, groups, target, counts)
     if score not in MAAV_SCORES:
         raise ValueError(f"unknown forgetting score {score!r}; expected one of {', '.join(SCORES)}")

@@ -37,10 +37,8 @@ def dampen(param, forget_importance, full_importance, *, alpha: float, lam: floa
     return xp.where(selected, param * factor.astype(param.dtype), param), selected & (factor < 1)
 
 
-def ssd(net: Network, x_forget, y_forget, x_full, y_full, *, alpha: float, lam: float, batch: int, loss: str):
-    """A dampened copy of net and the number of parameters (weights and biases) it scaled down."""
-    forget = importance(net, x_forget, y_forget, batch=batch, loss=loss)
-    full = importance(net, x_full, y_full, batch=batch, loss=loss)
+def dampened(net: Network, forget: list, full: list, *, alpha: float, lam: float) -> tuple[Network, int]:
+    """A copy of net with SSD's dampening applied from precomputed importances; and how many parameters it scaled down."""
     out = net.copy()
     params = [p for pair in zip(out.weights, out.biases) for p in pair]
     changed = 0
@@ -50,3 +48,36 @@ def ssd(net: Network, x_forget, y_forget, x_full, y_full, *, alpha: float, lam: 
         changed += int(selected.sum())
     out.apply_masks()
     return out, changed
+
+
+def ssd(net: Network, x_forget, y_forget, x_full, y_full, *, alpha: float, lam: float, batch: int, loss: str):
+    """A dampened copy of net and the number of parameters (weights and biases) it scaled down."""
+    forget = importance(net, x_forget, y_forget, batch=batch, loss=loss)
+    full = importance(net, x_full, y_full, batch=batch, loss=loss)
+    return dampened(net, forget, full, alpha=alpha, lam=lam)
+
+
+TUNING_ALPHAS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+TUNING_LAMBDAS = (0.1, 1.0, 10.0)
+
+
+def tuned_ssd(net: Network, x_forget, y_forget, x_full, y_full, score, *, batch: int, loss: str, dr_tolerance: float = 0.01,
+              alphas=TUNING_ALPHAS, lambdas=TUNING_LAMBDAS):
+    """SSD with alpha and lambda chosen on held-out data, as the SSD paper tunes them per data set.
+
+    score(network) -> (df, dr) on the validation split. Among the settings whose Dr stays within
+    dr_tolerance of the undamped network's, the one with the lowest Df wins (then the higher Dr);
+    when none does, the one with the highest Dr. Returns (network, parameters changed, alpha, lambda).
+    """
+    forget = importance(net, x_forget, y_forget, batch=batch, loss=loss)
+    full = importance(net, x_full, y_full, batch=batch, loss=loss)
+    _, dr_parent = score(net)
+    best = None
+    for alpha in alphas:
+        for lam in lambdas:
+            candidate, changed = dampened(net, forget, full, alpha=alpha, lam=lam)
+            df, dr = score(candidate)
+            key = (0, df, -dr) if dr >= dr_parent - dr_tolerance else (1, -dr, df)
+            if best is None or key < best[0]:
+                best = (key, candidate, changed, alpha, lam)
+    return best[1:]

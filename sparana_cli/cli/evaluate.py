@@ -13,16 +13,40 @@ from sparana_cli.ui import percent, table
 @click.argument("run", required=False)
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
               help="Where to run the network.")
+@click.option("--forget-class", type=int, default=None, metavar="K",
+              help="Judge RUN as a forgetting of class K: beside its parent and a retrained model, with linear "
+                   "probes, few-shot relearning and (with --level full) the membership attack.")
+@click.option("--retrain", "retrain", metavar="DIR", default=None,
+              help="With --forget-class: the model retrained without the class [default: the retrain comparator "
+                   "run of the same parent and class, if `sparana forget --compare retrain` wrote one].")
+@click.option("--level", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
+              help="With --forget-class: how much judging runs (see sparana forget --evaluate).")
 @common_options
-def evaluate(run, device, root, console):
+def evaluate(run, device, forget_class, retrain, level, root, console):
     """Test accuracy, per-class accuracy, confusion matrix and parameter counts of RUN.
 
     RUN is a run folder or its name in the runs folder [default: the newest finished run].
-    """
-    from sparana_cli.phases.evaluate import evaluate as run_evaluate
+    With --forget-class K, RUN (a forget child) is judged as a forgetting of class K instead, so
+    that earlier children can be re-judged:
 
-    report = run_evaluate(runs.resolve_run(root, run), console=console, device=device)
-    console.result(report, _evaluation_text(report))
+        sparana evaluate runs/mnist-forget-20261121-160301 --forget-class 7
+    """
+    if forget_class is None:
+        if retrain is not None:
+            raise click.BadParameter("only with --forget-class", param_hint="--retrain")
+        from sparana_cli.phases.evaluate import evaluate as run_evaluate
+
+        report = run_evaluate(runs.resolve_run(root, run), console=console, device=device)
+        console.result(report, _evaluation_text(report))
+        return
+    from sparana_cli.cli.forget import judge_table
+    from sparana_cli.phases.evaluate import judge_forgetting
+
+    run_dir = runs.resolve_run(root, run).resolve()
+    retrain_dir = runs.resolve_run(root, retrain).resolve() if retrain is not None else None
+    report = judge_forgetting(run_dir, forget_class, root=root, retrain_run=retrain_dir, level=level, console=console,
+                              device=device)
+    console.result(report, f"{run_dir.name} judged as forgetting class {forget_class}\n" + judge_table(report["judge"]))
 
 
 def _evaluation_text(report: dict) -> str:

@@ -34,9 +34,10 @@ def _comparators(ctx, param, value):
 @click.option("--run", "run", metavar="DIR", default=None,
               help="Run to start from: a folder or its name in the runs folder [default: the newest finished run].")
 @click.option("--score", type=click.Choice(SCORES), default=None,
-              help="Which weights go first, the highest-scored (see README) [default: taylor_disc].")
+              help="Which weights go first, the highest-scored (see README) [default: probe].")
 @click.option("--layers", callback=_layer_list, default=None, metavar="I,J",
-              help="Weight matrices to prune, 0-based [default: the hidden-to-hidden ones, not the first or the output].")
+              help="Weight matrices to prune, 0-based [default: all but the output for the probe scores; the "
+                   "hidden-to-hidden ones for the others].")
 @click.option("--step", type=int, default=None, metavar="N",
               help="Weights removed from each pruned layer per step (re-scoring after each); instead of --step-fraction.")
 @click.option("--step-fraction", type=float, default=None, metavar="F",
@@ -48,23 +49,37 @@ def _comparators(ctx, param, value):
 @click.option("--max-fraction", type=float, default=None, metavar="F",
               help="Never remove more than this fraction of the pruned layers [default: 0.05].")
 @click.option("--overshoot", type=float, default=None, metavar="X",
-              help="Once the target is met with R weights gone from a layer, go on until X*R are gone [default: 2].")
+              help="Once the target is met with R weights gone from a layer, go on until X*R are gone [default: 4].")
 @click.option("--overshoot-steps", type=int, default=None, metavar="K",
               help="Remove the overshoot in K equal steps, re-scoring before each [default: 1].")
 @click.option("--samples", type=int, default=None, metavar="N",
               help="Score on N seeded training images of each other class; the class itself always uses all of "
-                   "its own [default: 10; the spec's null: all].")
+                   "its own [default: 300; the spec's null: all].")
+@click.option("--repair-steps", type=int, default=None, metavar="S",
+              help="After pruning, fine-tune S steps of 100 retained training images (never the class; masks held) "
+                   "to mend the other classes; 0: none [default: 100].")
 @click.option("--ratio-alpha", type=float, default=None, metavar="A",
               help="Score ratio: only weights with MAAV_target > A*MAAV_rest qualify [default: 1].")
-@click.option("--relearn-epochs", type=int, default=None, metavar="E",
-              help="Relearn test: fine-tune a copy E epochs on the other classes, report Df again; 0: skip [default: 1].")
+@click.option("--evaluate", type=click.Choice(["none", "quick", "full"]), default=None,
+              help="How the result is judged beside the untouched parent: quick (the last hidden layer's linear "
+                   "probe, one draw of few-shot relearning), full (every hidden layer, the membership attack, three "
+                   "draws), none [default: quick].")
+@click.option("--probe-samples", type=int, default=None, metavar="N",
+              help="Training images the linear probes are fit on [default: 10000].")
+@click.option("--relearn-shots", type=int, default=None, metavar="N",
+              help="Few-shot relearning: images of the class shown again [default: 100].")
+@click.option("--relearn-others", type=int, default=None, metavar="M",
+              help="Few-shot relearning: images of the other classes beside them [default: 900].")
+@click.option("--relearn-steps", type=int, default=None, metavar="S",
+              help="Few-shot relearning: fine-tuning steps of 100 images [default: 100].")
 @click.option("--compare", callback=_comparators, is_flag=False, flag_value=",".join(COMPARATORS), default=None,
               metavar="M,..", help=f"Also run these comparators ({', '.join(COMPARATORS)}; alone: all of them; "
-                                   "none: no comparator) and print one table.")
+                                   "none: no comparator), write each as a child run and judge it in the same table.")
 @click.option("--ssd-alpha", type=float, default=None, metavar="A",
-              help="SSD: dampen parameters whose forget importance exceeds A x full importance [default: 10].")
+              help="ssd_fixed: dampen parameters whose forget importance exceeds A x full importance [default: 10]; "
+                   "ssd chooses alpha and lambda on the validation split.")
 @click.option("--ssd-lambda", type=float, default=None, metavar="L",
-              help="SSD: multiply them by min(L x full / forget importance, 1) [default: 1].")
+              help="ssd_fixed: multiply them by min(L x full / forget importance, 1) [default: 1].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
               help="Where to score, prune, retrain and test.")
 @common_options
@@ -85,7 +100,7 @@ def forget(run, device, root, console, **options):
 
 
 def forget_text(summary: dict) -> str:
-    """The human summary: Df and Dr before and after, weights removed per layer, the comparison table."""
+    """The human summary: Df and Dr before and after, weights removed per layer, the judged table."""
     rows = [[f"layer {i}", summary["removed"][i], f"{100 * summary['removed_fraction_per_layer'][str(i)]:.3f}%"]
             for i in summary["layers"]]
     lines = ["", table(["pruned", "weights removed", "of the layer"], rows), "",
@@ -93,11 +108,32 @@ def forget_text(summary: dict) -> str:
              f"Dr {percent(summary['dr_before'])} -> {percent(summary['dr_after'])}; "
              f"{sum(summary['removed'])} weights removed ({100 * summary['removed_fraction']:.3f}% of the pruned layers) "
              f"in {summary['seconds']:.2f} s" + ("" if summary["reached"] else " (target not reached)")]
-    if summary["relearn_df"] is not None and summary["relearn_df"] == summary["relearn_df"]:
-        lines.append(f"relearn test: Df {percent(summary['relearn_df'])} after fine-tuning on the other classes")
-    if summary.get("compare"):
-        lines += ["", table(["method", "Df", "Dr", "relearned Df", "weights changed", "seconds"],
-                            [[r["method"], percent(r["df"]), percent(r["dr"]), percent(r["relearn_df"]),
-                              r["weights_changed"], round(r["seconds"], 3)] for r in summary["compare"]])]
+    if summary["judge"]:
+        lines += ["", judge_table(summary["judge"])]
     lines.append(f"run: {summary['run']}")
     return "\n".join(lines)
+
+
+def judge_table(rows: list[dict]) -> str:
+    """The judged rows as a text table, with a legend for the columns."""
+    probe_layers = sorted({int(k.rsplit("_", 1)[1]) for r in rows for k in r if k.startswith("probe_recall_")})
+    steps = [int(k.rsplit("_", 1)[1]) for k in rows[0] if k.startswith("relearn_df_")][:1]
+    headers = ["method", "Df", "Dr", *[f"probe L{layer}" for layer in probe_layers],
+               *[f"relearn Df@{s}" for s in steps], "relearn steps", "anamnesis", "MIA", "changed", "seconds"]
+    body = []
+    for r in rows:
+        body.append([r["method"], percent(r["df"]), percent(r["dr"]),
+                     *[_cell(r.get(f"probe_recall_{layer}"), percent) for layer in probe_layers],
+                     *[_cell(r.get(f"relearn_df_{s}"), percent) for s in steps],
+                     _cell(r.get("relearn_steps"), lambda v: f"{v:g}"), _cell(r.get("anamnesis"), lambda v: f"{v:.2f}"),
+                     _cell(r.get("mia"), percent), r["weights_changed"], round(r["seconds"], 2)])
+    legend = ("probe L<l>: test recall of the class by a linear probe on hidden layer l; relearn: few-shot "
+              "fine-tuning, Df after that many steps and the steps until Df is back at half the parent's; "
+              "anamnesis: those steps over retrain's (~1 as good as retraining); MIA: forget images called "
+              "training members")
+    notes = [f"{r['method']}: {r['setting']}" for r in rows if r.get("setting") and r["method"] != "parent"]
+    return "\n".join([table(headers, body), legend, *notes])
+
+
+def _cell(value, show) -> str:
+    return "-" if value is None or value != value else show(value)

@@ -132,3 +132,24 @@ class Trainer:
             return True
         finally:
             progress.loss_sum, progress.correct = loss_sum, correct
+
+
+def train_steps(net: Network, x, y, cfg, *, loss: str, steps: int, seed: int, stream: str, on_step=None) -> None:
+    """Take `steps` training steps on net in place, batches drawn from seeded reshuffles of the rows of (x, y).
+
+    For short fine-tunes counted in steps rather than epochs (a reshuffle whenever fewer than a
+    batch of rows is left); masked weights stay zero. on_step(step) is called after each step.
+    """
+    trainer = Trainer(net, cfg, loss=loss, seed=seed)
+    n, batch = x.shape[0], min(cfg.batch_size, x.shape[0])
+    rng = generator(seed, stream)
+    order, position = None, n
+    for step in range(1, steps + 1):
+        if position + batch > n:
+            order, position = rng.permutation(n), 0
+        rows = trainer.backend.asarray(order[position:position + batch])
+        position += batch
+        trainer.backend.take_rows(x, rows, trainer.ws.acts[0][:batch])
+        trainer.step(batch, y[rows])
+        if on_step is not None:
+            on_step(step)

@@ -5,12 +5,13 @@ Weights are scored on a scoring set of training images: every image of the targe
 seeded sample of `samples` images of each other class; the layers before the first pruned one
 never change, so their output on those images is computed once. Every step re-scores the current
 network and removes the `step` highest-scored live weights of each pruned layer; the step grows by
-`step_growth` after each step. The stop rule looks at every training image of the target class
-(never at the test set): once at most `target` of them are still recognised, R_i weights having
-gone from layer i, pruning goes on, in `overshoot_steps` equal steps, until overshoot x R_i are
-gone — stopping at the first point only suppresses the class, and the relearn test brings it back.
-`max_fraction` of the pruned layers is the most that is ever removed. Every step is measured on the
-test split for the record; that bookkeeping is not part of the reported seconds.
+`step_growth` after each step. The stop rule looks at the validation images of the target class
+(never at the scored images, never at the test set): once at most `target` of them are still
+recognised, R_i weights having gone from layer i, pruning goes on, in `overshoot_steps` equal
+steps, until overshoot x R_i are gone. `max_fraction` of the pruned layers is the most that is
+ever removed. Every step is measured on the test split for the record; that bookkeeping is not
+part of the reported seconds. The result is then judged (analysis/judging.py) beside the untouched
+parent and every comparator asked for, each comparator written as a child run of its own.
 """
 
 from __future__ import annotations
@@ -25,16 +26,25 @@ from pathlib import Path
 import numpy as np
 
 from sparana_cli import runs
-from sparana_cli.analysis.forgetting import forward_from, group_rows, layer_input, removed_contribution, select_removals
+from sparana_cli.analysis.forgetting import (
+    PROBE_SCORES,
+    forward_from,
+    group_rows,
+    layer_input,
+    removed_contribution,
+    select_removals,
+)
+from sparana_cli.analysis.judging import JudgeSettings, judge_rows
 from sparana_cli.analysis.pruning import chosen_matrices
 from sparana_cli.engine.backend import to_host
 from sparana_cli.engine.losses import activate_output
 from sparana_cli.engine.metrics import confusion_matrix, evaluate_network, per_class_accuracy
 from sparana_cli.engine.network import Network
+from sparana_cli.engine.training import train_steps
 from sparana_cli.errors import UserError
 from sparana_cli.files import write_text_atomic
 from sparana_cli.phases.evaluate import load_run_with_data
-from sparana_cli.phases.forget_compare import measure, run_comparator, table_arrays
+from sparana_cli.phases.forget_compare import run_comparator
 from sparana_cli.phases.train import device_splits
 from sparana_cli.seeding import generator
 from sparana_cli.spec import ForgetSpec, section_from_options
@@ -42,7 +52,6 @@ from sparana_cli.ui import Console, percent
 
 DEFAULT_STEP_FRACTION = 0.0006
 PLOT_FILE, COMPARE_FILE = "forget.png", "compare.csv"
-COMPARE_COLUMNS = ("method", "df", "dr", "relearn_df", "weights_changed", "seconds")
 
 
 def resolve_settings(base: ForgetSpec, options: dict) -> ForgetSpec:
@@ -58,11 +67,16 @@ def resolve_settings(base: ForgetSpec, options: dict) -> ForgetSpec:
 
 
 def chosen_layers(settings: ForgetSpec, n_layers: int) -> list[int]:
-    """Weight matrices to prune: --layers, else the hidden-to-hidden ones (neither the first nor the output layer)."""
-    layers = chosen_matrices(settings.layers, n_layers, list(range(1, n_layers - 1)), "forget.layers")
+    """Weight matrices to prune: --layers, else every one but the output layer for the probe scores (the first layer
+    included: it holds much of what a class is), the hidden-to-hidden ones for the others (the seed's choice)."""
+    default = list(range(n_layers - 1)) if settings.score in PROBE_SCORES else list(range(1, n_layers - 1))
+    layers = chosen_matrices(settings.layers, n_layers, default, "forget.layers")
     if not layers:
         raise UserError(f"the network has no hidden-to-hidden weight matrix ({n_layers} layers): "
                         "name the layers to prune with --layers")
+    if settings.score in PROBE_SCORES and max(layers) >= n_layers - 1:
+        raise UserError(f"--score {settings.score} reads the last hidden layer, so it prunes only the layers below it "
+                        f"(0..{n_layers - 2}); got --layers {','.join(map(str, layers))}")
     return layers
 
 
@@ -131,14 +145,14 @@ STOPS = {"target": "the target was met and the overshoot removed",
 
 
 def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, groups: dict, target: int, first: int,
-                 record) -> tuple[dict, bool, str]:
+                 h_stop, record) -> tuple[dict, bool, str]:
     """Prune net in place step by step; return the weights removed per layer, whether the target was met, why it stopped.
 
     h: the scoring rows as inputs of layer `first`, grouped by group_rows (target first); y their
-    labels. The stop rule looks at the target's rows. record(removed, train_df) is called on every
-    state, step 0 (the parent) first, with train_df a function giving the stop rule's accuracy: for
-    the final state, once the overshoot is removed, nothing else needs it, so it is computed only
-    if record asks (as bookkeeping).
+    labels. h_stop: the stop rule's rows (held-out images of the target) as inputs of layer
+    `first`. record(removed, stop_df) is called on every state, step 0 (the parent) first, with
+    stop_df a function giving the stop rule's accuracy: for the final state, once the overshoot is
+    removed, nothing else needs it, so it is computed only if record asks (as bookkeeping).
     """
     sizes = {i: int(net.masks[i].size) for i in layers}
     step = step_sizes(settings, sizes)
@@ -146,14 +160,14 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
     removed, goal = {i: 0 for i in layers}, None
     z_first = h @ net.weights[first] + net.biases[first]  # kept up to date as weights of layer `first` go
 
-    def stop_accuracy(acts) -> float:
-        return float((acts[-1][groups[target]].argmax(axis=1) == target).mean())
+    def stop_accuracy() -> float:
+        return float((forward_from(net, h_stop, first)[-1].argmax(axis=1) == target).mean())
 
     while True:
         acts = forward_from(net, h, first, z_first=z_first)
-        train_df = stop_accuracy(acts)
-        record(dict(removed), lambda value=train_df: value)
-        if goal is None and train_df <= settings.target:
+        stop_df = stop_accuracy()
+        record(dict(removed), lambda value=stop_df: value)
+        if goal is None and stop_df <= settings.target:
             goal = {i: math.ceil(settings.overshoot * removed[i]) for i in layers}
             step = {i: max(1, math.ceil((goal[i] - removed[i]) / settings.overshoot_steps)) for i in layers}
         counts = step if goal is None else {i: min(step[i], goal[i] - removed[i]) for i in layers}
@@ -175,18 +189,22 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
             net.weights[i] *= net.masks[i]
             removed[i] += gone[i]
         if done:
-            record(dict(removed), lambda: stop_accuracy(forward_from(net, h, first)))
+            record(dict(removed), stop_accuracy)
             return removed, True, "target"
         if goal is None:
             step = {i: max(k, round(k * settings.step_growth)) for i, k in step.items()}
 
 
-def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_train, y_train, target: int, seed: int,
-                   backend, record) -> tuple[dict, bool, str, float]:
+def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_train, y_train, x_stop, target: int,
+                   seed: int, backend, record, *, train_cfg, loss: str) -> tuple[dict, bool, str, float]:
     """Forget `target` in net (in place) from the host training split; forget_steps's result and the seconds it all took.
 
-    The seconds cover everything the forgetting needs: choosing and moving the scoring images,
-    their input to the first pruned layer, and every step (record's own time included: subtract it).
+    x_stop: the held-out host images of the target the stop rule watches (the validation split's).
+    After pruning, `repair_steps` fine-tuning steps on retained training images (train_cfg's
+    optimizer, batches of REPAIR_BATCH, masks held) mend what the pruning cost the other classes;
+    the repaired state is recorded as one more step. The seconds cover everything the forgetting
+    needs: choosing and moving the scoring images, their input to the first pruned layer, every
+    step and the repair (record's own time included: subtract it).
     """
     _ = backend.sparse  # import the sparse module (a fifth of a second, once) before the clock starts
     backend.synchronize()
@@ -195,19 +213,49 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
     first = min(layers)
     _, groups = group_rows(y_train[rows], target)
     h = layer_input(net, backend.asarray(x_train[rows], net.dtype), first)
+    h_stop = layer_input(net, backend.asarray(x_stop, net.dtype), first)
     removed, reached, stop = forget_steps(net, settings, layers, h, backend.asarray(y_train[rows]), groups, target,
-                                          first, record)
+                                          first, h_stop, record)
+    if settings.repair_steps:
+        repair(net, x_train, y_train, target, settings.repair_steps, train_cfg=train_cfg, loss=loss, seed=seed,
+               backend=backend)
+        record(dict(removed), lambda: float((forward_from(net, h_stop, first)[-1].argmax(axis=1) == target).mean()))
     backend.synchronize()
     return removed, reached, stop, time.perf_counter() - started
 
 
+REPAIR_BATCH = 100
+
+
+def repair(net: Network, x_train, y_train, target: int, steps: int, *, train_cfg, loss: str, seed: int, backend) -> None:
+    """Fine-tune net in place for `steps` steps on seeded retained training images (never the target's), masks held."""
+    retained = np.flatnonzero(y_train != target)
+    rows = np.sort(generator(seed, "repair-rows").permutation(retained)[:steps * REPAIR_BATCH])
+    cfg = dataclasses.replace(train_cfg, batch_size=REPAIR_BATCH, dropout=0.0)
+    train_steps(net, backend.asarray(x_train[rows], net.dtype), backend.asarray(y_train[rows]), cfg, loss=loss,
+                steps=steps, seed=seed, stream="repair")
+
+
+def check_stop_images(dataset, target: int) -> None:
+    """The stop rule watches the validation images of the class: refuse a split that has none."""
+    if not (dataset.y_val == target).any():
+        raise UserError(f"--class {target}: the validation split holds no image of that class, and the stop rule "
+                        "watches them (set data.validation above 0)")
+
+
+def judge_settings(settings: ForgetSpec) -> JudgeSettings:
+    return JudgeSettings(level=settings.evaluate, probe_samples=settings.probe_samples, shots=settings.relearn_shots,
+                         others=settings.relearn_others, relearn_steps=settings.relearn_steps)
+
+
 def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device: str = "auto") -> dict:
-    """Make the run's network forget a class as the settings say, write a child run; return the summary."""
+    """Make the run's network forget a class as the settings say, judge it, write a child run; return the summary."""
     started = time.perf_counter()
     run_dir = Path(run_dir).resolve()
     spec, parent, _, dataset, backend = load_run_with_data(run_dir, console, device)
     settings = resolve_settings(spec.forget, options)
     target = check_class(settings.target_class, dataset)
+    check_stop_images(dataset, target)
     layers = chosen_layers(settings, parent.n_layers)
     rows = scoring_rows(dataset.y_train, target, settings.samples, spec.seed)  # (forget_network picks the same)
     splits = device_splits(dataset, backend, parent.dtype)
@@ -215,7 +263,8 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
     sizes = {i: int(parent.masks[i].size) for i in layers}
     console.say(f"forgetting class {target} of {run_dir.name}: {settings.score} scores on {len(rows)} training images, "
                 f"pruning layer{'s' * (len(layers) > 1)} {', '.join(map(str, layers))} ({sum(sizes.values())} weights) "
-                f"until Df on the class's training images <= {percent(settings.target)}, overshoot x{settings.overshoot:g}")
+                f"until Df on the class's validation images <= {percent(settings.target)}, "
+                f"overshoot x{settings.overshoot:g}")
 
     x_test, y_test = splits["test"]
     test_in = layer_input(parent, x_test, first)  # the layers before `first` never change
@@ -226,44 +275,57 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
 
     def record(removed: dict, stop_accuracy) -> None:
         t0 = time.perf_counter()
-        train_df = stop_accuracy()
+        val_df = stop_accuracy()
         out = activate_output(forward_from(net, test_in, first)[-1], net.output)
         per_class = per_class_accuracy(confusion_matrix(y_test, out.argmax(axis=1), dataset.n_classes))
         right = to_host(out.argmax(axis=1)) == y_test_host
         on_target = y_test_host == target
         snapshot = {"removed": [removed.get(i, 0) for i in range(net.n_layers)],
                     "weights_removed": sum(removed.values()), "df_acc": float(right[on_target].mean()),
-                    "dr_acc": float(right[~on_target].mean()), "train_df": train_df, "per_class_accuracy": per_class,
+                    "dr_acc": float(right[~on_target].mean()), "val_df": val_df, "per_class_accuracy": per_class,
                     "target_outputs": to_host(out[backend.asarray(on_target)].mean(axis=0))}
         history.append(snapshot)
         console.say(f"step {len(history) - 1:3d}: removed {snapshot['weights_removed']:6d} "
-                    f"({100 * snapshot['weights_removed'] / sum(sizes.values()):.3f}%)  train Df {percent(train_df)}  "
+                    f"({100 * snapshot['weights_removed'] / sum(sizes.values()):.3f}%)  val Df {percent(val_df)}  "
                     f"test Df {percent(snapshot['df_acc'])}  Dr {percent(snapshot['dr_acc'])}")
         backend.synchronize()
         spent[0] += time.perf_counter() - t0
 
-    removed, reached, stop, seconds = forget_network(net, settings, layers, dataset.x_train, dataset.y_train, target,
-                                                     spec.seed, backend, record)
+    removed, reached, stop, seconds = forget_network(net, settings, layers, dataset.x_train, dataset.y_train,
+                                                     dataset.x_val[dataset.y_val == target], target, spec.seed, backend,
+                                                     record, train_cfg=spec.train, loss=spec.model.loss)
     seconds -= spent[0]
     if not reached:
-        console.warn(f"warning: Df on the class's training images stayed above {percent(settings.target)}: "
+        console.warn(f"warning: Df on the class's validation images stayed above {percent(settings.target)}: "
                      f"{STOPS[stop]}")
-
     test = evaluate_network(net, x_test, y_test, dataset.n_classes)
     before, after = history[0], history[-1]
-    rows_table = [measure(f"forget ({settings.score})", net, sum(removed.values()), seconds, spec=spec, splits=splits,
-                          target=target, relearn_epochs=settings.relearn_epochs, console=console)]
+    removed_fraction = sum(removed.values()) / sum(sizes.values())
+    method = f"forget ({settings.score})"
+    models = [("parent", parent, 0, 0.0, "untouched (the no-op control)", None),
+              (method, net, sum(removed.values()), seconds, f"{100 * removed_fraction:.3f}% of layers "
+                                                                f"{','.join(map(str, layers))}", None)]
     for name in settings.compare:
         console.say(f"comparator {name} ...")
-        other, changed, other_seconds = run_comparator(name, parent=parent, spec=spec, dataset=dataset, backend=backend,
-                                                       splits=splits, target=target, removed=removed,
-                                                       settings=settings, console=console)
-        rows_table.append(measure(name, other, changed, other_seconds, spec=spec, splits=splits, target=target,
-                                  relearn_epochs=settings.relearn_epochs, console=console))
-    relearn_df = rows_table[0]["relearn_df"]
-    removed_fraction = sum(removed.values()) / sum(sizes.values())
+        other, changed, other_seconds, setting = run_comparator(name, parent=parent, spec=spec, dataset=dataset,
+                                                                backend=backend, splits=splits, target=target,
+                                                                removed=removed, settings=settings, console=console)
+        models.append((name, other, changed, other_seconds, setting, None))
+
+    judged = judge_settings(settings)
+    table_rows = []
+    if settings.evaluate == "none" and not settings.compare:
+        models = []
+    else:
+        console.say(f"judging {len(models)} models ({settings.evaluate}) ...")
+    for row, model in zip(judge_rows([(m[0], m[1]) for m in models], splits=splits, target=target,
+                                     n_classes=dataset.n_classes, train_cfg=spec.train, loss=spec.model.loss,
+                                     seed=spec.seed, settings=judged), models):
+        table_rows.append({**row, "weights_changed": int(model[2]), "seconds": float(model[3]), "setting": model[4]})
 
     child_spec = dataclasses.replace(spec, forget=settings)
+    for row, model in zip(table_rows[2:], models[2:]):
+        row["run"] = str(write_comparator_run(root, row, model[1], child_spec, dataset, run_dir, backend, target))
     arrays = {key: [h[key] for h in history] for key in history[0]}
     with runs.new_run(root, f"{spec.name}-forget", phase="forget") as run:
         runs.write_spec(run.tmp, child_spec)
@@ -271,19 +333,18 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
         runs.save_model(run.tmp / runs.MODEL_FILE, net, attrs)
         forget_attrs = {"df_accuracy": after["df_acc"], "dr_accuracy": after["dr_acc"], "df_before": before["df_acc"],
                         "dr_before": before["dr_acc"], "target_class": target, "score": settings.score,
-                        "layers": layers, "removed_fraction": removed_fraction, "reached": reached, "stop": stop,
-                        "seconds": seconds, "scoring_images": len(rows), "relearn_epochs": settings.relearn_epochs,
-                        "relearn_df": relearn_df}
-        groups_out = {"forget": arrays, "test": {"per_class_accuracy": test.per_class, "confusion": test.confusion}}
-        if settings.compare:
-            groups_out["forget/compare"] = table_arrays(rows_table)
+                        "method": method, "layers": layers, "removed_fraction": removed_fraction, "reached": reached,
+                        "stop": stop, "seconds": seconds, "scoring_images": len(rows), "evaluate": settings.evaluate}
+        groups_out = {"forget": arrays, "test": {"per_class_accuracy": test.per_class, "confusion": test.confusion},
+                      **({"forget/judge": judge_arrays(table_rows)} if table_rows else {})}
         runs.write_metrics(run.tmp / runs.METRICS_FILE, groups_out,
                            {"forget": forget_attrs, "test": {"accuracy": test.accuracy}})
-        if settings.compare:
-            write_text_atomic(run.tmp / COMPARE_FILE, compare_csv(rows_table))
+        if table_rows:
+            write_text_atomic(run.tmp / COMPARE_FILE, judge_csv(table_rows))
         from sparana_cli.plots import forget_figure, save_figures
 
         save_figures({PLOT_FILE: forget_figure(arrays, target)}, run.tmp)
+    child = next((r for r in table_rows if r["method"] == method), {})
     return {
         "run": str(run.path),
         "parent": str(run_dir),
@@ -294,7 +355,9 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
         "df_after": after["df_acc"],
         "dr_before": before["dr_acc"],
         "dr_after": after["dr_acc"],
-        "relearn_df": relearn_df,
+        "probe_recall": child.get("probe_recall"),
+        "relearn_steps": child.get("relearn_steps"),
+        "anamnesis": child.get("anamnesis"),
         "removed": [removed.get(i, 0) for i in range(net.n_layers)],
         "removed_fraction": removed_fraction,
         "removed_fraction_per_layer": {str(i): removed[i] / sizes[i] for i in layers},
@@ -303,17 +366,53 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
         "scoring_images": len(rows),
         "seconds": seconds,
         "seconds_total": time.perf_counter() - started,
-        "steps": [{"step": s, "weights_removed": h["weights_removed"], "train_df": h["train_df"], "df": h["df_acc"],
+        "steps": [{"step": s, "weights_removed": h["weights_removed"], "val_df": h["val_df"], "df": h["df_acc"],
                    "dr": h["dr_acc"]} for s, h in enumerate(history)],
-        **({"compare": rows_table} if settings.compare else {}),
+        "judge": [{k: v for k, v in r.items() if k != "relearn_curve"} for r in table_rows],
+        "evaluate": settings.evaluate,
         "settings": dataclasses.asdict(settings),
     }
 
 
-def compare_csv(rows: list[dict]) -> str:
-    """The comparison table as CSV text."""
+def write_comparator_run(root: Path, row: dict, net: Network, spec, dataset, parent_dir: Path, backend,
+                         target: int) -> Path:
+    """A comparator's network as a forget run of its own (its parent named), with its judged figures; its folder."""
+    method = row["method"]
+    with runs.new_run(root, f"{spec.name}-forget-{method.replace('_', '-')}", phase="forget") as run:
+        runs.write_spec(run.tmp, spec)
+        runs.save_model(run.tmp / runs.MODEL_FILE, net,
+                        runs.run_attrs(spec, dataset, phase="forget", parent=parent_dir, backend=backend))
+        attrs = {"df_accuracy": row["df"], "dr_accuracy": row["dr"], "target_class": target, "method": method,
+                 "setting": row["setting"], "seconds": row["seconds"], "weights_changed": row["weights_changed"]}
+        runs.write_metrics(run.tmp / runs.METRICS_FILE,
+                           {"test": {"per_class_accuracy": np.asarray(row["per_class_accuracy"])},
+                            "forget/judge": judge_arrays([row])},
+                           {"forget": attrs, "test": {"accuracy": row["accuracy"]}})
+    return run.path
+
+
+JUDGE_COLUMNS = ("method", "df", "dr", "probe_recall", "relearn_df_10", "relearn_steps", "anamnesis", "mia",
+                 "weights_changed", "seconds", "setting")
+
+
+def judge_arrays(rows: list[dict]) -> dict:
+    """The judged table as metrics.h5 arrays: one entry per row, NaN where a figure was not measured."""
+    keys = dict.fromkeys(k for r in rows for k in r if k not in ("run", "per_class_accuracy", "relearn_curve"))
+    out = {}
+    for key in keys:
+        values = [r.get(key, float("nan")) for r in rows]
+        out[key] = np.asarray(values, dtype="S") if isinstance(values[0], str) else np.asarray(values, dtype=float)
+    out["per_class_accuracy"] = np.asarray([r["per_class_accuracy"] for r in rows])
+    curves = [r["relearn_curve"] for r in rows if "relearn_curve" in r]
+    if len(curves) == len(rows):
+        out["relearn_curve"] = np.asarray(curves)
+    return out
+
+
+def judge_csv(rows: list[dict]) -> str:
+    """The judged table as CSV text (empty cells where a figure was not measured)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, COMPARE_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, JUDGE_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({key: row[key] for key in COMPARE_COLUMNS} for row in rows)
+    writer.writerows({key: row.get(key, "") for key in JUDGE_COLUMNS} for row in rows)
     return out.getvalue()

@@ -1,25 +1,24 @@
-"""What a forgetting is measured against: the relearn test, and the comparators retrain, random, magnitude and ssd.
+"""The comparators a forgetting is judged against: retrain, random, magnitude, ssd (tuned) and ssd_fixed.
 
-Each comparator starts from the same parent network and seed and returns the forgotten network,
-how many parameters it changed and the seconds it took; `measure` adds test Df, Dr and the relearn test.
+Each starts from the same parent network and seed and returns the forgotten network, how many
+parameters it changed, the seconds it took and the setting it used (for ssd: the alpha and lambda
+chosen on the validation split).
 """
 
 from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from sparana_cli.analysis.pruning import remove_count
 from sparana_cli.analysis.scores import magnitude, random_scores
-from sparana_cli.analysis.ssd import ssd
+from sparana_cli.analysis.ssd import ssd, tuned_ssd
 from sparana_cli.engine.backend import Backend, to_host
 from sparana_cli.engine.metrics import predicted_classes
 from sparana_cli.engine.network import Network
 from sparana_cli.phases.train import build_network, fit
 from sparana_cli.ui import Console
 
-COMPARATORS = ("retrain", "random", "magnitude", "ssd")
+COMPARATORS = ("retrain", "random", "magnitude", "ssd", "ssd_fixed")
 
 
 def without_class(xy, target: int):
@@ -29,20 +28,12 @@ def without_class(xy, target: int):
     return x[keep], y[keep]
 
 
-def df_dr(net, test_xy, target: int) -> tuple[float, float]:
-    """Test accuracy on the target class (Df) and on every other class together (Dr)."""
-    x, y = test_xy
+def df_dr(net, xy, target: int) -> tuple[float, float]:
+    """Accuracy on the target class (Df) and on every other class together (Dr) of a split (x, y)."""
+    x, y = xy
     right = to_host(predicted_classes(net, x) == y)
     on_target = to_host(y) == target
     return float(right[on_target].mean()), float(right[~on_target].mean())
-
-
-def relearned_df(net: Network, spec, splits: dict, target: int, epochs: int, console: Console) -> float:
-    """Df after fine-tuning a copy for `epochs` on the other classes only (spec.train settings, masks held)."""
-    copy = net.copy()
-    fit(copy, spec, without_class(splits["train"], target), without_class(splits["val"], target), console,
-        epochs=epochs, label="relearn")
-    return df_dr(copy, splits["test"], target)[0]
 
 
 def retrain(spec, dataset, backend: Backend, splits: dict, target: int, console: Console) -> tuple[Network, int]:
@@ -69,34 +60,28 @@ def prune_control(kind: str, parent: Network, removed: dict, seed: int) -> tuple
 
 
 def run_comparator(name: str, *, parent: Network, spec, dataset, backend: Backend, splits: dict, target: int,
-                   removed: dict, settings, console: Console) -> tuple[Network, int, float]:
-    """(forgotten network, parameters changed, seconds) of one comparator."""
+                   removed: dict, settings, console: Console) -> tuple[Network, int, float, str]:
+    """(forgotten network, parameters changed, seconds, setting used) of one comparator."""
     started = time.perf_counter()
+    setting = ""
     if name == "retrain":
         net, changed = retrain(spec, dataset, backend, splits, target, console)
+        setting = f"{spec.train.epochs} epochs"
     elif name in ("random", "magnitude"):
         net, changed = prune_control(name, parent, removed, spec.seed)
-    elif name == "ssd":
+        setting = "the forgetting's counts per layer"
+    elif name in ("ssd", "ssd_fixed"):
         x, y = splits["train"]
         on_target = to_host(y) == target
-        net, changed = ssd(parent, x[on_target], y[on_target], x, y, alpha=settings.ssd_alpha, lam=settings.ssd_lambda,
-                           batch=spec.train.batch_size, loss=spec.model.loss)
+        forget_xy, batch, loss = (x[on_target], y[on_target]), spec.train.batch_size, spec.model.loss
+        if name == "ssd":
+            net, changed, alpha, lam = tuned_ssd(parent, *forget_xy, x, y, lambda n: df_dr(n, splits["val"], target),
+                                                 batch=batch, loss=loss)
+        else:
+            alpha, lam = settings.ssd_alpha, settings.ssd_lambda
+            net, changed = ssd(parent, *forget_xy, x, y, alpha=alpha, lam=lam, batch=batch, loss=loss)
+        setting = f"alpha {alpha:g}, lambda {lam:g}" + (" (chosen on validation)" if name == "ssd" else "")
     else:
         raise ValueError(f"unknown comparator {name!r}")
     backend.synchronize()
-    return net, changed, time.perf_counter() - started
-
-
-def measure(method: str, net: Network, changed: int, seconds: float, *, spec, splits: dict, target: int,
-            relearn_epochs: int, console: Console) -> dict:
-    """One row of the comparison table."""
-    df, dr = df_dr(net, splits["test"], target)
-    relearned = relearned_df(net, spec, splits, target, relearn_epochs, console) if relearn_epochs else float("nan")
-    return {"method": method, "df": df, "dr": dr, "relearn_df": relearned, "weights_changed": int(changed),
-            "seconds": float(seconds)}
-
-
-def table_arrays(rows: list[dict]) -> dict:
-    """The comparison table as metrics.h5 arrays (method names as bytes)."""
-    return {"method": np.asarray([r["method"] for r in rows], dtype="S"),
-            **{key: np.asarray([r[key] for r in rows]) for key in ("df", "dr", "relearn_df", "weights_changed", "seconds")}}
+    return net, changed, time.perf_counter() - started, setting
