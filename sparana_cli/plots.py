@@ -108,6 +108,30 @@ def forget_figure(forget: dict, target: int | None = None) -> Figure:
     return fig
 
 
+def prune_figure(prune: dict, *, title: str) -> Figure:
+    """Each hidden layer's width (left) and test accuracy (right) against live parameters, step by step.
+
+    prune holds per-step arrays: "widths" (steps, hidden layers), "accuracy", "live_parameters".
+    """
+    size = np.asarray(prune["live_parameters"])
+    widths = np.asarray(prune["widths"]).reshape(len(size), -1)
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for j in range(widths.shape[1]):
+        left.plot(size, widths[:, j], marker=".", label=f"hidden layer {j + 1}")
+    left.set(xscale="log", xlabel="live parameters (weights + biases, after removing dead units)",
+             ylabel="units", title="layer widths")
+    left.invert_xaxis()
+    left.legend()
+    right.plot(size, 100 * np.asarray(prune["accuracy"]), marker=".", color="black")
+    right.set(xscale="log", xlabel="live parameters", ylabel="test accuracy (%)", title="accuracy")
+    right.invert_xaxis()
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return fig
+
+
 def per_class_figure(per_class, parent: tuple[str, np.ndarray] | None = None) -> Figure:
     """Test accuracy per class as bars, beside the parent run's when there is one."""
     per_class = 100 * np.asarray(per_class, dtype=float)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sparana_cli import runs
+from sparana_cli.store import runs
 from tests.test_cli import check_refused, invoke, train_json, trained_tiny_run
 from tests.test_prune_cli import digest
 

@@ -20,12 +20,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from sparana_cli import runs
 from sparana_cli.cli import main
 from sparana_cli.data.idx import write_idx
 from sparana_cli.errors import Interrupted
 from sparana_cli.phases.train import train
 from sparana_cli.spec import spec_from_mapping
+from sparana_cli.store import runs
 from sparana_cli.ui import Console
 from tests.conftest import IDX_NAMES, tiny_spec, write_idx_folder
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from sparana_cli import runs
 from sparana_cli.cli import main
 from sparana_cli.errors import Interrupted
 from sparana_cli.phases.train import train
 from sparana_cli.spec import spec_from_mapping
+from sparana_cli.store import runs
 from sparana_cli.ui import Console
 from tests.conftest import tiny_spec
 
@@ -164,7 +164,7 @@ def test_a_damaged_run_is_listed_as_such_without_hiding_the_others(store):
 
 
 def test_key_metric_by_phase():
-    from sparana_cli.catalog import key_metric
+    from sparana_cli.store.catalog import key_metric
 
     assert key_metric("train", {"test": {"accuracy": 0.9451}}) == "test 94.51%"
     assert key_metric("attack", {"attack": {"clean_accuracy": 0.9}}) == "clean 90.00%"

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from sparana_cli import runs
 from sparana_cli.cli import main
 from sparana_cli.engine.backend import _cupy
+from sparana_cli.store import runs
 from tests.conftest import IDX_NAMES, tiny_spec, write_idx_folder
 
 

@@ -4,9 +4,9 @@ import h5py
 import numpy as np
 import pytest
 
-from sparana_cli import runs
 from sparana_cli.engine.network import Network
 from sparana_cli.errors import UserError
+from sparana_cli.store import runs
 
 NOW = datetime(2026, 11, 21, 15, 30, 12)
 

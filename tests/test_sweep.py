@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sparana_cli import runs
 from sparana_cli.errors import UserError
+from sparana_cli.store import runs
 from sparana_cli.sweeps import expand, parse_axes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,7 +134,7 @@ def test_shell_script_sweep_writes_a_csv(spec_file, runs_dir):
 
 
 def test_items_become_options_of_run_commands():
-    from sparana_cli.sweeps import option_args
+    from sparana_cli.cli.sweep_commands import option_args
 
     assert option_args("prune", ["method=maav", "sparsity=0.5", "layers=[0,1]", "shrink=true", "include_output=false",
                                  "finetune-epochs=1"]) == [

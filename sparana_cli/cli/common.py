@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from sparana_cli import runs
 from sparana_cli.errors import RunStopped, UserError
 from sparana_cli.signals import terminate_as_interrupt
+from sparana_cli.store import runs
 from sparana_cli.ui import Console
 
 

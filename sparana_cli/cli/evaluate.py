@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from sparana_cli import runs
 from sparana_cli.cli.common import common_options
+from sparana_cli.store import runs
 from sparana_cli.ui import percent, table
 
 

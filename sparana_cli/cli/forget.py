@@ -6,10 +6,10 @@ from typing import get_args, get_type_hints
 
 import click
 
-from sparana_cli import runs
 from sparana_cli.cli.common import common_options
 from sparana_cli.cli.prune import _layer_list
 from sparana_cli.spec import ForgetSpec
+from sparana_cli.store import runs
 from sparana_cli.ui import percent, table
 
 SCORES = get_args(get_type_hints(ForgetSpec)["score"])

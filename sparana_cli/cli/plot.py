@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from sparana_cli import runs
 from sparana_cli.cli.common import common_options
 from sparana_cli.errors import UserError
+from sparana_cli.store import runs
 
 
 @click.command()
@@ -23,8 +23,8 @@ def plot(run, out_dir, root, console):
     the run folder: they are derived from metrics.h5 and replace only earlier PNGs of the same
     name; spec.yaml, model.h5, metrics.h5 and status.json are never written.
     """
-    from sparana_cli.catalog import read_parent_metrics
     from sparana_cli.plots import figures, save_figures
+    from sparana_cli.store.catalog import read_parent_metrics
 
     folder = runs.resolve_run(root, run)
     if folder.is_symlink():

@@ -6,9 +6,9 @@ from typing import get_args, get_type_hints
 
 import click
 
-from sparana_cli import runs
 from sparana_cli.cli.common import common_options
 from sparana_cli.spec import PruneSpec
+from sparana_cli.store import runs
 from sparana_cli.ui import percent, table
 
 _CHOICES = {name: get_args(tp) for name, tp in get_type_hints(PruneSpec).items()}  # the spec's Literal fields

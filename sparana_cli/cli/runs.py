@@ -8,9 +8,9 @@ import json
 
 import click
 
-from sparana_cli import runs, runstate
 from sparana_cli.cli.common import common_options
 from sparana_cli.errors import UserError
+from sparana_cli.store import runs, runstate
 from sparana_cli.ui import _jsonable, table
 
 CSV_COLUMNS = ("name", "phase", "parent", "dataset", "metric", "test_accuracy", "sparsity", "created", "status", "state", "run")
@@ -28,7 +28,7 @@ def runs_command(ctx, csv_mode, root, console):
     """
     if ctx.invoked_subcommand is not None:
         return
-    from sparana_cli.catalog import list_runs
+    from sparana_cli.store.catalog import list_runs
 
     rows = list_runs(root)
     if csv_mode:
@@ -68,7 +68,7 @@ def _status(row: dict) -> str:
 @common_options
 def compare(run_names, root, console):
     """Metrics of finished runs side by side: summary numbers, last per-step values, per-class accuracy."""
-    from sparana_cli.catalog import compare as compare_runs
+    from sparana_cli.store.catalog import compare as compare_runs
 
     if len(run_names) < 2:
         raise UserError("runs compare: give at least two runs")
@@ -85,7 +85,7 @@ def compare(run_names, root, console):
 @common_options
 def diff(run_a, run_b, root, console):
     """The keys whose values differ between two runs' resolved specs."""
-    from sparana_cli.catalog import diff_specs
+    from sparana_cli.store.catalog import diff_specs
 
     a, b = runs.resolve_run(root, run_a), runs.resolve_run(root, run_b)
     differences = diff_specs(a, b)

@@ -34,11 +34,12 @@ def sweep(target, axes, command, workers, scheduler, root, console):
 
     Exit status: 0 when every run completed, 3 when some did not (the CSV says which), 130 when interrupted.
     """
+    from sparana_cli.cli.sweep_commands import sweep_command
     from sparana_cli.phases.sweep import sweep as run_sweep
 
     try:
-        summary = run_sweep(target, axes, command=command, workers=workers, scheduler=scheduler, root=root,
-                            console=console)
+        summary = run_sweep(target, axes, command=command, cmd=sweep_command(command), workers=workers,
+                            scheduler=scheduler, root=root, console=console)
     except RunStopped as err:
         if console.json_mode:
             console.result(err.summary, "")

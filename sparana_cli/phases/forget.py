@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sparana_cli import runs
 from sparana_cli.analysis.forgetting import forward_from, group_rows, layer_input, removed_contribution, select_removals
 from sparana_cli.analysis.pruning import chosen_matrices
 from sparana_cli.engine.backend import to_host
@@ -33,11 +32,12 @@ from sparana_cli.engine.metrics import confusion_matrix, evaluate_network, per_c
 from sparana_cli.engine.network import Network
 from sparana_cli.errors import UserError
 from sparana_cli.files import write_text_atomic
-from sparana_cli.phases.evaluate import load_run_with_data
+from sparana_cli.fitting import device_splits
 from sparana_cli.phases.forget_compare import measure, run_comparator, table_arrays
-from sparana_cli.phases.train import device_splits
 from sparana_cli.seeding import generator
 from sparana_cli.spec import ForgetSpec, section_from_options
+from sparana_cli.store import runs
+from sparana_cli.store.reader import load_run_with_data
 from sparana_cli.ui import Console, percent
 
 DEFAULT_STEP_FRACTION = 0.0006

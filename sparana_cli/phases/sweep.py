@@ -14,19 +14,19 @@ from pathlib import Path
 
 import yaml
 
-from sparana_cli import runs, runstate, sweeps
+from sparana_cli import sweeps
 from sparana_cli.errors import Interrupted, RunFailed, UserError
 from sparana_cli.files import write_text_atomic
 from sparana_cli.signals import graceful_stop
+from sparana_cli.store import runs, runstate
 from sparana_cli.ui import Console
 
 CSV_FILE, SWEEP_FILE = "sweep.csv", "sweep.yaml"
 
 
-def sweep(target: str, axis_items, *, command: str, workers: int | None, scheduler: str | None,
-          root: Path, console: Console) -> dict:
-    """Run `command` once per point of the axes' product; return the summary (rows, counts, the CSV's path)."""
-    cmd = sweeps.sweep_command(command)
+def sweep(target: str, axis_items, *, command: str, cmd: sweeps.SweepCommand, workers: int | None,
+          scheduler: str | None, root: Path, console: Console) -> dict:
+    """Run `command` (how: `cmd`) once per point of the axes' product; return the summary (rows, counts, the CSV's path)."""
     axes = sweeps.parse_axes(axis_items)
     if not axes:
         raise UserError("nothing to sweep: give at least one axis, e.g. seed=1..3 or train.lr=0.01,0.1")

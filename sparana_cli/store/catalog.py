@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sparana_cli import runs, runstate
 from sparana_cli.errors import UserError
 from sparana_cli.spec import read_yaml
+from sparana_cli.store import runs, runstate
 
 # The "metric" column: phase -> (label, metrics group, summary attribute) items; others show test accuracy.
 # A phase whose headline is not test accuracy adds a line here.

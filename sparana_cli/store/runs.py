@@ -24,13 +24,14 @@ from typing import IO, Iterator
 import h5py
 import numpy as np
 
-from sparana_cli import __version__, runstate
+from sparana_cli import __version__
 from sparana_cli.engine.backend import CPU, Backend, to_host
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import UserError
 from sparana_cli.files import atomic_path, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
+from sparana_cli.store import runstate
 
 RUNS_ENV = "SPARANA_RUNS"
 SPEC_FILE, MODEL_FILE, METRICS_FILE = "spec.yaml", "model.h5", "metrics.h5"
