@@ -150,9 +150,10 @@ def test_plot_of_a_child_run_draws_its_tradeoff_curves(store, tmp_path):
     assert sorted(p.name for p in child.iterdir()) == before  # --out: the run folder gets nothing
 
 
-def test_plot_defaults_to_the_newest_run(store):
-    report = json.loads(invoke("plot", "--runs-dir", store["root"], "--json").stdout)
-    assert report["run"] == str(store["child"])
+def test_plot_defaults_to_the_newest_training_run(store):
+    result = invoke("plot", "--runs-dir", store["root"], "--json")
+    assert json.loads(result.stdout)["run"] == str(store["b"])  # not the newer forget child
+    assert f"run: {store['b'].name} (the newest finished train run" in result.stderr
 
 
 def test_a_damaged_run_is_listed_as_such_without_hiding_the_others(store):

@@ -80,7 +80,7 @@ def test_resume_mid_epoch_gives_bitwise_the_uninterrupted_weights(variant, idx_f
         np.testing.assert_array_equal(history[key], ref_history[key])
     assert summary["test_accuracy"] == reference["test_accuracy"]
     finished = Path(summary["run"])
-    assert sorted(p.name for p in finished.iterdir()) == ["metrics.h5", "model.h5", "spec.yaml", "status.json"]
+    assert sorted(p.name for p in finished.iterdir()) == ["metrics.h5", "model.h5", "provenance.json", "spec.yaml", "status.json"]
     status = json.loads((finished / "status.json").read_text())
     assert status["state"] == "completed" and status["resumed"] == 2
     assert status["started"] <= status["resumed_at"]  # when the run began, and when it was last resumed

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sparana_cli.cli.common import common_options
-from sparana_cli.store import runs
+from sparana_cli.cli.common import common_options, pick_run
 from sparana_cli.ui import percent, table
 
 
@@ -17,11 +16,11 @@ from sparana_cli.ui import percent, table
 def evaluate(run, device, root, console):
     """Test accuracy, per-class accuracy, confusion matrix and parameter counts of RUN.
 
-    RUN is a run folder or its name in the runs folder [default: the newest finished run].
+    RUN is a run folder or its name in the runs folder [default: the newest finished train run].
     """
     from sparana_cli.phases.evaluate import evaluate as run_evaluate
 
-    report = run_evaluate(runs.resolve_run(root, run), console=console, device=device)
+    report = run_evaluate(pick_run(root, run, console), console=console, device=device)
     console.result(report, _evaluation_text(report))
 
 

@@ -87,6 +87,7 @@ def _train_into(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Bac
         fields = runstate.start_fields("train")
         if not fresh:  # the run started when it was first reserved; this is a later session
             fields["resumed_at"] = fields.pop("started")
+            runs.record_session(run)
         runstate.write_status(run.tmp, runstate.RUNNING, **fields, epochs=epochs, message="",
                               resumed=(runstate.read_status(run.tmp, strict=False) or {}).get("resumed", -1) + 1)
         splits = device_splits(dataset, backend, net.dtype)
