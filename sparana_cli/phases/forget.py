@@ -283,7 +283,8 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
             write_text_atomic(run.tmp / COMPARE_FILE, compare_csv(rows_table))
         from sparana_cli.plots import forget_figure, save_figures
 
-        save_figures({PLOT_FILE: forget_figure(arrays, target)}, run.tmp)
+        save_figures({PLOT_FILE: forget_figure(arrays, target, compare=table_arrays(rows_table) if settings.compare else None)},
+                     run.tmp)
     return {
         "run": str(run.path),
         "parent": str(run_dir),
