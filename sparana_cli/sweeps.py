@@ -160,28 +160,29 @@ def interrupt_points(signum: int = signal.SIGINT) -> None:
 # -- executors ------------------------------------------------------------------------------------
 
 
-def run_local(jobs: list[list[str]], root: str, cwd: str, workers: int, stop) -> Iterator[tuple[int, dict]]:
+def run_local(jobs: list[list[str]], root: str, cwd: str, workers: int, stop, *,
+              env: dict[str, str] | None = None) -> Iterator[tuple[int, dict]]:
     """Run the jobs on this machine, `workers` at a time; yield (index, outcome) as each ends.
 
     With several workers each child gets an equal share of the cores for its BLAS threads,
     unless the caller's environment already says how many.
     """
     share = str(max(1, (os.cpu_count() or 1) // workers))
-    env = {var: share for var in THREAD_VARIABLES if workers > 1 and var not in os.environ}
+    env = {**(env or {}), **{var: share for var in THREAD_VARIABLES if workers > 1 and var not in os.environ}}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(run_point, argv, root, cwd, env): i for i, argv in enumerate(jobs)}
         yield from _as_they_end(futures, stop)
 
 
 def run_on_cluster(jobs: list[list[str]], root: str, cwd: str, scheduler: str, stop, *,
-                   tag: str) -> Iterator[tuple[int, dict]]:
+                   tag: str, env: dict[str, str] | None = None) -> Iterator[tuple[int, dict]]:
     """Submit the jobs to the Dask scheduler at `scheduler`; yield (index, outcome) as each ends.
 
     Workers need sparana installed and the same paths (runs folder, spec, data) on a shared file system.
     """
     client = connect(scheduler)
     with client:
-        futures = {client.submit(run_point, argv, root, cwd, {}, key=f"sparana-{tag}-{i}", pure=False): i
+        futures = {client.submit(run_point, argv, root, cwd, env or {}, key=f"sparana-{tag}-{i}", pure=False): i
                    for i, argv in enumerate(jobs)}
         yield from _as_they_end(futures, stop)
 
