@@ -83,6 +83,8 @@ def read_run(folder: Path, *, strict: bool = False) -> RunRecord:
     record = RunRecord(folder, finished, runstate.effective_state(folder, status, finished=finished), status,
                        message=str(status.get("message", "")), phase=str(status.get("phase", "")),
                        created=str(status.get("started", "")), provenance=provenance.read(folder))
+    if record.phase == "sweep":  # a sweep folder: sweep.yaml and CSVs, no spec or model (store/sweepfolder.py)
+        return record
     try:
         spec = read_yaml(folder / runs.SPEC_FILE) if (finished or (folder / runs.SPEC_FILE).is_file()) else None
         record.spec = spec if isinstance(spec, dict) else None
@@ -94,7 +96,7 @@ def read_run(folder: Path, *, strict: bool = False) -> RunRecord:
         record.state, record.message = "damaged", str(err)
         return record
     record.dataset = str(((record.spec or {}).get("data") or {}).get("name", "") or "")
-    if not finished or record.phase == "sweep":
+    if not finished:
         return record
     try:
         record.model = runs.read_model_attrs(folder)
