@@ -200,6 +200,8 @@ def test_runs_rm_asks_refuses_parents_and_removes(store):
     assert refused.exit_code == 2 and "child run" in refused.stderr and store["a"].is_dir()
     kept = CliRunner().invoke(main, ["runs", "rm", store["b"].name, "--runs-dir", str(root)], input="n\n")
     assert kept.exit_code == 0 and "will remove 1 folder" in kept.stderr and store["b"].is_dir()
+    unanswered = CliRunner().invoke(main, ["runs", "rm", store["b"].name, "--runs-dir", str(root)], input="")
+    assert unanswered.exit_code == 2 and "--yes" in unanswered.stderr and store["b"].is_dir()
     gone = CliRunner().invoke(main, ["runs", "rm", store["b"].name, "--runs-dir", str(root)], input="y\n")
     assert gone.exit_code == 0 and not store["b"].exists()
     report = json.loads(invoke("runs", "rm", "--incomplete", "--runs-dir", root, "--yes", "--json").stdout)

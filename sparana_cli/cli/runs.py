@@ -208,9 +208,14 @@ def remove(run_names, recursive, incomplete, yes, root, console):
         return
     listing = "\n".join(f"  {r.path}  ({r.phase or 'run'}, {r.state})" for r in plan)
     click.echo(f"will remove {len(plan)} folder{'s' * (len(plan) > 1)}:\n{listing}", err=True)
-    if not yes and not click.confirm("remove them?", default=False, err=True):
-        console.result(summary, "nothing removed")
-        return
+    if not yes:
+        try:
+            answer = click.confirm("remove them?", default=False, err=True)
+        except click.Abort:  # stdin closed (a script, CI) or Ctrl-C at the question
+            raise UserError("nothing removed: no answer to the question; give --yes to remove without asking") from None
+        if not answer:
+            console.result(summary, "nothing removed")
+            return
     remove_folders(plan)
     summary["removed"] = True
     console.result(summary, f"removed {len(plan)} folder{'s' * (len(plan) > 1)}")

@@ -226,12 +226,6 @@ def parent_record(record: RunRecord) -> RunRecord | None:
     return None if parent.state == "damaged" else parent
 
 
-def read_parent_metrics(folder: Path) -> tuple[Path, dict, dict] | None:
-    """The parent run's folder and metrics (arrays, attrs), when the run names a readable parent."""
-    parent = parent_record(read_run(folder))
-    return None if parent is None else (parent.path, parent.arrays, parent.attrs)
-
-
 def lineage(record: RunRecord, all_records: list[RunRecord]) -> dict:
     """Ancestors (parent first) and descendants (children first) of a run, by name."""
     ancestors, seen = [], {record.name}
