@@ -227,3 +227,15 @@ def test_the_readme_commands_work_in_sequence(tmp_path, monkeypatch):
     listing = json.loads(invoke("runs", "--json").stdout)["runs"]
     assert [(r["phase"], r["parent"]) for r in listing] == [("train", ""), ("prune", Path(trained).name),
                                                            ("forget", Path(trained).name)]
+
+
+def test_runs_show_a_finished_and_an_unfinished_run(store):
+    root = store["root"]
+    child = json.loads(invoke("runs", "show", store["child"].name, "--runs-dir", root, "--json").stdout)
+    assert child["lineage"] == {"ancestors": [store["a"].name], "descendants": []}
+    assert child["metrics"]["forget.df_accuracy"] == 0.02 and child["phase"] == "forget"
+    parent = json.loads(invoke("runs", "show", store["a"].name, "--runs-dir", root, "--json").stdout)
+    assert parent["lineage"]["descendants"] == [store["child"].name]
+    assert parent["provenance"]["sparana_version"] and parent["provenance"]["ended"]
+    killed = invoke("runs", "show", store["killed"].name, "--runs-dir", root).stdout
+    assert "killed" in killed and "made by:" in killed and "(not ended)" in killed

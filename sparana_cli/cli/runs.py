@@ -110,13 +110,20 @@ def _status(row: dict) -> str:
 @click.argument("run_name", metavar="RUN")
 @common_options
 def show(run_name, root, console):
-    """One run: its spec, provenance (command, versions, git commit, host, device, times), lineage and headline metrics."""
-    from sparana_cli.store.catalog import key_metric, lineage, metric_table, records
+    """One run: its spec, provenance (command, versions, git commit, host, device, times), lineage and headline metrics.
+
+    RUN may be unfinished (a .tmp folder): its state and provenance say what became of it.
+    """
+    from sparana_cli.store.catalog import key_metric, lineage, locate, metric_table, records
     from sparana_cli.store.reader import read_run
 
-    record = read_run(runs.resolve_run(root, run_name), strict=True)
+    folder = locate(root, run_name)
+    record = read_run(folder, strict=not folder.name.endswith(runs.TMP_SUFFIX))
+    if record.phase == "sweep":
+        raise UserError(f"{folder}: a sweep folder; its table is {folder / 'sweep.csv'} (and summary.csv)")
     family = lineage(record, records(root))
-    headline = {k: v for k, v in metric_table(record).items() if "[" not in k and "(last)" not in k}
+    headline = ({k: v for k, v in metric_table(record).items() if "[" not in k and "(last)" not in k}
+                if record.finished else {})
     summary = {"run": str(record.path), "phase": record.phase, "parent": record.parent, "dataset": record.dataset,
                "created": record.created, "state": record.state, "formats": record.formats, "sparsity": record.sparsity,
                "metric": key_metric(record.phase, record.attrs), "metrics": headline, "lineage": family,
@@ -136,10 +143,11 @@ def show(run_name, root, console):
                 f"  time      {p.get('started')} -> {p.get('ended') or '(not ended)'}"]
         made += [f"  sweep     {p['sweep']}"] if p.get("sweep") else []
         made += [f"  resumed   {s.get('started')}: {' '.join(s.get('argv') or [])}" for s in p.get("sessions", [])]
-    spec_text = runs.read_spec_text(record.path)
-    lines = [f"run: {record.path}", f"  phase {record.phase}, dataset {record.dataset}, {record.state}, created "
-             f"{record.created.replace('T', ' ')[:19]}; layers {', '.join(record.formats)}; "
-             f"sparsity {_sparsity(record.sparsity)}",
+    spec_text = runs.read_spec_text(record.path) if record.spec is not None else "(no spec.yaml)"
+    state = record.state + (f": {record.message}" if record.message and not record.finished else "")
+    lines = [f"run: {record.path}", f"  phase {record.phase}, dataset {record.dataset}, {state}, created "
+             f"{record.created.replace('T', ' ')[:19]}"
+             + (f"; layers {', '.join(record.formats)}; sparsity {_sparsity(record.sparsity)}" if record.finished else ""),
              "", "lineage:",
              f"  parents   {' <- '.join(family['ancestors']) or '(none: a training run)'}",
              f"  children  {', '.join(family['descendants']) or '(none)'}",

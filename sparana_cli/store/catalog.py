@@ -255,7 +255,7 @@ def removal_plan(root: Path, names: list[str], *, recursive: bool, incomplete: b
     all_records = records(root)
     plan: list[RunRecord] = []
     for name in names:
-        folder = _locate(root, name)
+        folder = locate(root, name)
         record = next((r for r in all_records if r.path.resolve() == folder.resolve()), None) or read_run(folder)
         children = descendants(record, all_records)
         if children and not recursive:
@@ -274,7 +274,7 @@ def removal_plan(root: Path, names: list[str], *, recursive: bool, incomplete: b
     return unique
 
 
-def _locate(root: Path, name: str) -> Path:
+def locate(root: Path, name: str) -> Path:
     """A run or sweep folder, finished or not, by path or by name in root."""
     for candidate in (Path(name), root / name):
         if candidate.is_dir() and not candidate.is_symlink():

@@ -6,12 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from sparana_cli.data import load_dataset
 from sparana_cli.engine.backend import resolve_backend
 from sparana_cli.errors import UserError
 from sparana_cli.spec import read_yaml
 from sparana_cli.store import provenance, runs, runstate
 from sparana_cli.ui import Console
+
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_run_with_data(run_dir: Path, console: Console, device: str = "auto"):
@@ -75,6 +79,14 @@ def is_run_folder(folder: Path) -> bool:
     return folder.is_dir() and ((folder / runs.SPEC_FILE).is_file() or (folder / runstate.STATUS_FILE).is_file())
 
 
+def _read_spec(path: Path):
+    """spec.yaml as a mapping, parsed by libyaml when PyYAML has it (five times faster: `runs` reads every spec)."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=FAST_LOADER)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return read_yaml(path)  # the one-line UserError naming the file
+
+
 def read_run(folder: Path, *, strict: bool = False) -> RunRecord:
     """Everything a run folder records but its weights; damage is a state (or, strict, a UserError naming the file)."""
     folder = Path(folder)
@@ -86,7 +98,7 @@ def read_run(folder: Path, *, strict: bool = False) -> RunRecord:
     if record.phase == "sweep":  # a sweep folder: sweep.yaml and CSVs, no spec or model (store/sweepfolder.py)
         return record
     try:
-        spec = read_yaml(folder / runs.SPEC_FILE) if (finished or (folder / runs.SPEC_FILE).is_file()) else None
+        spec = _read_spec(folder / runs.SPEC_FILE) if (finished or (folder / runs.SPEC_FILE).is_file()) else None
         record.spec = spec if isinstance(spec, dict) else None
         if finished and record.spec is None:
             raise UserError(f"{folder / runs.SPEC_FILE}: expected a mapping of keys")

@@ -236,6 +236,7 @@ def write_network(f: h5py.File, net: Network, attrs: dict, *, compress_masks: bo
         else:
             g.create_dataset("weights", data=to_host(w))
             g.create_dataset("mask", data=to_host(m), compression="gzip" if compress_masks else None)
+            g.attrs["live"] = int(np.count_nonzero(to_host(m)))  # the mask's count: listing runs reads no masks
         g.create_dataset("bias", data=to_host(b))
         g.attrs["activation"] = net.activation(i)
         g.attrs["format"] = "csr" if i in csr_layers else "dense"
@@ -362,9 +363,10 @@ def model_layout(run_dir: Path) -> tuple[list[str], float]:
                 total += int(shape[0]) * int(shape[1])
                 kept += int(indptr[-1]) if len(indptr) else 0
             else:
-                mask = g["mask"][()]
                 formats.append("dense")
-                total, kept = total + mask.size, kept + int(np.count_nonzero(mask))
+                mask = g["mask"]
+                live = g.attrs.get("live")  # absent in runs written before it was kept: count the mask
+                total, kept = total + mask.size, kept + int(live if live is not None else np.count_nonzero(mask[()]))
     return formats, (1 - kept / total if total else 0.0)
 
 
