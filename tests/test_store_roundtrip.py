@@ -106,6 +106,10 @@ def test_every_kind_is_shown_evaluated_and_plotted(world, kind, tmp_path):
                 "forget": ["forget.png", "per_class.png"], "attack": ["attack.png"]}[kind]
     assert names == expected
     assert all(Path(p).read_bytes().startswith(PNG_MAGIC) for p in plots)
+    differences = run_json("runs", "diff", world["kinds"]["train"].name, run.name, "--runs-dir", root)["differences"]
+    section = {"prune dense": "prune.", "prune csr": "prune.", "shrink": "prune.", "forget": "forget.",
+               "attack": "attack."}.get(kind)
+    assert (section is None) or any(key.startswith(section) for key in differences), differences
     assert digest(run) == before  # reading a run never changes it
 
 
@@ -136,3 +140,17 @@ def test_the_sweep_folder_has_its_summary(world):
     folder = world["sweep"]
     assert (folder / "summary.csv").read_text().splitlines()[0] == "train.epochs,n,test_accuracy_mean,test_accuracy_std"
     assert json.loads((folder / "provenance.json").read_text())["argv"][1] == "sweep"
+
+
+def test_children_are_runs_like_any_other(world, tmp_path):
+    """A child's child: attack the CSR child, forget from the shrunk child, prune the forget child."""
+    k, r = world["kinds"], ("--runs-dir", tmp_path / "grandchildren")
+    attacked = run_json("attack", k["prune csr"], "--eps", "0.1", "--samples", "20", *r)
+    assert attacked["parent"] == str(k["prune csr"])
+    forgot = run_json("forget", "--run", k["shrink"], "--class", "3", "--step", "2", "--max-fraction", "0.5",
+                      "--relearn-epochs", "0", *r)
+    assert forgot["parent"] == str(k["shrink"])
+    pruned = run_json("prune", "--run", k["forget"], "--sparsity", "0.3", "--format", "csr", *r)
+    assert pruned["parent"] == str(k["forget"])
+    shown = run_json("runs", "show", Path(pruned["run"]).name, *r)
+    assert shown["lineage"]["ancestors"] == [k["forget"].name, k["train"].name]  # across runs folders
