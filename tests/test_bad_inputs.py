@@ -264,6 +264,16 @@ CASES: dict[str, Bad] = {
     "runs diff: malformed spec.yaml": Bad(lambda w: after((w.finished / "spec.yaml").write_text("a: ["), [
         "runs", "diff", w.finished.name, w.finished.name]), "spec.yaml"),
     "runs diff: second run missing": Bad(lambda w: ["runs", "diff", w.finished.name], "RUN_B"),
+    "runs: unknown sort column": Bad(lambda w: ["runs", "--sort", "colour"], "--sort colour"),
+    "runs: unknown state": Bad(lambda w: ["runs", "--state", "sleeping"], "--state sleeping"),
+    "runs: --where without =": Bad(lambda w: ["runs", "--where", "model.hidden"], "--where"),
+    "runs show: no such run": Bad(lambda w: ["runs", "show", "nope"], "nope"),
+    "runs show: corrupt model.h5": Bad(lambda w: after(_truncate(w.finished / "model.h5"), ["runs", "show",
+                                                  w.finished.name]), "model.h5"),
+    "runs rm: nothing named": Bad(lambda w: ["runs", "rm", "--yes"], "--incomplete"),
+    "runs rm: no such run": Bad(lambda w: ["runs", "rm", "nope", "--yes"], "nope"),
+    "runs rm: a running run": Bad(lambda w: after(setattr(w, "live", runs.reserve_run(w.runs, "live", phase="train")),
+                                                  ["runs", "rm", w.live.tmp.name, "--yes"]), "still running"),
     # -- plot --------------------------------------------------------------------------------------
     "plot: no such run": Bad(lambda w: ["plot", "nope"], "nope"),
     "plot: an unfinished run": Bad(lambda w: ["plot", w.unfinished], ".tmp"),

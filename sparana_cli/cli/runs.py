@@ -220,6 +220,7 @@ def remove(run_names, recursive, incomplete, yes, root, console):
         try:
             answer = click.confirm("remove them?", default=False, err=True)
         except click.Abort:  # stdin closed (a script, CI) or Ctrl-C at the question
+            click.echo(err=True)  # end the question's line
             raise UserError("nothing removed: no answer to the question; give --yes to remove without asking") from None
         if not answer:
             console.result(summary, "nothing removed")
