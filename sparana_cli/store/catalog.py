@@ -3,6 +3,7 @@ differences between specs, lineage, and what removing runs would take."""
 
 from __future__ import annotations
 
+import csv
 import math
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import yaml
 
 from sparana_cli.errors import UserError
-from sparana_cli.store import runs, runstate
+from sparana_cli.store import runs, runstate, sweepfolder
 from sparana_cli.store.reader import RunRecord, is_run_folder, read_run
 
 # The "metric" column: phase -> (label, metrics group, summary attribute) items; others show test accuracy.
@@ -78,9 +79,7 @@ def sweep_members(sweep: RunRecord, all_records: list[RunRecord]) -> list[str]:
 
 def _csv_runs(folder: Path) -> list[str]:
     """Run names listed in a sweep folder's sweep.csv (how sweeps made before provenance are grouped)."""
-    import csv
-
-    path = folder / "sweep.csv"
+    path = folder / sweepfolder.CSV_FILE
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             return [Path(r["run"]).name for r in csv.DictReader(handle) if r.get("run")]
