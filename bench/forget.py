@@ -24,11 +24,11 @@ import statistics
 import time
 from pathlib import Path
 
-from sparana_cli import runs
 from sparana_cli.phases.evaluate import load_run_with_data
 from sparana_cli.phases.forget import chosen_layers, forget_network, resolve_settings
 from sparana_cli.phases.forget_compare import retrain
 from sparana_cli.phases.train import device_splits
+from sparana_cli.store import runs
 from sparana_cli.ui import Console, table
 
 PRESETS = {"default": {}, "output": {"score": "taylor_disc", "samples": 10, "overshoot": 2.0, "repair_steps": 0}}

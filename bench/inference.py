@@ -95,7 +95,7 @@ def shrink_rows(x, repeats: int, backend: Backend) -> list[dict]:
 
 def run_shrink_rows(run_dir: Path, x, repeats: int, backend: Backend) -> list[dict]:
     """MAAV one-shot pruning (hidden layers, layer scope) of a trained run, scored on x, then shrunk."""
-    from sparana_cli import runs
+    from sparana_cli.store import runs
 
     trained, _ = runs.load_model(run_dir, backend)
     rows = []
@@ -163,8 +163,8 @@ def p4_rows(*, rows: int = 5000, repeats: int = 5) -> list[dict]:
 
 def _run_inputs(run_dir: Path, rows: int, backend: Backend):
     """Test images of the run's dataset (repeated up to `rows`): real activity patterns for MAAV and timing."""
-    from sparana_cli import runs
     from sparana_cli.data import load_dataset
+    from sparana_cli.store import runs
 
     spec = runs.load_run_spec(run_dir)
     x = load_dataset(spec.data, spec.seed).x_test

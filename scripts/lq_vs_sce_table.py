@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sparana_cli import runs
+from sparana_cli.store import runs
 
 MODELS = {("linear", "quadratic"): "LQ", ("softmax", "cross_entropy"): "SCE"}
 

@@ -1,4 +1,7 @@
-"""PNG figures of a run's metrics: training curves, prune/forget trade-off curves, per-class accuracy bars.
+"""PNG figures of a run's metrics: training curves, prune widths, forget and attack curves, per-class accuracy bars.
+
+The one home of plotting: the phases (prune.png, forget.png), `sparana plot` and `sparana sweep`
+(summary.png) draw with these functions. They take metrics as arrays and never read a run folder.
 
 Figures are derived files: a pure function of metrics.h5 (and the parent run's), so writing them
 into a finished run folder changes none of its results. Each is written to a temporary name and
@@ -17,19 +20,41 @@ from sparana_cli.files import atomic_path
 
 X_AXES = ("weights_removed", "removed", "pruned", "ratio", "sparsity", "step")  # a per-step x axis, if a group has one
 SKIP_GROUPS = ("train", "test")  # drawn by their own figures
+PHASE_FIGURES = ("prune.png", "forget.png")  # drawn by their phase when the run is written
+PRUNE_KEYS = {"widths", "live_parameters", "accuracy"}
+FORGET_KEYS = {"weights_removed", "df_acc", "dr_acc", "target_outputs"}
 
 
-def figures(arrays: dict, parent: tuple[str, dict] | None = None, attrs: dict | None = None) -> dict[str, Figure]:
+def comparator_marks(arrays: dict) -> dict | None:
+    """The rows of a forget run's table to mark on forget.png: the forgetting itself first, then each comparator."""
+    judge = arrays.get("forget/judge")
+    if judge is not None:  # the untouched parent's row comes first; it is the curves' first point
+        return {name: values[1:] for name, values in judge.items()}
+    return arrays.get("forget/compare")  # runs written before the judged table
+
+
+def figures(arrays: dict, parent: tuple[str, dict] | None = None, attrs: dict | None = None, *,
+            title: str = "", attacks: dict[str, tuple[dict, dict]] | None = None) -> dict[str, Figure]:
     """file name -> figure for every kind of metric present.
 
-    arrays and attrs: metrics.h5's /group/name arrays and its groups' attributes.
+    arrays and attrs: metrics.h5's /group/name arrays and its groups' attributes (nested groups keyed
+    "forget/compare"). attacks: label -> (attack arrays, attack attrs) of runs to draw beside this
+    one's attack curves (e.g. the SCE model's beside the LQ model's).
     """
-    out = {}
+    out, attrs = {}, attrs or {}
     if "loss" in arrays.get("train", {}):
         out["training.png"] = training_figure(arrays["train"])
     for group, items in sorted(arrays.items()):
-        if group == "forget" and {"weights_removed", "df_acc", "dr_acc", "target_outputs"} <= items.keys():
-            out["forget.png"] = forget_figure(items, (attrs or {}).get("forget", {}).get("target_class"))
+        if "/" in group:
+            continue  # a part of its parent group's figure
+        if group == "forget" and FORGET_KEYS <= items.keys():
+            out["forget.png"] = forget_figure(items, attrs.get("forget", {}).get("target_class"),
+                                              compare=comparator_marks(arrays))
+        elif group == "prune" and PRUNE_KEYS <= items.keys():
+            out["prune.png"] = prune_figure(items, title=title or f"{attrs.get('prune', {}).get('method', '')} pruning")
+        elif group == "attack" and {"eps", "accuracy"} <= items.keys():
+            settings = attrs.get("attack", {})
+            out["attack.png"] = attack_figure(attacks or {attack_label(settings): (items, settings)})
         elif group not in SKIP_GROUPS:
             fig = tradeoff_figure(group, items)
             if fig is not None:
@@ -81,10 +106,12 @@ def tradeoff_figure(group: str, items: dict) -> Figure | None:
     return fig
 
 
-def forget_figure(forget: dict, target: int | None = None) -> Figure:
+def forget_figure(forget: dict, target: int | None = None, compare: dict | None = None) -> Figure:
     """Df and Dr against weights removed (left); the mean output vector over the target's test images (right).
 
     The right panel shows what forgetting does to the outputs: the target's falls while others rise.
+    compare (the comparison table as arrays: method, df, dr, ...) marks each comparator's final Df
+    (filled) and Dr (hollow) at the number of weights the forgetting removed.
     """
     removed = np.asarray(forget["weights_removed"])
     fig = Figure(figsize=(11, 4.2), layout="constrained")
@@ -95,8 +122,18 @@ def forget_figure(forget: dict, target: int | None = None) -> Figure:
         if key in forget:
             acc_ax.plot(removed, 100 * np.asarray(forget[key]), ls="--", color="0.5",
                         label=f"target's {where} images (stop rule)")
+    if compare is not None and len(compare.get("method", ())) > 1:
+        x = removed[-1]
+        for k, (method, df, dr) in enumerate(zip(compare["method"], compare["df"], compare["dr"])):
+            if k == 0:
+                continue  # the first row is this forgetting itself: the curves' last point
+            name = method.decode() if isinstance(method, bytes) else str(method)
+            mark = "sDv^P*X"[(k - 1) % 7]
+            color = f"C{k + 2}"
+            acc_ax.plot([x], [100 * float(df)], marker=mark, ms=8, ls="none", color=color, label=f"{name}: Df")
+            acc_ax.plot([x], [100 * float(dr)], marker=mark, ms=8, ls="none", mfc="none", color=color, label=f"{name}: Dr")
     acc_ax.set(xlabel="weights removed", ylabel="accuracy (%)", title="forgetting trade-off", ylim=(-3, 103))
-    acc_ax.legend()
+    acc_ax.legend(fontsize="small")
     outputs = np.asarray(forget["target_outputs"])
     for c in range(outputs.shape[1]):
         is_target = target is not None and c == int(target)
@@ -107,6 +144,94 @@ def forget_figure(forget: dict, target: int | None = None) -> Figure:
     for ax in (acc_ax, out_ax):
         ax.grid(alpha=0.3)
     return fig
+
+
+def prune_figure(prune: dict, *, title: str) -> Figure:
+    """Each hidden layer's width (left) and test accuracy (right) against live parameters, step by step.
+
+    prune holds per-step arrays: "widths" (steps, hidden layers), "accuracy", "live_parameters".
+    """
+    size = np.asarray(prune["live_parameters"])
+    widths = np.asarray(prune["widths"]).reshape(len(size), -1)
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for j in range(widths.shape[1]):
+        left.plot(size, widths[:, j], marker=".", label=f"hidden layer {j + 1}")
+    left.set(xscale="log", xlabel="live parameters (weights + biases, after removing dead units)",
+             ylabel="units", title="layer widths")
+    left.invert_xaxis()
+    left.legend()
+    right.plot(size, 100 * np.asarray(prune["accuracy"]), marker=".", color="black")
+    right.set(xscale="log", xlabel="live parameters", ylabel="test accuracy (%)", title="accuracy")
+    right.invert_xaxis()
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return fig
+
+
+def attack_label(settings: dict) -> str:
+    loss = settings.get("loss", "")
+    kind = {"quadratic": "LQ", "cross_entropy": "SCE"}.get(loss, loss)
+    return f"{kind} model, {settings.get('method', 'attack')}".strip(", ")
+
+
+def attack_figure(series: dict[str, tuple[dict, dict]]) -> Figure:
+    """Accuracy and fooled rate against eps, one panel per model (e.g. LQ and SCE side by side), shared axes.
+
+    series: label -> (attack arrays with eps, accuracy, fooled_rate; attack attrs with clean_accuracy).
+    """
+    fig = Figure(figsize=(5.2 * len(series) + 0.8, 4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(series), sharey=True, squeeze=False)[0])
+    for ax, (label, (items, settings)) in zip(axes, series.items()):
+        eps = np.asarray(items["eps"], dtype=float)
+        ax.plot(eps, 100 * np.asarray(items["accuracy"]), marker="o", ms=4, label="accuracy")
+        if "fooled_rate" in items:
+            ax.plot(eps, 100 * np.asarray(items["fooled_rate"]), marker="s", ms=4, ls="--", label="fooled rate")
+        clean = settings.get("clean_accuracy")
+        if clean is not None:
+            ax.axhline(100 * float(clean), color="0.6", lw=1, ls=":", label="clean accuracy")
+        ax.set(xlabel="eps (L-infinity radius, pixel units)", title=label, ylim=(-3, 103))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    axes[0].set_ylabel("% of test images")
+    return fig
+
+
+def summary_figure(points: list[dict], keys: list[str], metric: str) -> Figure:
+    """A sweep's headline metric (mean, with a bar of one std) against each swept key, one panel per key.
+
+    points: rows of summary.csv (key values, f"{metric}_mean", f"{metric}_std"); when other keys
+    vary too, each of their combinations is its own line.
+    """
+    fig = Figure(figsize=(5 * max(1, len(keys)) + 0.5, 3.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(keys)), squeeze=False)[0])
+    for ax, key in zip(axes, keys):
+        others = [k for k in keys if k != key]
+        lines: dict[tuple, list] = {}
+        for p in points:
+            lines.setdefault(tuple(str(p[k]) for k in others), []).append(p)
+        for label, rows in lines.items():
+            ticks = [str(p[key]) for p in rows]
+            numeric = all(_is_number(t) for t in ticks)
+            x = [float(t) for t in ticks] if numeric else np.arange(len(ticks))
+            ax.errorbar(x, [p[f"{metric}_mean"] for p in rows], yerr=[p[f"{metric}_std"] or 0 for p in rows],
+                        marker="o", ms=4, capsize=3, label=", ".join(f"{k}={v}" for k, v in zip(others, label)) or None)
+            if not numeric:
+                ax.set_xticks(x, ticks, rotation=20)
+        ax.set(xlabel=key, ylabel=metric, title=f"{metric} against {key}")
+        ax.grid(alpha=0.3)
+        if others:
+            ax.legend(fontsize="small")
+    return fig
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def per_class_figure(per_class, parent: tuple[str, np.ndarray] | None = None) -> Figure:

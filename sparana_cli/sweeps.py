@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-import yaml
-
 from sparana_cli.errors import UserError
 
 _RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
@@ -104,113 +102,12 @@ def expand(axes: list[Axis]) -> list[dict[str, str]]:
 
 @dataclass(frozen=True)
 class SweepCommand:
-    """How a sparana command runs as one point of a sweep."""
+    """How a sparana command runs as one point of a sweep (the table of commands lives in cli/sweep.py)."""
 
     argv: Callable[[str, list[str]], list[str]]  # (TARGET, KEY=VALUE items) -> the command's arguments
     check: Callable[[str, list[str], Path], str]  # refuse a bad point (UserError) before anything runs; its run name
     columns: tuple[str, ...]  # keys of the command's --json summary copied into the CSV
-
-
-def _train_argv(target: str, overrides: list[str]) -> list[str]:
-    return ["train", target, *overrides]
-
-
-def _train_check(target: str, overrides: list[str], root: Path) -> str:
-    from sparana_cli.spec import load_spec
-
-    return load_spec(target, overrides).name
-
-
-# -- commands on a run: KEY=VALUE items become options (class=3 -> --class 3) ------------------------
-
-RUN_OPTION_RESERVED = ("run", "runs_dir", "json_mode")  # the sweep sets these itself
-
-
-def option_args(command: str, items: list[str]) -> list[str]:
-    """KEY=VALUE items as options of `sparana COMMAND`: class=3 -> --class 3, layers=[1,2] -> --layers 1,2,
-    shrink=true -> --shrink, shrink=false -> --no-shrink. Values are read as YAML; lists are joined by commas."""
-    import click
-
-    from sparana_cli.cli import main
-
-    params = [p for p in main.commands[command].params
-              if isinstance(p, click.Option) and p.name not in RUN_OPTION_RESERVED]
-    args = []
-    for item in items:
-        key, _, text = item.partition("=")
-        wanted = "--" + key.strip().replace("_", "-")
-        param = next((p for p in params if wanted in p.opts or wanted in p.secondary_opts), None)
-        if param is None:
-            names = ", ".join(p.opts[0].lstrip("-") for p in params)
-            raise UserError(f"axis {key}: not an option of sparana {command} (sweepable: {names})")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text
-        if param.is_flag:
-            if not isinstance(value, bool):
-                raise UserError(f"axis {key}: expected true or false, got {text!r}")
-            if value or param.secondary_opts:
-                args.append(param.opts[0] if value else param.secondary_opts[0])
-        elif isinstance(value, list):
-            args += [param.opts[0], ",".join(map(str, value))]
-        else:
-            args += [param.opts[0], text]
-    return args
-
-
-def _run_command(command: str) -> tuple[Callable, Callable]:
-    """argv and check of a command that starts from a run: `sparana COMMAND --run TARGET --option value ...`."""
-
-    def argv(target: str, items: list[str]) -> list[str]:
-        return [command, "--run", target, *option_args(command, items)]
-
-    def check(target: str, items: list[str], root: Path) -> str:
-        import click
-
-        from sparana_cli import runs
-        from sparana_cli.cli import main
-
-        args = option_args(command, items)
-        try:
-            params = main.commands[command].make_context(command, [*args, "--run", target]).params
-        except click.ClickException as err:
-            raise UserError(f"sparana {command} {' '.join(args)}: {err.format_message()}") from None
-        run_dir = runs.resolve_run(root, target)
-        options = {k: v for k, v in params.items() if k not in (*RUN_OPTION_RESERVED, "device")}
-        return _PHASE_CHECKS[command](run_dir, options)
-
-    return argv, check
-
-
-def _prune_check(run_dir: Path, options: dict) -> str:
-    from sparana_cli.phases.prune import check_options
-
-    return check_options(run_dir, options)
-
-
-def _forget_check(run_dir: Path, options: dict) -> str:
-    from sparana_cli.phases.forget import check_options
-
-    return check_options(run_dir, options)
-
-
-_PHASE_CHECKS = {"prune": _prune_check, "forget": _forget_check}
-
-
-# --command NAME -> how it runs; a command joins sweeps with one entry here.
-COMMANDS: dict[str, SweepCommand] = {
-    "train": SweepCommand(_train_argv, _train_check, ("test_accuracy", "val_accuracy", "train_loss", "seconds", "epochs")),
-    "prune": SweepCommand(*_run_command("prune"), ("accuracy_before", "accuracy_after", "seconds")),
-    "forget": SweepCommand(*_run_command("forget"), ("df_before", "df_after", "dr_before", "dr_after", "probe_recall",
-                                                     "removed_fraction", "stop", "seconds")),
-}
-
-
-def sweep_command(name: str) -> SweepCommand:
-    if name not in COMMANDS:
-        raise UserError(f"--command {name}: not a command sweeps can run (choose from {', '.join(sorted(COMMANDS))})")
-    return COMMANDS[name]
+    headline: tuple[str, ...] = ()  # of those, the ones summary.csv averages over seeds (default: the first)
 
 
 # -- one point ------------------------------------------------------------------------------------
@@ -263,28 +160,29 @@ def interrupt_points(signum: int = signal.SIGINT) -> None:
 # -- executors ------------------------------------------------------------------------------------
 
 
-def run_local(jobs: list[list[str]], root: str, cwd: str, workers: int, stop) -> Iterator[tuple[int, dict]]:
+def run_local(jobs: list[list[str]], root: str, cwd: str, workers: int, stop, *,
+              env: dict[str, str] | None = None) -> Iterator[tuple[int, dict]]:
     """Run the jobs on this machine, `workers` at a time; yield (index, outcome) as each ends.
 
     With several workers each child gets an equal share of the cores for its BLAS threads,
     unless the caller's environment already says how many.
     """
     share = str(max(1, (os.cpu_count() or 1) // workers))
-    env = {var: share for var in THREAD_VARIABLES if workers > 1 and var not in os.environ}
+    env = {**(env or {}), **{var: share for var in THREAD_VARIABLES if workers > 1 and var not in os.environ}}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(run_point, argv, root, cwd, env): i for i, argv in enumerate(jobs)}
         yield from _as_they_end(futures, stop)
 
 
 def run_on_cluster(jobs: list[list[str]], root: str, cwd: str, scheduler: str, stop, *,
-                   tag: str) -> Iterator[tuple[int, dict]]:
+                   tag: str, env: dict[str, str] | None = None) -> Iterator[tuple[int, dict]]:
     """Submit the jobs to the Dask scheduler at `scheduler`; yield (index, outcome) as each ends.
 
     Workers need sparana installed and the same paths (runs folder, spec, data) on a shared file system.
     """
     client = connect(scheduler)
     with client:
-        futures = {client.submit(run_point, argv, root, cwd, {}, key=f"sparana-{tag}-{i}", pure=False): i
+        futures = {client.submit(run_point, argv, root, cwd, env or {}, key=f"sparana-{tag}-{i}", pure=False): i
                    for i, argv in enumerate(jobs)}
         yield from _as_they_end(futures, stop)
 

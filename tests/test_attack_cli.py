@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sparana_cli import runs
+from sparana_cli.store import runs
 from tests.test_cli import check_refused, invoke, train_json, trained_tiny_run
 from tests.test_prune_cli import digest
 
@@ -32,7 +32,7 @@ def test_attack_writes_a_child_run_and_leaves_the_parent_alone(parent, tmp_path,
     assert digest(parent) == before
     child = Path(summary["run"])
     assert child.parent == tmp_path
-    assert sorted(p.name for p in child.iterdir()) == ["metrics.h5", "model.h5", "spec.yaml", "status.json"]
+    assert sorted(p.name for p in child.iterdir()) == ["metrics.h5", "model.h5", "provenance.json", "spec.yaml", "status.json"]
 
     spec = yaml.safe_load((child / "spec.yaml").read_text())
     parent_spec = yaml.safe_load((parent / "spec.yaml").read_text())
@@ -59,7 +59,7 @@ def test_attack_writes_a_child_run_and_leaves_the_parent_alone(parent, tmp_path,
 def test_attack_settings_from_the_spec_and_a_sample(parent, tmp_path):
     human = invoke("attack", parent, "--eps", "0.2", "--samples", "30", "--runs-dir", tmp_path)
     assert human.exit_code == 0 and "AUROC" in human.stdout and "run: " in human.stdout
-    child = runs.resolve_run(tmp_path, None)
+    child = runs.finished_runs(tmp_path, "attack")[-1]
     arrays, attrs = runs.read_metrics(child)
     assert attrs["attack"]["samples"] == 30 and attrs["attack"]["method"] == "fgsm"
     assert yaml.safe_load((child / "spec.yaml").read_text())["attack"]["samples"] == 30

@@ -20,12 +20,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from sparana_cli import runs
 from sparana_cli.cli import main
 from sparana_cli.data.idx import write_idx
 from sparana_cli.errors import Interrupted
 from sparana_cli.phases.train import train
 from sparana_cli.spec import spec_from_mapping
+from sparana_cli.store import runs
 from sparana_cli.ui import Console
 from tests.conftest import IDX_NAMES, tiny_spec, write_idx_folder
 
@@ -264,6 +264,16 @@ CASES: dict[str, Bad] = {
     "runs diff: malformed spec.yaml": Bad(lambda w: after((w.finished / "spec.yaml").write_text("a: ["), [
         "runs", "diff", w.finished.name, w.finished.name]), "spec.yaml"),
     "runs diff: second run missing": Bad(lambda w: ["runs", "diff", w.finished.name], "RUN_B"),
+    "runs: unknown sort column": Bad(lambda w: ["runs", "--sort", "colour"], "--sort colour"),
+    "runs: unknown state": Bad(lambda w: ["runs", "--state", "sleeping"], "--state sleeping"),
+    "runs: --where without =": Bad(lambda w: ["runs", "--where", "model.hidden"], "--where"),
+    "runs show: no such run": Bad(lambda w: ["runs", "show", "nope"], "nope"),
+    "runs show: corrupt model.h5": Bad(lambda w: after(_truncate(w.finished / "model.h5"), ["runs", "show",
+                                                  w.finished.name]), "model.h5"),
+    "runs rm: nothing named": Bad(lambda w: ["runs", "rm", "--yes"], "--incomplete"),
+    "runs rm: no such run": Bad(lambda w: ["runs", "rm", "nope", "--yes"], "nope"),
+    "runs rm: a running run": Bad(lambda w: after(setattr(w, "live", runs.reserve_run(w.runs, "live", phase="train")),
+                                                  ["runs", "rm", w.live.tmp.name, "--yes"]), "still running"),
     # -- plot --------------------------------------------------------------------------------------
     "plot: no such run": Bad(lambda w: ["plot", "nope"], "nope"),
     "plot: an unfinished run": Bad(lambda w: ["plot", w.unfinished], ".tmp"),
@@ -339,7 +349,7 @@ def test_bad_input_is_refused_cleanly(case, template, tmp_path):
     before = _snapshot(world.runs)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    lines = result.stderr.strip().splitlines()
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("run: ")]  # the default RUN, said
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.output
     expected = bad.names(world) if callable(bad.names) else bad.names

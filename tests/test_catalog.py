@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from sparana_cli import runs
 from sparana_cli.cli import main
 from sparana_cli.errors import Interrupted
 from sparana_cli.phases.train import train
 from sparana_cli.spec import spec_from_mapping
+from sparana_cli.store import runs
 from sparana_cli.ui import Console
 from tests.conftest import tiny_spec
 
@@ -150,9 +150,10 @@ def test_plot_of_a_child_run_draws_its_tradeoff_curves(store, tmp_path):
     assert sorted(p.name for p in child.iterdir()) == before  # --out: the run folder gets nothing
 
 
-def test_plot_defaults_to_the_newest_run(store):
-    report = json.loads(invoke("plot", "--runs-dir", store["root"], "--json").stdout)
-    assert report["run"] == str(store["child"])
+def test_plot_defaults_to_the_newest_training_run(store):
+    result = invoke("plot", "--runs-dir", store["root"], "--json")
+    assert json.loads(result.stdout)["run"] == str(store["b"])  # not the newer forget child
+    assert f"run: {store['b'].name} (the newest finished train run" in result.stderr
 
 
 def test_a_damaged_run_is_listed_as_such_without_hiding_the_others(store):
@@ -164,9 +165,77 @@ def test_a_damaged_run_is_listed_as_such_without_hiding_the_others(store):
 
 
 def test_key_metric_by_phase():
-    from sparana_cli.catalog import key_metric
+    from sparana_cli.store.catalog import key_metric
 
     assert key_metric("train", {"test": {"accuracy": 0.9451}}) == "test 94.51%"
     assert key_metric("attack", {"attack": {"clean_accuracy": 0.9}}) == "clean 90.00%"
     assert key_metric("forget", {"forget": {"df_accuracy": 0.02, "dr_accuracy": 0.951}}) == "Df 2.00% Dr 95.10%"
     assert key_metric("forget", {"test": {"accuracy": 0.5}}) == "test 50.00%"  # falls back when the phase wrote none
+
+
+def test_runs_filters_and_sort(store):
+    root = store["root"]
+
+    def names(*args):
+        return [Path(r["run"]).name for r in json.loads(invoke("runs", "--runs-dir", root, "--json", *args).stdout)["runs"]]
+
+    assert names("--phase", "forget") == [store["child"].name]
+    assert names("--parent", store["a"].name) == [store["child"].name]
+    assert set(names("--state", "incomplete")) == {store["killed"].name, *names("--state", "interrupted")}
+    assert names("--state", "killed") == [store["killed"].name]
+    assert names("--where", "model.hidden=[8]") == [store["b"].name]
+    assert names("--where", "train.lr=0.02", "--where", "model.hidden=[8]") == [store["b"].name]
+    assert names("--dataset", "fashion-mnist") == []
+    accuracies = [r["test_accuracy"] for r in json.loads(invoke("runs", "--runs-dir", root, "--json", "--sort",
+                                                                 "-test_accuracy").stdout)["runs"]]
+    known = [a for a in accuracies if a is not None]
+    assert known == sorted(known, reverse=True) and accuracies[len(known):] == [None] * (len(accuracies) - len(known))
+    bad = CliRunner().invoke(main, ["runs", "--runs-dir", str(root), "--sort", "colour"])
+    assert bad.exit_code == 2 and "--sort colour" in bad.stderr
+
+
+def test_runs_rm_asks_refuses_parents_and_removes(store):
+    root = store["root"]
+    refused = CliRunner().invoke(main, ["runs", "rm", store["a"].name, "--runs-dir", str(root), "--yes"])
+    assert refused.exit_code == 2 and "child run" in refused.stderr and store["a"].is_dir()
+    kept = CliRunner().invoke(main, ["runs", "rm", store["b"].name, "--runs-dir", str(root)], input="n\n")
+    assert kept.exit_code == 0 and "will remove 1 folder" in kept.stderr and store["b"].is_dir()
+    unanswered = CliRunner().invoke(main, ["runs", "rm", store["b"].name, "--runs-dir", str(root)], input="")
+    assert unanswered.exit_code == 2 and "--yes" in unanswered.stderr and store["b"].is_dir()
+    gone = CliRunner().invoke(main, ["runs", "rm", store["b"].name, "--runs-dir", str(root)], input="y\n")
+    assert gone.exit_code == 0 and not store["b"].exists()
+    report = json.loads(invoke("runs", "rm", "--incomplete", "--runs-dir", root, "--yes", "--json").stdout)
+    assert store["killed"].name in {Path(p).name for p in report["run"]} and report["removed"]
+    assert not any(p.name.endswith(".tmp") for p in root.iterdir())
+    invoke("runs", "rm", store["a"].name, "--recursive", "--runs-dir", root, "--yes")
+    assert not store["a"].exists() and not store["child"].exists()
+
+
+def test_the_readme_commands_work_in_sequence(tmp_path, monkeypatch):
+    """`sparana train configs/mnist.yaml`, `sparana prune --method maav`, `sparana forget --class 7`, as written
+    (training shortened to one epoch); prune and forget both start from the trained run."""
+    config = Path(__file__).resolve().parent.parent / "configs" / "mnist.yaml"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SPARANA_RUNS", raising=False)
+    trained = json.loads(invoke("train", config, "train.epochs=1", "--json").stdout)["run"]
+    pruned = CliRunner().invoke(main, ["prune", "--method", "maav"])
+    assert pruned.exit_code == 0, pruned.stderr
+    assert f"run: {Path(trained).name} (the newest finished train run" in pruned.stderr
+    forgot = CliRunner().invoke(main, ["forget", "--class", "7"])
+    assert forgot.exit_code == 0, forgot.stderr
+    assert f"run: {Path(trained).name}" in forgot.stderr  # from the trained run, not the pruned child
+    listing = json.loads(invoke("runs", "--json").stdout)["runs"]
+    assert [(r["phase"], r["parent"]) for r in listing] == [("train", ""), ("prune", Path(trained).name),
+                                                           ("forget", Path(trained).name)]
+
+
+def test_runs_show_a_finished_and_an_unfinished_run(store):
+    root = store["root"]
+    child = json.loads(invoke("runs", "show", store["child"].name, "--runs-dir", root, "--json").stdout)
+    assert child["lineage"] == {"ancestors": [store["a"].name], "descendants": []}
+    assert child["metrics"]["forget.df_accuracy"] == 0.02 and child["phase"] == "forget"
+    parent = json.loads(invoke("runs", "show", store["a"].name, "--runs-dir", root, "--json").stdout)
+    assert parent["lineage"]["descendants"] == [store["child"].name]
+    assert parent["provenance"]["sparana_version"] and parent["provenance"]["ended"]
+    killed = invoke("runs", "show", store["killed"].name, "--runs-dir", root).stdout
+    assert "killed" in killed and "made by:" in killed and "(not ended)" in killed

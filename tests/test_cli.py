@@ -10,9 +10,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from sparana_cli import runs
 from sparana_cli.cli import main
 from sparana_cli.engine.backend import _cupy
+from sparana_cli.store import runs
 from tests.conftest import IDX_NAMES, tiny_spec, write_idx_folder
 
 
@@ -37,7 +37,7 @@ def test_train_writes_a_complete_run(spec_file, runs_dir):
     summary = train_json(spec_file, runs_dir)
     assert {"run", "test_accuracy", "seconds"} <= summary.keys()
     run = runs_dir / summary["run"].split("/")[-1]
-    assert sorted(p.name for p in run.iterdir()) == ["metrics.h5", "model.h5", "spec.yaml", "status.json"]
+    assert sorted(p.name for p in run.iterdir()) == ["metrics.h5", "model.h5", "provenance.json", "spec.yaml", "status.json"]
     assert json.loads((run / "status.json").read_text())["state"] == "completed"
     assert not any(p.name.endswith(".tmp") for p in runs_dir.iterdir())
     assert yaml.safe_load((run / "spec.yaml").read_text())["train"]["epochs"] == 3
@@ -207,7 +207,7 @@ def check_refused(args, runs_dir):
     before = _listing(runs_dir)
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr, result.exception)
-    lines = result.stderr.strip().splitlines()
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("run: ")]  # the default RUN, said
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.output
     assert _listing(runs_dir) == before

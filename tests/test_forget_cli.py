@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
-from sparana_cli import runs
-from sparana_cli.catalog import list_runs
 from sparana_cli.phases import forget_compare
+from sparana_cli.store import runs
+from sparana_cli.store.catalog import list_runs
 from tests.conftest import tiny_spec
 from tests.test_cli import check_refused, invoke, train_json, trained_tiny_run
 from tests.test_prune_cli import digest

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from sparana_cli import runs
 from sparana_cli.analysis.pruning import zeros_for
+from sparana_cli.store import runs
 from tests.conftest import tiny_spec
 from tests.test_cli import check_refused, invoke, train_json
 

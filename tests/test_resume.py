@@ -13,12 +13,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from sparana_cli import runs
-from sparana_cli.checkpoint import load_checkpoint
 from sparana_cli.cli import main
 from sparana_cli.errors import Interrupted, RunFailed
 from sparana_cli.phases.train import train
 from sparana_cli.spec import spec_from_mapping
+from sparana_cli.store import runs
+from sparana_cli.store.checkpoint import load_checkpoint
 from sparana_cli.ui import Console
 from tests.conftest import tiny_spec, write_idx_folder
 
@@ -80,7 +80,7 @@ def test_resume_mid_epoch_gives_bitwise_the_uninterrupted_weights(variant, idx_f
         np.testing.assert_array_equal(history[key], ref_history[key])
     assert summary["test_accuracy"] == reference["test_accuracy"]
     finished = Path(summary["run"])
-    assert sorted(p.name for p in finished.iterdir()) == ["metrics.h5", "model.h5", "spec.yaml", "status.json"]
+    assert sorted(p.name for p in finished.iterdir()) == ["metrics.h5", "model.h5", "provenance.json", "spec.yaml", "status.json"]
     status = json.loads((finished / "status.json").read_text())
     assert status["state"] == "completed" and status["resumed"] == 2
     assert status["started"] <= status["resumed_at"]  # when the run began, and when it was last resumed
@@ -252,7 +252,7 @@ def test_concurrent_trainings_never_share_a_folder(spec_file, tmp_path):
 def test_reservations_at_the_same_instant_never_collide(tmp_path):
     """Six processes reserving 25 folders each, all with the same name and timestamp."""
     start = time.time() + 1.0
-    script = ("import sys, time\nfrom datetime import datetime\nfrom pathlib import Path\nfrom sparana_cli import runs\n"
+    script = ("import sys, time\nfrom datetime import datetime\nfrom pathlib import Path\nfrom sparana_cli.store import runs\n"
               "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
               "for _ in range(25):\n    print(runs.reserve_run(Path(sys.argv[2]), 'x', datetime(2026, 1, 2, 3, 4, 5)).tmp)\n")
     procs = [subprocess.Popen([sys.executable, "-c", script, str(start), str(tmp_path)], cwd=ROOT,

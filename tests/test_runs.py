@@ -4,9 +4,9 @@ import h5py
 import numpy as np
 import pytest
 
-from sparana_cli import runs
 from sparana_cli.engine.network import Network
 from sparana_cli.errors import UserError
+from sparana_cli.store import runs
 
 NOW = datetime(2026, 11, 21, 15, 30, 12)
 
@@ -88,10 +88,14 @@ def test_newest_finished_run(tmp_path):
     net = masked_net()
     for name in ("b", "a"):
         with runs.new_run(tmp_path, name) as run:
-            runs.save_model(run.tmp / runs.MODEL_FILE, net, {"created": datetime.now().isoformat(timespec="microseconds")})
+            runs.save_model(run.tmp / runs.MODEL_FILE, net, {"created": datetime.now().isoformat(timespec="microseconds"),
+                                                             "phase": "train"})
+    with runs.new_run(tmp_path, "d") as run:  # newer, but a child: not a default
+        runs.save_model(run.tmp / runs.MODEL_FILE, net, {"created": datetime.now().isoformat(timespec="microseconds"),
+                                                         "phase": "prune"})
     runs.reserve_run(tmp_path, "c")  # unfinished: never chosen
     assert runs.resolve_run(tmp_path, None).name.startswith("a-")
-    with pytest.raises(UserError, match="no finished runs"):
+    with pytest.raises(UserError, match="no finished train run"):
         runs.resolve_run(tmp_path / "empty", None)
     with pytest.raises(UserError, match="no such folder"):
         runs.resolve_run(tmp_path, "nope")

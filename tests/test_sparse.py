@@ -4,10 +4,10 @@ import h5py
 import numpy as np
 import pytest
 
-from sparana_cli import runs
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.sparse import CSRNetwork, csr_parts, dense_from_csr
 from sparana_cli.errors import UserError
+from sparana_cli.store import runs
 
 
 def pruned_net(output="linear", sparsity=0.8, seed=0):

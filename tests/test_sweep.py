@@ -9,11 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
-from sparana_cli import runs
 from sparana_cli.errors import UserError
+from sparana_cli.store import runs
 from sparana_cli.sweeps import expand, parse_axes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +53,8 @@ def test_local_sweep_runs_the_product_and_writes_one_row_per_run(spec_file, runs
     summary = json.loads(done.stdout)
     folder = Path(summary["run"])
     assert folder.parent == runs_dir and folder.name.startswith("tiny-sweep-") and not folder.name.endswith(".tmp")
-    assert sorted(p.name for p in folder.iterdir()) == ["status.json", "sweep.csv", "sweep.yaml"]
+    assert sorted(p.name for p in folder.iterdir()) == ["provenance.json", "status.json", "summary.csv", "summary.png",
+                                                        "sweep.csv", "sweep.yaml"]
     rows = read_csv(folder / "sweep.csv")
     assert [(r["seed"], r["model.hidden"], r["train.epochs"]) for r in rows] == [
         ("1", "[8]", "2"), ("1", "[12,8]", "2"), ("2", "[8]", "2"), ("2", "[12,8]", "2")]
@@ -65,6 +67,24 @@ def test_local_sweep_runs_the_product_and_writes_one_row_per_run(spec_file, runs
     assert yaml.safe_load((folder / "sweep.yaml").read_text())["axes"]["seed"] == ["1", "2"]
     listing = json.loads(sparana("runs", "--runs-dir", runs_dir, "--json").stdout)
     assert sorted(r["run"] for r in listing["runs"]) == sorted(r["run"] for r in rows)  # the sweep folder is not a run
+    assert {r["sweep"] for r in listing["runs"]} == {folder.name}  # each run names its sweep (provenance.json)
+    (group,) = listing["sweeps"]
+    assert group["name"] == folder.name and sorted(group["runs"]) == sorted(Path(r["run"]).name for r in rows)
+    text = sparana("runs", "--runs-dir", runs_dir).stdout.splitlines()
+    start = next(i for i, line in enumerate(text) if line.startswith(folder.name))
+    assert all(line.startswith("  tiny-") for line in text[start + 1:start + 5])  # its runs, indented under it
+
+    # the summary: one point per hidden shape, mean and std of test accuracy over the two seeds
+    points = {p["model.hidden"]: p for p in summary["points"]}
+    assert summary["group_keys"] == ["model.hidden", "train.epochs"] and set(points) == {"[8]", "[12,8]"}
+    for hidden, point in points.items():
+        accs = [float(r["test_accuracy"]) for r in rows if r["model.hidden"] == hidden]
+        assert point["n"] == 2 and point["test_accuracy_mean"] == pytest.approx(np.mean(accs))
+        assert point["test_accuracy_std"] == pytest.approx(np.std(accs, ddof=1))
+    table = read_csv(folder / "summary.csv")
+    assert [r["model.hidden"] for r in table] == ["[8]", "[12,8]"] and table[0]["n"] == "2"
+    human = sparana("sweep", spec_file, "seed=1,2", "train.epochs=1", "--runs-dir", runs_dir)
+    assert human.returncode == 0 and "test_accuracy (mean ± std)" in human.stdout and "summary.csv" in human.stdout
 
 
 def test_failed_points_are_rows_and_the_sweep_exits_3(spec_file, runs_dir):
@@ -134,7 +154,7 @@ def test_shell_script_sweep_writes_a_csv(spec_file, runs_dir):
 
 
 def test_items_become_options_of_run_commands():
-    from sparana_cli.sweeps import option_args
+    from sparana_cli.cli.sweep_commands import option_args
 
     assert option_args("prune", ["method=maav", "sparsity=0.5", "layers=[0,1]", "shrink=true", "include_output=false",
                                  "finetune-epochs=1"]) == [

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sparana_cli import runs
-from sparana_cli.cli.common import common_options
+from sparana_cli.cli.common import common_options, pick_run
 from sparana_cli.ui import percent, table
 
 
@@ -45,11 +44,11 @@ def attack(run, method, eps, loss, steps, step_scale, random_start, samples, dev
     The attack follows the gradient of the model's own training loss (quadratic for LQ models,
     cross-entropy for SCE models) unless --loss cross_entropy. Settings not given here come from the attack section
     of RUN's spec. RUN is a run folder or its name in the runs folder
-    [default: the newest finished run].
+    [default: the newest finished train run].
     """
     from sparana_cli.phases.attack import attack as run_attack
 
-    summary = run_attack(runs.resolve_run(root, run), root=root, console=console, device=device,
+    summary = run_attack(pick_run(root, run, console), root=root, console=console, device=device,
                          method=method, eps=eps, loss=loss, steps=steps, step_scale=step_scale,
                          random_start=random_start, samples=samples)
     console.result(summary, _attack_text(summary))

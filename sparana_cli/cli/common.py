@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 
 import click
 
-from sparana_cli import runs
 from sparana_cli.errors import RunStopped, UserError
 from sparana_cli.signals import terminate_as_interrupt
+from sparana_cli.store import provenance, runs
 from sparana_cli.ui import Console
 
 
@@ -21,6 +22,7 @@ class SparanaGroup(click.Group):
     """
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        provenance.record_command(["sparana", *(sys.argv[1:] if args is None else args)])
         try:
             with terminate_as_interrupt():
                 code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
@@ -61,3 +63,11 @@ def common_options(command):
         return command(*args, root=runs.runs_root(runs_dir), console=Console(json_mode), **kwargs)
 
     return wrapper
+
+
+def pick_run(root: Path, run: str | None, console: Console) -> Path:
+    """RUN as given (a folder or its name in root); none: the newest finished train run, said on stderr."""
+    folder = runs.resolve_run(root, run)
+    if run is None:
+        console.warn(f"run: {folder.name} (the newest finished {runs.DEFAULT_PHASE} run; name another to use it)")
+    return folder

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sparana_cli import runs
-from sparana_cli.cli.common import common_options
+from sparana_cli.cli.common import common_options, pick_run
 from sparana_cli.ui import percent, table
 
 
@@ -25,7 +24,7 @@ from sparana_cli.ui import percent, table
 def evaluate(run, device, forget_class, retrain, level, root, console):
     """Test accuracy, per-class accuracy, confusion matrix and parameter counts of RUN.
 
-    RUN is a run folder or its name in the runs folder [default: the newest finished run].
+    RUN is a run folder or its name in the runs folder [default: the newest finished train run].
     With --forget-class K, RUN (a forget child) is judged as a forgetting of class K instead, so
     that earlier children can be re-judged:
 
@@ -36,14 +35,14 @@ def evaluate(run, device, forget_class, retrain, level, root, console):
             raise click.BadParameter("only with --forget-class", param_hint="--retrain")
         from sparana_cli.phases.evaluate import evaluate as run_evaluate
 
-        report = run_evaluate(runs.resolve_run(root, run), console=console, device=device)
+        report = run_evaluate(pick_run(root, run, console), console=console, device=device)
         console.result(report, _evaluation_text(report))
         return
     from sparana_cli.cli.forget import judge_table
     from sparana_cli.phases.evaluate import judge_forgetting
 
-    run_dir = runs.resolve_run(root, run).resolve()
-    retrain_dir = runs.resolve_run(root, retrain).resolve() if retrain is not None else None
+    run_dir = pick_run(root, run, console).resolve()
+    retrain_dir = pick_run(root, retrain, console).resolve() if retrain is not None else None
     report = judge_forgetting(run_dir, forget_class, root=root, retrain_run=retrain_dir, level=level, console=console,
                               device=device)
     console.result(report, f"{run_dir.name} judged as forgetting class {forget_class}\n" + judge_table(report["judge"]))

@@ -6,8 +6,7 @@ from typing import get_args, get_type_hints
 
 import click
 
-from sparana_cli import runs
-from sparana_cli.cli.common import common_options
+from sparana_cli.cli.common import common_options, pick_run
 from sparana_cli.cli.prune import _layer_list
 from sparana_cli.spec import ForgetSpec
 from sparana_cli.ui import percent, table
@@ -32,7 +31,7 @@ def _comparators(ctx, param, value):
 @click.option("--class", "target_class", type=int, default=None, metavar="K",
               help="The class to forget [spec forget.target_class].")
 @click.option("--run", "run", metavar="DIR", default=None,
-              help="Run to start from: a folder or its name in the runs folder [default: the newest finished run].")
+              help="Run to start from: a folder or its name in the runs folder [default: the newest finished train run].")
 @click.option("--score", type=click.Choice(SCORES), default=None,
               help="Which weights go first, the highest-scored (see README) [default: probe].")
 @click.option("--layers", callback=_layer_list, default=None, metavar="I,J",
@@ -95,7 +94,7 @@ def forget(run, device, root, console, **options):
     """
     from sparana_cli.phases.forget import forget as run_forget
 
-    summary = run_forget(runs.resolve_run(root, run), options, root=root, console=console, device=device)
+    summary = run_forget(pick_run(root, run, console), options, root=root, console=console, device=device)
     console.result(summary, forget_text(summary))
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from sparana_cli import runs
-from sparana_cli.cli.common import common_options
+from sparana_cli.cli.common import common_options, pick_run
 from sparana_cli.errors import UserError
+from sparana_cli.store import runs
 
 
 @click.command()
@@ -17,29 +17,37 @@ from sparana_cli.errors import UserError
               help="Write the PNGs into DIR instead of the run folder.")
 @common_options
 def plot(run, out_dir, root, console):
-    """Draw PNGs of RUN's metrics: training curves, prune/forget trade-off curves, per-class accuracy bars.
+    """Draw PNGs of RUN's metrics: training curves, prune widths, forget and attack curves, per-class accuracy bars.
 
-    RUN is a finished run folder or its name [default: the newest finished run]. The PNGs go into
+    RUN is a finished run folder or its name [default: the newest finished train run]. The PNGs go into
     the run folder: they are derived from metrics.h5 and replace only earlier PNGs of the same
-    name; spec.yaml, model.h5, metrics.h5 and status.json are never written.
+    name, except the figures its phase drew (prune.png, forget.png), which are kept; spec.yaml,
+    model.h5, metrics.h5 and status.json are never written.
     """
-    from sparana_cli.catalog import read_parent_metrics
-    from sparana_cli.plots import figures, save_figures
+    from sparana_cli.plots import PHASE_FIGURES, figures, save_figures
+    from sparana_cli.store.catalog import attack_series, parent_record
+    from sparana_cli.store.reader import read_run
 
-    folder = runs.resolve_run(root, run)
+    folder = pick_run(root, run, console)
     if folder.is_symlink():
         raise UserError(f"{folder}: a symbolic link; give the run folder itself")
-    arrays, attrs = runs.read_metrics(folder)
-    parent = read_parent_metrics(folder)
-    figs = figures(arrays, (parent[0].name, parent[1]) if parent else None, attrs)
+    record = read_run(folder, strict=True)
+    parent = parent_record(record)
+    spec_name = (record.spec or {}).get("name", "")
+    figs = figures(record.arrays, (parent.name, parent.arrays) if parent else None, record.attrs,
+                   title=f"{spec_name}: {record.attrs.get('prune', {}).get('method', '')} pruning",
+                   attacks=attack_series(record, root) if record.phase == "attack" else None)
     if not figs:
         raise UserError(f"{folder / runs.METRICS_FILE}: nothing to plot (no training history, per-step curves "
                         "or per-class accuracy)")
     target = out_dir or folder
+    kept = [name for name in PHASE_FIGURES if out_dir is None and name in figs and (folder / name).is_file()]
+    for name in kept:
+        del figs[name]
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"{target}: cannot create the folder ({err.strerror or err})") from None
     written = save_figures(figs, target)
-    console.result({"run": str(folder), "plots": [str(p) for p in written]},
-                   "\n".join(f"wrote {p}" for p in written))
+    console.result({"run": str(folder), "plots": [str(p) for p in written], "kept": [str(folder / n) for n in kept]},
+                   "\n".join([*(f"wrote {p}" for p in written), *(f"kept {folder / n} (drawn by its phase)" for n in kept)]))

@@ -6,8 +6,7 @@ from typing import get_args, get_type_hints
 
 import click
 
-from sparana_cli import runs
-from sparana_cli.cli.common import common_options
+from sparana_cli.cli.common import common_options, pick_run
 from sparana_cli.spec import PruneSpec
 from sparana_cli.ui import percent, table
 
@@ -25,7 +24,7 @@ def _layer_list(ctx, param, value):
 
 @click.command()
 @click.option("--run", "run", metavar="DIR", default=None,
-              help="Run to prune: a folder or its name in the runs folder [default: the newest finished run].")
+              help="Run to prune: a folder or its name in the runs folder [default: the newest finished train run].")
 @click.option("--method", type=click.Choice(_CHOICES["method"]), default=None,
               help="Score; the lowest-scored live weights go [spec prune.method, else maav].")
 @click.option("--sparsity", type=float, default=None, metavar="S",
@@ -62,7 +61,7 @@ def prune(run, device, root, console, **options):
     """
     from sparana_cli.phases.prune import prune as run_prune
 
-    summary = run_prune(runs.resolve_run(root, run), options, root=root, console=console, device=device)
+    summary = run_prune(pick_run(root, run, console), options, root=root, console=console, device=device)
     console.result(summary, _prune_text(summary))
 
 

@@ -34,11 +34,12 @@ def sweep(target, axes, command, workers, scheduler, root, console):
 
     Exit status: 0 when every run completed, 3 when some did not (the CSV says which), 130 when interrupted.
     """
+    from sparana_cli.cli.sweep_commands import sweep_command
     from sparana_cli.phases.sweep import sweep as run_sweep
 
     try:
-        summary = run_sweep(target, axes, command=command, workers=workers, scheduler=scheduler, root=root,
-                            console=console)
+        summary = run_sweep(target, axes, command=command, cmd=sweep_command(command), workers=workers,
+                            scheduler=scheduler, root=root, console=console)
     except RunStopped as err:
         if console.json_mode:
             console.result(err.summary, "")
@@ -53,4 +54,22 @@ def _rows_text(summary: dict) -> str:
     keys = [k for k in rows[0] if k not in ("point", "status", "run", "exit_code", "message")]
     body = table(["#", *keys, "status", "run"],
                  [[r["point"], *(r.get(k, "") for k in keys), r["status"], r.get("run", "").rsplit("/", 1)[-1]] for r in rows])
-    return f"{body}\n{summary['completed']} of {summary['total']} runs completed; table: {summary['csv']}"
+    text = f"{body}\n{summary['completed']} of {summary['total']} runs completed; table: {summary['csv']}"
+    if summary.get("points"):
+        text += "\n\n" + _summary_text(summary)
+    return text
+
+
+def _summary_text(summary: dict) -> str:
+    """The points over seeds: the other swept keys, n, and mean ± std of each headline metric."""
+    keys, metrics = summary["group_keys"], summary["metrics"]
+
+    def cell(point, metric):
+        mean, std = point[f"{metric}_mean"], point[f"{metric}_std"]
+        if mean is None:
+            return "n/a"
+        return f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}")
+
+    body = table([*keys, "n", *(f"{m} (mean ± std)" for m in metrics)],
+                 [[*(p[k] for k in keys), p["n"], *(cell(p, m) for m in metrics)] for p in summary["points"]])
+    return f"{body}\nsummary: {', '.join(summary['summary_files'])}"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from sparana_cli import runstate
 from sparana_cli.cli.common import common_options
 from sparana_cli.errors import RunStopped, UserError
+from sparana_cli.store import runstate
 from sparana_cli.ui import percent
 
 

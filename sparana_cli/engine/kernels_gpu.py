@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 from numba import cuda
-
-from sparana_cli.engine.backend import array_module
 
 SDDMM_THREADS = 128  # threads per block
 
@@ -98,6 +97,15 @@ def sddmm(a, delta, rows, cols, out) -> None:
     # sync=False: the arrays are ordered on the stream we launch on, so no host wait is needed
     views = [cuda.as_cuda_array(x, sync=False) for x in (a, delta, rows, cols, out)]
     sddmm_launch(*views, stream=stream)
+
+
+def array_module(array):
+    """numpy for a NumPy array, else cupy. (backend.py imports this module, so it does not import backend.py back.)"""
+    if isinstance(array, (np.ndarray, np.generic)):
+        return np
+    import cupy
+
+    return cupy
 
 
 def taylor_margin(gain, w, live, a, delta, starts, out) -> int:

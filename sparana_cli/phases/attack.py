@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sparana_cli import runs
 from sparana_cli.analysis.attacks import attack_objective, auroc, detection_score, perturb
 from sparana_cli.errors import UserError
-from sparana_cli.phases.evaluate import load_run_with_data
 from sparana_cli.seeding import generator
 from sparana_cli.spec import AttackSpec, Spec, section_from_options
+from sparana_cli.store import runs
+from sparana_cli.store.reader import load_run_with_data
 from sparana_cli.ui import Console, percent
 
 

@@ -4,30 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparana_cli import runs
-from sparana_cli.data import load_dataset
-from sparana_cli.engine.backend import resolve_backend
 from sparana_cli.engine.metrics import evaluate_network, parameter_counts
 from sparana_cli.engine.sparse import CSRNetwork
 from sparana_cli.errors import UserError
+from sparana_cli.store import runs
+from sparana_cli.store.reader import load_run_with_data
 from sparana_cli.ui import Console
-
-
-def load_run_with_data(run_dir: Path, console: Console, device: str = "auto"):
-    """A run's network and spec, with the dataset it was trained on, checked to fit each other."""
-    spec = runs.load_run_spec(run_dir)
-    backend = resolve_backend(device)
-    net, attrs = runs.load_model(run_dir, backend)
-    dataset = load_dataset(spec.data, spec.seed)
-    if dataset.notice:
-        console.warn(dataset.notice)
-    if net.sizes[0] != dataset.n_features or net.sizes[-1] != dataset.n_classes:
-        raise UserError(f"{run_dir / runs.MODEL_FILE}: the network maps {net.sizes[0]} inputs to {net.sizes[-1]} "
-                        f"outputs, but {dataset.name} has {dataset.n_features} features and {dataset.n_classes} classes")
-    if attrs.get("dataset_checksum") not in (None, dataset.checksum):
-        console.warn(f"warning: the {dataset.name} data read now ({dataset.source}) differs from the data "
-                     f"{run_dir.name} was trained on; figures are not comparable")
-    return spec, net, attrs, dataset, backend
 
 
 def evaluate(run_dir: Path, *, console: Console, device: str = "auto") -> dict:
@@ -70,7 +52,7 @@ def judge_forgetting(run_dir: Path, target: int, *, root: Path, retrain_run: Pat
                      device: str = "auto") -> dict:
     """Judge RUN as a forgetting of class `target` beside its parent and a retrained model (see analysis/judging.py)."""
     from sparana_cli.analysis.judging import JudgeSettings, judge_rows
-    from sparana_cli.phases.train import device_splits
+    from sparana_cli.fitting import device_splits
 
     spec, net, attrs, dataset, backend = load_run_with_data(run_dir, console, device)
     if not 0 <= target < dataset.n_classes:

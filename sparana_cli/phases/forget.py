@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sparana_cli import runs
 from sparana_cli.analysis.forgetting import (
     PROBE_SCORES,
     forward_from,
@@ -43,11 +42,12 @@ from sparana_cli.engine.network import Network
 from sparana_cli.engine.training import train_steps
 from sparana_cli.errors import UserError
 from sparana_cli.files import write_text_atomic
-from sparana_cli.phases.evaluate import load_run_with_data
+from sparana_cli.fitting import device_splits
 from sparana_cli.phases.forget_compare import run_comparator
-from sparana_cli.phases.train import device_splits
 from sparana_cli.seeding import generator
 from sparana_cli.spec import ForgetSpec, section_from_options
+from sparana_cli.store import runs
+from sparana_cli.store.reader import load_run_with_data
 from sparana_cli.ui import Console, percent
 
 DEFAULT_STEP_FRACTION = 0.0006
@@ -343,7 +343,8 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
             write_text_atomic(run.tmp / COMPARE_FILE, judge_csv(table_rows))
         from sparana_cli.plots import forget_figure, save_figures
 
-        save_figures({PLOT_FILE: forget_figure(arrays, target)}, run.tmp)
+        marks = judge_arrays(table_rows[1:]) if settings.compare else None  # this forgetting first, then each comparator
+        save_figures({PLOT_FILE: forget_figure(arrays, target, compare=marks)}, run.tmp)
     child = next((r for r in table_rows if r["method"] == method), {})
     return {
         "run": str(run.path),

@@ -15,7 +15,7 @@ from sparana_cli.analysis.ssd import ssd, tuned_ssd
 from sparana_cli.engine.backend import Backend, to_host
 from sparana_cli.engine.metrics import predicted_classes
 from sparana_cli.engine.network import Network
-from sparana_cli.phases.train import build_network, fit
+from sparana_cli.fitting import build_network, fit
 from sparana_cli.ui import Console
 
 COMPARATORS = ("retrain", "random", "magnitude", "ssd", "ssd_fixed")

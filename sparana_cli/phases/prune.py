@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sparana_cli import runs
 from sparana_cli.analysis.pruning import chosen_matrices, remove_count, remove_to_sparsity, step_counts, target_sparsities
 from sparana_cli.analysis.scores import score_layers
 from sparana_cli.analysis.shrink import dense_size, live_units, shrink, surviving_weights
@@ -23,10 +22,11 @@ from sparana_cli.engine.metrics import accuracy, evaluate_network
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.sparse import CSRNetwork
 from sparana_cli.errors import UserError
-from sparana_cli.phases.evaluate import load_run_with_data
-from sparana_cli.phases.train import device_splits, fit
+from sparana_cli.fitting import device_splits, fit
 from sparana_cli.seeding import generator
 from sparana_cli.spec import PruneSpec, section_from_options
+from sparana_cli.store import runs
+from sparana_cli.store.reader import load_run_with_data
 from sparana_cli.ui import Console, percent
 
 DATA_METHODS = ("maav", "mav")  # scores that need the layers' inputs
@@ -193,9 +193,9 @@ def prune(run_dir: Path, options: dict, *, root: Path, console: Console, device:
              "test": {"accuracy": test.accuracy}},
         )
         if settings.steps > 1:
-            from sparana_cli.phases.prune_plot import plot_prune_history
+            from sparana_cli.plots import prune_figure, save_figures
 
-            plot_prune_history(run.tmp / PLOT_FILE, arrays, title=f"{spec.name}: {settings.method} pruning")
+            save_figures({PLOT_FILE: prune_figure(arrays, title=f"{spec.name}: {settings.method} pruning")}, run.tmp)
     return {
         "run": str(run.path),
         "parent": str(run_dir),

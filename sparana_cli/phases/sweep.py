@@ -1,32 +1,29 @@
 """`sparana sweep`: run a command over the cartesian product of some spec keys; one CSV row per run.
 
-The sweep folder (<name>-sweep-<time>/, reserved like a run) holds sweep.yaml (what was swept),
-sweep.csv (rewritten atomically as each run ends) and status.json. The runs themselves are
-ordinary run folders beside it in the runs folder.
+The sweep folder (<name>-sweep-<time>/, reserved like a run; its files: store/sweepfolder.py) holds
+sweep.yaml (what was swept), sweep.csv (rewritten atomically as each run ends), summary.csv and
+summary.png (the headline metrics over seeds), status.json and provenance.json. The runs
+themselves are ordinary run folders beside it in the runs folder, each naming the sweep.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from pathlib import Path
 
-import yaml
-
-from sparana_cli import runs, runstate, sweeps
+from sparana_cli import sweeps
 from sparana_cli.errors import Interrupted, RunFailed, UserError
-from sparana_cli.files import write_text_atomic
 from sparana_cli.signals import graceful_stop
+from sparana_cli.store import runs, runstate, sweepfolder
+from sparana_cli.store.provenance import SWEEP_ENV
 from sparana_cli.ui import Console
 
-CSV_FILE, SWEEP_FILE = "sweep.csv", "sweep.yaml"
+CSV_FILE = sweepfolder.CSV_FILE
 
 
-def sweep(target: str, axis_items, *, command: str, workers: int | None, scheduler: str | None,
-          root: Path, console: Console) -> dict:
-    """Run `command` once per point of the axes' product; return the summary (rows, counts, the CSV's path)."""
-    cmd = sweeps.sweep_command(command)
+def sweep(target: str, axis_items, *, command: str, cmd: sweeps.SweepCommand, workers: int | None,
+          scheduler: str | None, root: Path, console: Console) -> dict:
+    """Run `command` (how: `cmd`) once per point of the axes' product; return the summary (rows, counts, the CSV's path)."""
     axes = sweeps.parse_axes(axis_items)
     if not axes:
         raise UserError("nothing to sweep: give at least one axis, e.g. seed=1..3 or train.lr=0.01,0.1")
@@ -49,22 +46,23 @@ def sweep(target: str, axis_items, *, command: str, workers: int | None, schedul
     columns = ["point", *keys, "status", *cmd.columns, "run", "exit_code", "message"]
     rows = [{"point": i + 1, **point, "status": "pending"} for i, point in enumerate(points)]
     try:
-        write_text_atomic(run.tmp / SWEEP_FILE, yaml.safe_dump({
+        sweepfolder.write_plan(run.tmp, {
             "command": command, "target": target_arg, "axes": {a.key: list(a.values) for a in axes},
             "points": len(points), "workers": workers if scheduler is None else None, "scheduler": scheduler,
-            "runs_dir": root_abs, "cwd": cwd}, sort_keys=False))
-        _write_csv(run.tmp / CSV_FILE, columns, rows)
+            "runs_dir": root_abs, "cwd": cwd})
+        sweepfolder.write_rows(run.tmp, columns, rows)
+        tag = {SWEEP_ENV: run.path.name}  # each run records the sweep that started it
         where = f"on {scheduler}" if scheduler else f"with {workers or 1} local worker{'s' if (workers or 1) > 1 else ''}"
         console.say(f"sweep of {len(points)} {command} runs {where}: {run.tmp}")
         with graceful_stop(on_signal=sweeps.interrupt_points if scheduler is None else None) as stop:
             if scheduler is None:
-                outcomes = sweeps.run_local(jobs, root_abs, cwd, workers or 1, stop)
+                outcomes = sweeps.run_local(jobs, root_abs, cwd, workers or 1, stop, env=tag)
             else:
-                outcomes = sweeps.run_on_cluster(jobs, root_abs, cwd, scheduler, stop, tag=run.path.name)
+                outcomes = sweeps.run_on_cluster(jobs, root_abs, cwd, scheduler, stop, tag=run.path.name, env=tag)
             bar = console.bar(len(points), "sweep", unit="run")
             for done, (index, outcome) in enumerate(outcomes, 1):
                 rows[index].update(_row(outcome, cmd.columns))
-                _write_csv(run.tmp / CSV_FILE, columns, rows)
+                sweepfolder.write_rows(run.tmp, columns, rows)
                 bar.update(1)
                 if bar.disable:
                     console.say(f"[{done}/{len(points)}] {' '.join(overrides[index])}: {_brief(rows[index], cmd.columns)}")
@@ -81,13 +79,18 @@ def sweep(target: str, axis_items, *, command: str, workers: int | None, schedul
     summary = {"run": str(run.tmp), "csv": str(run.tmp / CSV_FILE), "command": command, "rows": rows,
                "total": len(rows), "completed": sum(r["status"] == "completed" for r in rows)}
     if stop_signal:
-        _write_csv(run.tmp / CSV_FILE, columns, rows)
+        sweepfolder.write_rows(run.tmp, columns, rows)
         runstate.write_status(run.tmp, runstate.INTERRUPTED, message=f"{summary['completed']} of {len(rows)} runs completed")
         run.release()
         raise Interrupted(f"sweep stopped: {summary['completed']} of {len(rows)} runs completed, see {summary['csv']}; "
                           "continue an interrupted run with 'sparana train --resume RUN'", summary)
+    metrics = list(cmd.headline or cmd.columns[:1])
+    points = sweepfolder.summarize(rows, keys, metrics)
+    written = sweepfolder.write_summary(run.tmp, points, keys, metrics)
     runs.finish_run(run)
-    summary.update(run=str(run.path), csv=str(run.path / CSV_FILE))
+    summary.update(run=str(run.path), csv=str(run.path / CSV_FILE), metrics=metrics,
+                   group_keys=[k for k in keys if k not in sweepfolder.SEED_KEYS], points=points,
+                   summary_files=[str(run.path / p.name) for p in written])
     if summary["completed"] < len(rows):
         raise RunFailed(f"{len(rows) - summary['completed']} of {len(rows)} runs did not complete; see {summary['csv']}",
                         summary)
@@ -106,11 +109,3 @@ def _brief(row: dict, columns) -> str:
     value = row.get(first, "") if first else ""
     shown = f"  {first} {value:.4g}" if isinstance(value, float) else ""
     return f"{row['status']}{shown}" + (f"  ({row['message']})" if row["status"] != "completed" and row["message"] else "")
-
-
-def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns, restval="", extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, out.getvalue())

@@ -3,6 +3,7 @@
 A finished run folder's results are never modified. Layout (see README "Run folders"):
   spec.yaml    the resolved spec
   status.json  state (running -> completed / failed / interrupted), who wrote it and when
+  provenance.json  how it was made: argv, versions, git commit, host, device, start and end (see provenance.py)
   model.h5     /layers/<i>/{weights, bias, mask} or /layers/<i>/{csr/{data, indices, indptr}, bias}, attrs;
                root attrs: version, seed, phase, parent, dataset
   metrics.h5   /<phase>/<name> arrays, summary numbers as group attributes
@@ -24,13 +25,14 @@ from typing import IO, Iterator
 import h5py
 import numpy as np
 
-from sparana_cli import __version__, runstate
+from sparana_cli import __version__
 from sparana_cli.engine.backend import CPU, Backend, to_host
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import UserError
 from sparana_cli.files import atomic_path, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
+from sparana_cli.store import provenance, runstate
 
 RUNS_ENV = "SPARANA_RUNS"
 SPEC_FILE, MODEL_FILE, METRICS_FILE = "spec.yaml", "model.h5", "metrics.h5"
@@ -93,6 +95,7 @@ def reserve_run(root: Path, name: str, now: datetime | None = None, *, phase: st
             continue
         lock = runstate.take_lock(tmp)
         runstate.write_status(tmp, runstate.RUNNING, **runstate.start_fields(phase))
+        provenance.start(tmp)
         return PendingRun(tmp, final, lock)
     raise UserError(f"{root}: no free run name for {name}-{stamp}")
 
@@ -117,12 +120,29 @@ def finish_run(run: PendingRun, **status) -> None:
     """Mark the run completed and rename <name>.tmp to <name>: from then on its results never change."""
     try:
         runstate.write_status(run.tmp, runstate.COMPLETED, **{"ended": runstate.now(), **status})
+        provenance.finish(run.tmp, device=_device_of(run.tmp))
         (run.tmp / runstate.LOCK_FILE).unlink(missing_ok=True)
         if run.path.exists():
             raise UserError(f"{run.path}: already exists; the finished run stays in {run.tmp}")
         os.rename(run.tmp, run.path)
     finally:
         run.release()
+
+
+def record_session(run: PendingRun) -> None:
+    """A reopened run starts another session (after every check passed): add it to provenance.json."""
+    provenance.resumed(run.tmp)
+
+
+def _device_of(folder: Path) -> str | None:
+    """The device model.h5 says its weights were computed on (None when there is no model.h5)."""
+    if not (folder / MODEL_FILE).is_file():
+        return None
+    try:
+        attrs = read_model_attrs(folder)
+    except UserError:
+        return None
+    return str(attrs.get("device_name") or attrs.get("device") or "") or None
 
 
 def reopen_run(root: Path, run: str) -> PendingRun:
@@ -185,6 +205,7 @@ def run_attrs(spec: Spec, dataset, *, phase: str, parent: Path | str | None, bac
         "dataset_checksum": dataset.checksum,
         "dataset_source": dataset.source,
         "device": backend.name,
+        "device_name": backend.describe(),
         "created": datetime.now().isoformat(timespec="microseconds"),
     }
 
@@ -215,6 +236,7 @@ def write_network(f: h5py.File, net: Network, attrs: dict, *, compress_masks: bo
         else:
             g.create_dataset("weights", data=to_host(w))
             g.create_dataset("mask", data=to_host(m), compression="gzip" if compress_masks else None)
+            g.attrs["live"] = int(np.count_nonzero(to_host(m)))  # the mask's count: listing runs reads no masks
         g.create_dataset("bias", data=to_host(b))
         g.attrs["activation"] = net.activation(i)
         g.attrs["format"] = "csr" if i in csr_layers else "dense"
@@ -317,18 +339,61 @@ def _read_csr(g: h5py.Group, where: str) -> tuple[np.ndarray, np.ndarray]:
 
 def layer_formats(run_dir: Path) -> list[str]:
     """How model.h5 stores each layer: "dense" or "csr"."""
-    with open_h5(Path(run_dir) / MODEL_FILE) as f:
-        return ["csr" if "csr" in f["layers"][str(i)] else "dense" for i in range(len(f["layers"]))]
+    return model_layout(run_dir)[0]
+
+
+def model_layout(run_dir: Path) -> tuple[list[str], float]:
+    """Each layer's storage ("dense" or "csr") and the fraction of weights masked out, over all layers.
+
+    Reads only the masks (dense layers) and the row pointers (CSR layers, whose stored entries are the mask's).
+    """
+    path = Path(run_dir) / MODEL_FILE
+    formats, total, kept = [], 0, 0
+    with open_h5(path) as f:
+        if "layers" not in f or not len(f["layers"]):
+            raise UserError(f"{path}: no /layers group")
+        for i in range(len(f["layers"])):
+            g = f["layers"][str(i)]
+            if "csr" in g:
+                shape = np.asarray(g["csr"].attrs.get("shape", ()))
+                if shape.shape != (2,) or "indptr" not in g["csr"]:
+                    raise UserError(f"{path}: /layers/{i}/csr needs indptr and a shape attribute")
+                indptr = g["csr"]["indptr"]
+                formats.append("csr")
+                total += int(shape[0]) * int(shape[1])
+                kept += int(indptr[-1]) if len(indptr) else 0
+            else:
+                formats.append("dense")
+                mask = g["mask"]
+                live = g.attrs.get("live")  # absent in runs written before it was kept: count the mask
+                total, kept = total + mask.size, kept + int(live if live is not None else np.count_nonzero(mask[()]))
+    return formats, (1 - kept / total if total else 0.0)
 
 
 def read_metrics(run_dir: Path) -> tuple[dict, dict]:
-    """(arrays, attrs) of metrics.h5: arrays[group][name] as NumPy, attrs[group] as plain values."""
+    """(arrays, attrs) of metrics.h5: arrays[group][name] as NumPy, attrs[group] as plain values.
+
+    Nested groups are keyed by their path ("forget/compare").
+    """
     arrays, attrs = {}, {}
+
+    def visit(name, g):
+        if isinstance(g, h5py.Group):
+            arrays[name] = {key: d[()] for key, d in g.items() if isinstance(d, h5py.Dataset)}
+            attrs[name] = {k: _plain(v) for k, v in g.attrs.items()}
+
     with open_h5(Path(run_dir) / METRICS_FILE) as f:
-        for group, g in f.items():
-            arrays[group] = {name: d[()] for name, d in g.items() if isinstance(d, h5py.Dataset)}
-            attrs[group] = {k: _plain(v) for k, v in g.attrs.items()}
+        f.visititems(visit)
     return arrays, attrs
+
+
+def read_spec_text(run_dir: Path) -> str:
+    """spec.yaml as written (for showing it)."""
+    path = Path(run_dir) / SPEC_FILE
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"{path}: cannot read ({err.strerror or err})") from None
 
 
 def load_run_spec(run_dir: Path) -> Spec:
@@ -347,28 +412,35 @@ def _plain(value):
 # -- finding ----------------------------------------------------------------------------------
 
 
-def finished_runs(root: Path) -> list[Path]:
-    """Finished run folders in root (those with a model.h5 and no .tmp suffix), oldest first."""
+DEFAULT_PHASE = "train"  # a command given no RUN takes the newest finished run of this phase
+
+
+def finished_runs(root: Path, phase: str | None = None) -> list[Path]:
+    """Finished run folders in root (those with a model.h5 and no .tmp suffix), oldest first; only `phase`'s if given."""
     if not root.is_dir():
         return []
     runs = [p for p in root.iterdir() if p.is_dir() and not p.name.endswith(TMP_SUFFIX) and (p / MODEL_FILE).is_file()]
-    return sorted(runs, key=_created)
+    made = {p: _made(p) for p in runs}
+    return sorted((p for p in runs if phase is None or made[p][1] == phase), key=lambda p: (made[p][0], p.name))
 
 
-def _created(run: Path) -> tuple[str, str]:
+def _made(run: Path) -> tuple[str, str]:
+    """(created, phase) from model.h5's attributes."""
     try:
         with h5py.File(run / MODEL_FILE, "r") as f:
-            return str(_plain(f.attrs.get("created", ""))), run.name
+            return str(_plain(f.attrs.get("created", ""))), str(_plain(f.attrs.get("phase", "")))
     except OSError:
-        return "", run.name
+        return "", ""
 
 
 def resolve_run(root: Path, run: str | None) -> Path:
-    """A finished run folder from a path or a name in root; None means the newest finished run in root."""
+    """A finished run folder from a path or a name in root; None means the newest finished `train` run in root."""
     if run is None:
-        runs = finished_runs(root)
+        runs = finished_runs(root, DEFAULT_PHASE)
         if not runs:
-            raise UserError(f"{root}: no finished runs; train one first, e.g. 'sparana train configs/mnist.yaml'")
+            others = " (only runs of other phases: name one)" if finished_runs(root) else ""
+            raise UserError(f"{root}: no finished {DEFAULT_PHASE} run{others}; train one first, "
+                            "e.g. 'sparana train configs/mnist.yaml'")
         return runs[-1]
     if not _is_path(run) and not RUN_NAME.fullmatch(run):
         raise UserError(f"run {run}: not a run folder name")

@@ -27,7 +27,7 @@ from sparana_cli.engine.network import Network
 from sparana_cli.engine.training import EpochProgress
 from sparana_cli.errors import UserError
 from sparana_cli.files import atomic_path
-from sparana_cli.runs import open_h5, read_network, write_network
+from sparana_cli.store.runs import open_h5, read_network, write_network
 
 CHECKPOINT_FILE = "checkpoint.h5"
 
