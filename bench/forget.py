@@ -47,7 +47,7 @@ def forget_rows(run: Path, classes: list[int], repeats: int, device: str = "auto
     """One row per class: median seconds of retraining and of each preset's forgetting, and their ratios."""
     console = Quiet()
     spec, parent, _, dataset, backend = load_run_with_data(run, console, device)
-    splits = device_splits(dataset, backend, parent.dtype)
+    splits = device_splits(dataset, backend)
 
     def forgetting(target: int, options: dict) -> float:
         settings = resolve_settings(spec.forget, {"target_class": target, **options})

@@ -95,7 +95,10 @@ class Trainer:
                 g *= scale
 
     def epoch(self, x, y, epoch: int, on_batch: Callable | None = None) -> tuple[float, float]:
-        """One shuffled pass over device arrays x (n, features), y (n,); returns (mean loss, accuracy)."""
+        """One shuffled pass over x (n, features), y (n,) on the device; returns (mean loss, accuracy).
+
+        x is a float array, or rows held as stored with a fill_rows(rows, out) method (data.features.Features).
+        """
         progress = EpochProgress(epoch)
         self.advance(x, y, progress, on_batch)
         return float(progress.loss_sum) / x.shape[0], float(progress.correct) / x.shape[0]
@@ -120,7 +123,10 @@ class Trainer:
             for start in range(progress.step * batch, n_total, batch):
                 rows = order[start:start + batch]
                 n = rows.shape[0]
-                self.backend.take_rows(x, rows, self.ws.acts[0][:n])
+                if hasattr(x, "fill_rows"):  # inputs held as stored (bytes): made float32 one batch at a time
+                    x.fill_rows(rows, self.ws.acts[0][:n])
+                else:
+                    self.backend.take_rows(x, rows, self.ws.acts[0][:n])
                 loss, hits = self.step(n, y[rows], dropout_rng)
                 loss_sum += loss
                 correct += hits

@@ -36,7 +36,7 @@ def evaluate(run_dir: Path, *, console: Console, device: str = "auto") -> dict:
     formats = runs.layer_formats(run_dir)
     csr_layers = [i for i, kind in enumerate(formats) if kind == "csr"]
     predictor = CSRNetwork(net, csr_layers) if csr_layers else net  # infer in the format the run stores
-    test = evaluate_network(predictor, backend.asarray(dataset.x_test, net.dtype), backend.asarray(dataset.y_test),
+    test = evaluate_network(predictor, dataset.x_test.on(backend.asarray), backend.asarray(dataset.y_test),
                             dataset.n_classes)
     return {
         "run": str(run_dir),

@@ -124,13 +124,17 @@ def _check_finite(trainer: Trainer, loss: float, epoch: int) -> None:
         raise NotFinite(f"the weights became NaN or infinite in epoch {epoch + 1}")
 
 
-def device_splits(dataset: Dataset, backend: Backend, dtype) -> dict:
-    """The dataset's splits as device arrays: {"train": (x, y), "val": ..., "test": ...}."""
+def device_splits(dataset: Dataset, backend: Backend) -> dict:
+    """The dataset's splits on the device: {"train": (x, y), "val": ..., "test": ...}.
+
+    x stays as stored (bytes for images: a quarter of float32's size); indexing it gives rows of
+    float32 inputs, converted a batch or chunk at a time.
+    """
     put = backend.asarray
     return {
-        "train": (put(dataset.x_train, dtype), put(dataset.y_train)),
-        "val": (put(dataset.x_val, dtype), put(dataset.y_val)),
-        "test": (put(dataset.x_test, dtype), put(dataset.y_test)),
+        "train": (dataset.x_train.on(put), put(dataset.y_train)),
+        "val": (dataset.x_val.on(put), put(dataset.y_val)),
+        "test": (dataset.x_test.on(put), put(dataset.y_test)),
     }
 
 
@@ -196,7 +200,7 @@ def _train_into(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Bac
             fields["resumed_at"] = fields.pop("started")
         runstate.write_status(run.tmp, runstate.RUNNING, **fields, epochs=epochs, message="",
                               resumed=(runstate.read_status(run.tmp, strict=False) or {}).get("resumed", -1) + 1)
-        splits = device_splits(dataset, backend, net.dtype)
+        splits = device_splits(dataset, backend)
         history = fit(net, spec, splits["train"], splits["val"], console, resume=checkpoint, save=save, stop=stop)
         test = evaluate_network(net, *splits["test"], dataset.n_classes)
         for stale in (runs.MODEL_FILE, runs.METRICS_FILE):  # half-written by a run killed while finishing

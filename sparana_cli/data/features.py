@@ -1,0 +1,45 @@
+"""Input rows held as stored (uint8 bytes, or the file's dtype) and turned into float32 only when read.
+
+Indexing a Features gives float32 rows, so code written for a float array (chunked forward passes,
+`x[rows]`, `x.shape`) works unchanged, while the whole split stays at its stored size: a quarter
+of float32's for bytes. Training fills its input batch with fill_rows. Nothing here knows NumPy
+from CuPy: `stored` and the scaling's arrays live on one device and only array methods are used.
+"""
+
+from __future__ import annotations
+
+from sparana_cli.data.scaling import Scaling
+
+
+class Features:
+    def __init__(self, stored, scaling: Scaling):
+        assert stored.ndim == 2, "features are (rows, features)"
+        self.stored = stored  # (n, features) as stored
+        self.scaling = scaling
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.stored.shape
+
+    @property
+    def nbytes(self) -> int:
+        return self.stored.nbytes
+
+    def __len__(self) -> int:
+        return self.stored.shape[0]
+
+    def __getitem__(self, rows):
+        """float32 rows (a slice, an index array or a boolean mask), converted now."""
+        return self.scaling.apply(self.stored[rows])
+
+    def fill_rows(self, rows, out) -> None:
+        """out[:] = self[rows]: a training batch (out may be float64; the conversion is always float32's)."""
+        out[...] = self[rows]
+
+    def subset(self, rows) -> Features:
+        """The rows `rows`, still as stored."""
+        return Features(self.stored[rows], self.scaling)
+
+    def on(self, put) -> Features:
+        """The same rows moved by put (a backend's asarray): stored dtype kept, so bytes stay bytes."""
+        return Features(put(self.stored), self.scaling.on(put))
