@@ -14,7 +14,7 @@ from sparana_cli.data.idx_set import DEBIAN_FASHION_MNIST, IDX_NAMES, locate_idx
 from sparana_cli.data.labelled import LabelledData, checked
 from sparana_cli.data.npz_file import read_npz
 from sparana_cli.data.sample import read_mnist_sample
-from sparana_cli.data.scaling import fit_scaling
+from sparana_cli.data.scaling import Scaling, fit_scaling
 from sparana_cli.errors import UserError
 from sparana_cli.seeding import generator
 
@@ -44,19 +44,20 @@ def load_dataset(spec, seed: int) -> Dataset:
     """Load the data set a DataSpec describes and split off a seeded validation set (unless it has its own)."""
     data, n_classes = checked(_read(spec))
     if data.val is not None:
-        x_train, y_train, x_val, y_val = data.pool.x, data.pool.y, data.val.x, data.val.y
+        train = Features(data.pool.x, Scaling())
+        y_train, x_val, y_val = data.pool.y, data.val.x, data.val.y
     else:
         order = generator(seed, "split").permutation(len(data.pool.y))
         n_val = int(round(spec.validation * len(data.pool.y)))
-        val, train = order[:n_val], order[n_val:]
-        x_train, y_train = data.pool.x[train], data.pool.y[train]  # rows of the stored bytes: no float copy
-        x_val, y_val = data.pool.x[val], data.pool.y[val]
-    scaling = fit_scaling(x_train, spec.normalize, data.pool.x_from)
+        val_rows, train_rows = order[:n_val], order[n_val:]
+        train = Features(data.pool.x, Scaling(), train_rows)  # the pool's rows, not a copy (it may be memory-mapped)
+        y_train, x_val, y_val = data.pool.y[train_rows], data.pool.x[val_rows], data.pool.y[val_rows]
+    scaling = fit_scaling(train.stored, train.index, spec.normalize, data.pool.x_from)
     return Dataset(
         name=spec.name,
         source=data.source,
         checksum=data.checksum,
-        x_train=Features(x_train, scaling),
+        x_train=Features(train.stored, scaling, train.index),
         y_train=y_train,
         x_val=Features(x_val, scaling),
         y_val=y_val,

@@ -12,34 +12,38 @@ from sparana_cli.data.scaling import Scaling
 
 
 class Features:
-    def __init__(self, stored, scaling: Scaling):
+    """Rows `stored[index]` (all of `stored` when index is None), read as float32 through `scaling`.
+
+    The index lets a split be a selection of a larger stored array (the training rows of a
+    memory-mapped pool) without copying it.
+    """
+
+    def __init__(self, stored, scaling: Scaling, index=None):
         assert stored.ndim == 2, "features are (rows, features)"
-        self.stored = stored  # (n, features) as stored
+        self.stored = stored  # (N, features) as stored
         self.scaling = scaling
+        self.index = index  # (n,) rows of stored, or None: all of them
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.stored.shape
+        return (len(self), self.stored.shape[1])
 
     @property
     def nbytes(self) -> int:
+        """Bytes of the stored array this split reads from (shared with any other split of it)."""
         return self.stored.nbytes
 
     def __len__(self) -> int:
-        return self.stored.shape[0]
+        return self.stored.shape[0] if self.index is None else self.index.shape[0]
 
     def __getitem__(self, rows):
         """float32 rows (a slice, an index array or a boolean mask), converted now."""
-        return self.scaling.apply(self.stored[rows])
+        return self.scaling.apply(self.stored[rows] if self.index is None else self.stored[self.index[rows]])
 
     def fill_rows(self, rows, out) -> None:
         """out[:] = self[rows]: a training batch (out may be float64; the conversion is always float32's)."""
         out[...] = self[rows]
 
-    def subset(self, rows) -> Features:
-        """The rows `rows`, still as stored."""
-        return Features(self.stored[rows], self.scaling)
-
     def on(self, put) -> Features:
         """The same rows moved by put (a backend's asarray): stored dtype kept, so bytes stay bytes."""
-        return Features(put(self.stored), self.scaling.on(put))
+        return Features(put(self.stored), self.scaling.on(put), None if self.index is None else put(self.index))

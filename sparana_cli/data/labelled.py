@@ -5,6 +5,7 @@ Each array carries where it came from ("cells.npz: y_test") so an error names th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +64,7 @@ def _checked_split(s: Split) -> Split:
     x = s.x
     if x.ndim < 2:
         raise UserError(f"{s.x_from}: expected rows of features (rows, features...), found dimensions {x.shape}")
-    x = x.reshape(len(x), int(np.prod(x.shape[1:])))  # -1 cannot be inferred for 0 rows
+    x = x.reshape(len(x), math.prod(x.shape[1:]))  # -1 cannot be inferred for 0 rows
     if len(x) == 0 or x.shape[1] == 0:
         raise UserError(f"{s.x_from}: empty ({x.shape[0]} rows of {x.shape[1]} features)")
     if x.dtype.kind not in "uif" and x.dtype != np.bool_:

@@ -34,15 +34,16 @@ class Scaling:
         return Scaling(move(self.shift), move(self.divisor))
 
 
-def fit_scaling(x_train: np.ndarray, mode: str, where: str) -> Scaling:
-    """The scaling data.normalize asks for, from the training rows x_train (n, features)."""
+def fit_scaling(stored: np.ndarray, rows, mode: str, where: str) -> Scaling:
+    """The scaling data.normalize asks for, from the training rows stored[rows] (rows None: all of stored)."""
     if mode == "none":
         return Scaling()
+    if mode == "unit" and stored.dtype == np.uint8:
+        return Scaling(divisor=np.float32(255))  # exactly the division the IDX files always had
+    x_train = stored if rows is None else stored[rows]
     if len(x_train) == 0:
         raise UserError(f"{where}: no training rows to take data.normalize statistics from")
     if mode == "unit":
-        if x_train.dtype == np.uint8:
-            return Scaling(divisor=np.float32(255))  # exactly the division the IDX files always had
         low, high = float(x_train.min()), float(x_train.max())
         return Scaling(shift=np.float32(low), divisor=np.float32(high - low if high > low else 1.0))
     if mode == "standard":
