@@ -44,14 +44,15 @@ def load_dataset(spec, seed: int) -> Dataset:
     """Load the data set a DataSpec describes and split off a seeded validation set (unless it has its own)."""
     data, n_classes = checked(_read(spec))
     if data.val is not None:
-        train = Features(data.pool.x, Scaling())
-        y_train, x_val, y_val = data.pool.y, data.val.x, data.val.y
+        train, val = Features(data.pool.x, Scaling()), Features(data.val.x, Scaling())
+        y_train, y_val = data.pool.y, data.val.y
     else:
         order = generator(seed, "split").permutation(len(data.pool.y))
         n_val = int(round(spec.validation * len(data.pool.y)))
         val_rows, train_rows = order[:n_val], order[n_val:]
         train = Features(data.pool.x, Scaling(), train_rows)  # the pool's rows, not a copy (it may be memory-mapped)
-        y_train, x_val, y_val = data.pool.y[train_rows], data.pool.x[val_rows], data.pool.y[val_rows]
+        val = Features(data.pool.x, Scaling(), val_rows)
+        y_train, y_val = data.pool.y[train_rows], data.pool.y[val_rows]
     scaling = fit_scaling(train.stored, train.index, spec.normalize, data.pool.x_from)
     return Dataset(
         name=spec.name,
@@ -59,7 +60,7 @@ def load_dataset(spec, seed: int) -> Dataset:
         checksum=data.checksum,
         x_train=Features(train.stored, scaling, train.index),
         y_train=y_train,
-        x_val=Features(x_val, scaling),
+        x_val=Features(val.stored, scaling, val.index),
         y_val=y_val,
         x_test=Features(data.test.x, scaling),
         y_test=data.test.y,

@@ -44,6 +44,13 @@ class Features:
         """out[:] = self[rows]: a training batch (out may be float64; the conversion is always float32's)."""
         out[...] = self[rows]
 
-    def on(self, put) -> Features:
-        """The same rows moved by put (a backend's asarray): stored dtype kept, so bytes stay bytes."""
-        return Features(put(self.stored), self.scaling.on(put), None if self.index is None else put(self.index))
+    def on(self, put, moved: dict | None = None) -> Features:
+        """The same rows moved by put (a backend's asarray): stored dtype kept, so bytes stay bytes.
+
+        Splits that select rows of one stored array share one copy of it when given the same `moved` dict.
+        """
+        moved = {} if moved is None else moved
+        if id(self.stored) not in moved:
+            moved[id(self.stored)] = (self.stored, put(self.stored))  # (the source is kept so its id stays unique)
+        stored = moved[id(self.stored)][1]
+        return Features(stored, self.scaling.on(put), None if self.index is None else put(self.index))
