@@ -16,7 +16,8 @@ def parse(argv):
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections among {', '.join(SECTIONS)}")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS, Numba and PyTorch threads (default: all CPUs)")
     parser.add_argument("--repeats", type=int, default=None, help="rounds of interleaved timings (default 5, 1 with --quick)")
-    parser.add_argument("--samples", type=int, default=None, help="training samples for P1, P2, memory and loading (default 60000)")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="training samples for P1, P2, memory and loading (default 60000)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")
     args = parser.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]

@@ -79,7 +79,7 @@ def payload_bytes(n_train: int, n_test: int) -> dict[str, int]:
 
 
 def memory_rows(*, samples: int, test_samples: int = 10_000) -> list[dict]:
-    """Peak RSS of one epoch of the seed model's `sparana train` (first and second load of the data), and of the runtime alone."""
+    """Peak RSS of one epoch of the seed model's `sparana train` (first and second load of the data) and of the runtime."""
     fashion = samples == 60_000 and test_samples == 10_000 and DEBIAN_FASHION_MNIST.is_dir()
     with tempfile.TemporaryDirectory(prefix="sparana-bench-") as tmp:
         tmp = Path(tmp)
@@ -101,8 +101,8 @@ def memory_rows(*, samples: int, test_samples: int = 10_000) -> list[dict]:
         row(name, "peak RSS", f"{second / MB:.0f} MB", f"held {payload / MB:.0f} MB ({held}; bytes as stored)",
             second / payload, verdict="info: mostly the fixed runtime below"),
         row(name, "peak RSS - runtime", f"{(second - runtime) / MB:.0f} MB",
-            f"runtime alone {runtime / MB:.0f} MB (Python, NumPy, h5py, Numba/LLVM and the training kernels)", (second - runtime) / payload,
-            "<= 1.3"),
+            f"runtime alone {runtime / MB:.0f} MB (Python, NumPy, h5py, Numba/LLVM and the training kernels)",
+            (second - runtime) / payload, "<= 1.3"),
         row(name, "peak RSS - runtime, first load", f"{(first - runtime) / MB:.0f} MB",
             "decoding the files and writing the cache", (first - runtime) / payload,
             verdict="info: a command that decodes the files (no decoded-data cache yet)"),
