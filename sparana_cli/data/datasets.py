@@ -13,6 +13,7 @@ from sparana_cli.data.hdf5_file import read_hdf5
 from sparana_cli.data.idx_set import DEBIAN_FASHION_MNIST, IDX_NAMES, locate_idx_files, read_idx_set
 from sparana_cli.data.labelled import LabelledData, checked
 from sparana_cli.data.npz_file import read_npz
+from sparana_cli.data.registry import STANDARD_SETS
 from sparana_cli.data.sample import read_mnist_sample
 from sparana_cli.data.scaling import Scaling, fit_scaling
 from sparana_cli.errors import UserError
@@ -92,8 +93,6 @@ def _read(spec) -> LabelledData:
 
 
 def _how_to_get(name: str) -> str:
-    from sparana_cli.data.registry import STANDARD_SETS
-
     hint = f"get them with 'sparana data fetch {name}', " if name in STANDARD_SETS else ""
     if name == "fashion-mnist":
         hint += "or 'apt-get install dataset-fashion-mnist' (Debian), "
