@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-SECTIONS = ("P1", "P2", "P3", "P4", "memory", "subset")
+SECTIONS = ("P1", "P2", "P3", "P4", "memory", "loading", "subset")
 
 
 def parse(argv):
@@ -16,7 +16,8 @@ def parse(argv):
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections among {', '.join(SECTIONS)}")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS, Numba and PyTorch threads (default: all CPUs)")
     parser.add_argument("--repeats", type=int, default=None, help="rounds of interleaved timings (default 5, 1 with --quick)")
-    parser.add_argument("--samples", type=int, default=None, help="training samples for P1, P2 and memory (default 60000)")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="training samples for P1, P2, memory and loading (default 60000)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")
     args = parser.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -76,6 +77,11 @@ def main(argv=None) -> int:
         from bench.memory import memory_rows
 
         rows += memory_rows(samples=args.samples, test_samples=args.samples // 6 if quick else 10_000)
+    if "loading" in args.only:
+        from bench.loading import loading_rows
+
+        rows += loading_rows(samples=args.samples, test_samples=args.samples // 6 if quick else 10_000,
+                             repeats=args.repeats)
     if "subset" in args.only:
         from bench.training import subset_rows
 

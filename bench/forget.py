@@ -24,10 +24,10 @@ import statistics
 import time
 from pathlib import Path
 
+from sparana_cli.fitting import device_splits
 from sparana_cli.phases.evaluate import load_run_with_data
 from sparana_cli.phases.forget import chosen_layers, forget_network, resolve_settings
 from sparana_cli.phases.forget_compare import retrain
-from sparana_cli.phases.train import device_splits
 from sparana_cli.store import runs
 from sparana_cli.ui import Console, table
 
@@ -48,7 +48,7 @@ def forget_rows(run: Path, classes: list[int], repeats: int, device: str = "auto
     """One row per class: median seconds of retraining and of each preset's forgetting, and their ratios."""
     console = Quiet()
     spec, parent, _, dataset, backend = load_run_with_data(run, console, device)
-    splits = device_splits(dataset, backend, parent.dtype)
+    splits = device_splits(dataset, backend)
 
     def forgetting(target: int, options: dict) -> float:
         settings = resolve_settings(spec.forget, {"target_class": target, **options})

@@ -51,14 +51,42 @@ class SpecInvalid(Exception):
 
 
 @dataclass(frozen=True)
+class DataKeys:
+    x_train: str = setting("x_train", "training features (NPZ key or HDF5 dataset path)")
+    y_train: str = setting("y_train", "training labels, integers 0..C-1")
+    x_test: str = setting("x_test", "test features")
+    y_test: str = setting("y_test", "test labels")
+    x_val: str = setting("x_val", "validation features, used when present (else data.validation is held out)")
+    y_val: str = setting("y_val", "validation labels, used with x_val")
+
+
+@dataclass(frozen=True)
 class DataSpec:
-    name: Literal["mnist", "fashion-mnist"] = setting("mnist", "dataset to load")
+    name: str = setting("mnist", "the data set's name: mnist, fashion-mnist, kmnist, emnist-balanced, or your own",
+                        pattern=r"[A-Za-z0-9][A-Za-z0-9._-]*")
+    format: Literal["idx", "npz", "csv", "hdf5"] = setting("idx", "file format of data.path")
     path: str | None = setting(
-        None, "folder holding the four IDX files; null: $SPARANA_DATA/<name>, then the built-in source"
+        None, "idx: folder of the four IDX files (null: $SPARANA_DATA/<name>, then the built-in source); "
+              "npz, csv, hdf5: the file"
     )
+    test_path: str | None = setting(None, "csv: the test file; null: data.test_fraction of data.path is held out")
+    test_fraction: float = setting(0.2, "csv without test_path: fraction held out (fixed, not seeded) as the test set",
+                                   bounds="(0, 0.5]")
+    label_column: int | str = setting("label", "csv: the label column's header name, or its 0-based index "
+                                               "(negative: from the end) in a file without a header row")
+    keys: DataKeys = section(DataKeys, "npz keys or hdf5 dataset paths of the arrays")
+    normalize: Literal["none", "unit", "standard"] = setting(
+        "unit", "features as floats: none; unit: x/255 for uint8, else min-max to [0, 1]; standard: (x-mean)/std "
+                "per feature, both from the training split")
     validation: float = setting(
         0.1, "fraction of the training files held out (seeded) for validation", bounds="[0, 0.5]"
     )
+
+    def __post_init__(self):
+        if self.format != "idx" and self.path is None:
+            raise SpecInvalid("path", f"format {self.format} needs data.path, the {self.format} file to read")
+        if self.test_path is not None and self.format != "csv":
+            raise SpecInvalid("test_path", f"only format csv takes a separate test file; {self.format} holds its own")
 
 
 @dataclass(frozen=True)
@@ -252,8 +280,15 @@ def _convert(value: Any, tp: Any, key: str):
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(value, inner, key)
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            return _convert(value, inner[0], key)
+        for option in inner:  # e.g. int | str: the first type the value fits
+            try:
+                return _convert(value, option, key)
+            except SpecInvalid:
+                continue
+        raise SpecInvalid(key, f"expected {' or '.join(t.__name__ for t in inner)}, got {_shown(value)}")
     if origin is Literal:
         choices = get_args(tp)
         if value not in choices:

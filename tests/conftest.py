@@ -40,6 +40,12 @@ def write_idx_folder(folder: Path, n_train=300, n_test=100, gz=True) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def private_data_home(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's ~/.cache/sparana (downloads, decoded-data cache)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 @pytest.fixture
 def idx_folder(tmp_path) -> Path:
     return write_idx_folder(tmp_path / "data")

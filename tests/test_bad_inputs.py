@@ -129,6 +129,16 @@ def _labels_out_of_range(w: World) -> list:
     return ["train", w.spec]
 
 
+def _own_csv_with_a_word(w: World) -> list:
+    w.write("cells.csv", "label,a,b\n0,1,2\n1,2,three\n")
+    return ["train", w.spec_with(data={"name": "cells", "format": "csv", "path": str(w.base / "cells.csv")})]
+
+
+def _own_npz_without_y_test(w: World) -> list:
+    np.savez(w.base / "cells.npz", x_train=np.ones((6, 2)), y_train=np.arange(6) % 2, x_test=np.ones((2, 2)))
+    return ["train", w.spec_with(data={"name": "cells", "format": "npz", "path": str(w.base / "cells.npz")})]
+
+
 CASES: dict[str, Bad] = {
     # -- train: the spec -------------------------------------------------------------------------
     "train: spec file missing": Bad(lambda w: ["train", w.base / "nope.yaml"], "nope.yaml"),
@@ -292,6 +302,12 @@ CASES: dict[str, Bad] = {
     "attack: zero steps": Bad(lambda w: ["attack", w.finished.name, "--steps", "0"], "attack.steps"),
     "attack: more samples than test images": Bad(lambda w: ["attack", w.finished.name, "--samples", "5000"],
                                                  "attack.samples"),
+    # -- own data and data fetch -------------------------------------------------------------------
+    "train: own CSV with a word among the features": Bad(_own_csv_with_a_word, "cells.csv: line 3: 'three'"),
+    "train: own NPZ without y_test": Bad(_own_npz_without_y_test, "cells.npz: no array 'y_test'"),
+    "train: own data format without a path": Bad(lambda w: ["train", w.spec, "data.format=npz", "data.path=null"],
+                                                 "data.path"),
+    "data: fetch an unknown set": Bad(lambda w: ["data", "fetch", "mnist-9"], "mnist-9"),
     # -- sweep -------------------------------------------------------------------------------------
     "sweep: unknown --command": Bad(lambda w: ["sweep", w.spec, "seed=1,2", "--command", "frobnicate"], "--command"),
     "sweep: a command that is not sweepable": Bad(lambda w: ["sweep", w.spec, "seed=1,2", "--command", "evaluate"],
@@ -335,7 +351,7 @@ def template(tmp_path_factory) -> Path:
 def test_the_corpus_is_large_and_spans_every_command():
     commands = {name.split(":")[0].split()[0] for name in CASES}
     assert len(CASES) >= 30
-    assert {"train", "resume", "evaluate", "attack", "spec", "runs", "plot", "sweep", "prune", "forget"} <= commands
+    assert {"train", "resume", "evaluate", "attack", "spec", "runs", "plot", "sweep", "prune", "forget", "data"} <= commands
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -90,7 +90,7 @@ def judge(net: Network, *, splits: dict, target: int, n_classes: int, train_cfg,
     if settings.level == "none":
         return figures
 
-    rows = np.sort(generator(seed, "probe-rows").permutation(len(y_train_host))[:settings.probe_samples])
+    rows = net.xp.asarray(np.sort(generator(seed, "probe-rows").permutation(len(y_train_host))[:settings.probe_samples]))
     layers = probe_layers(net, settings.level)
     train_features = hidden_features(net, x_train[rows], layers)
     eval_features = hidden_features(net, x_eval, layers)

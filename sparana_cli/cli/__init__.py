@@ -10,6 +10,7 @@ import click
 from sparana_cli import __version__
 from sparana_cli.cli.attack import attack
 from sparana_cli.cli.common import SparanaGroup
+from sparana_cli.cli.data import data_command
 from sparana_cli.cli.evaluate import evaluate
 from sparana_cli.cli.forget import forget
 from sparana_cli.cli.plot import plot
@@ -30,5 +31,5 @@ def main():
     """
 
 
-for command in (train, evaluate, prune, forget, attack, show_spec, runs_command, plot, sweep):
+for command in (train, evaluate, prune, forget, attack, show_spec, runs_command, plot, sweep, data_command):
     main.add_command(command)

@@ -1,4 +1,4 @@
-"""Data: the IDX reader and the named datasets."""
+"""Data: readers for IDX, NPZ, CSV and HDF5, the standard sets and their download, the seeded split."""
 
 from sparana_cli.data.datasets import Dataset, load_dataset
 

@@ -64,6 +64,15 @@ class Trainer:
         self._shape_gradients()
         return total, correct
 
+    def load_batch(self, x, rows) -> None:
+        """Put rows of x into the workspace's input batch: x is a float array, or rows held as stored with a
+        fill_rows(rows, out) method (data.features.Features), made float32 one batch at a time."""
+        out = self.ws.acts[0][:rows.shape[0]]
+        if hasattr(x, "fill_rows"):
+            x.fill_rows(rows, out)
+        else:
+            self.backend.take_rows(x, rows, out)
+
     def step(self, n: int, labels, dropout_rng=None):
         """One update on the n rows already in ws.acts[0]; returns (summed loss, correct) as 0-d arrays."""
         total, correct = self.compute_gradients(n, labels, dropout_rng)
@@ -95,7 +104,10 @@ class Trainer:
                 g *= scale
 
     def epoch(self, x, y, epoch: int, on_batch: Callable | None = None) -> tuple[float, float]:
-        """One shuffled pass over device arrays x (n, features), y (n,); returns (mean loss, accuracy)."""
+        """One shuffled pass over x (n, features), y (n,) on the device; returns (mean loss, accuracy).
+
+        x is a float array, or rows held as stored with a fill_rows(rows, out) method (data.features.Features).
+        """
         progress = EpochProgress(epoch)
         self.advance(x, y, progress, on_batch)
         return float(progress.loss_sum) / x.shape[0], float(progress.correct) / x.shape[0]
@@ -120,7 +132,7 @@ class Trainer:
             for start in range(progress.step * batch, n_total, batch):
                 rows = order[start:start + batch]
                 n = rows.shape[0]
-                self.backend.take_rows(x, rows, self.ws.acts[0][:n])
+                self.load_batch(x, rows)
                 loss, hits = self.step(n, y[rows], dropout_rng)
                 loss_sum += loss
                 correct += hits
@@ -149,7 +161,7 @@ def train_steps(net: Network, x, y, cfg, *, loss: str, steps: int, seed: int, st
             order, position = rng.permutation(n), 0
         rows = trainer.backend.asarray(order[position:position + batch])
         position += batch
-        trainer.backend.take_rows(x, rows, trainer.ws.acts[0][:batch])
+        trainer.load_batch(x, rows)
         trainer.step(batch, y[rows])
         if on_step is not None:
             on_step(step)

@@ -28,7 +28,7 @@ def images_to_attack(spec: Spec, dataset):
     """The test images and labels to attack: all of them, or a seeded random subset of attack.samples."""
     x, y, wanted = dataset.x_test, dataset.y_test, spec.attack.samples
     if wanted is None or wanted == len(y):
-        return x, y
+        return x[:], y  # float32 rows
     if wanted > len(y):
         raise UserError(f"attack.samples: {wanted} asked for, but {dataset.name} has {len(y)} test images")
     pick = np.sort(generator(spec.seed, "attack-samples").choice(len(y), wanted, replace=False))

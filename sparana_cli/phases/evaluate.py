@@ -18,7 +18,7 @@ def evaluate(run_dir: Path, *, console: Console, device: str = "auto") -> dict:
     formats = runs.layer_formats(run_dir)
     csr_layers = [i for i, kind in enumerate(formats) if kind == "csr"]
     predictor = CSRNetwork(net, csr_layers) if csr_layers else net  # infer in the format the run stores
-    test = evaluate_network(predictor, backend.asarray(dataset.x_test, net.dtype), backend.asarray(dataset.y_test),
+    test = evaluate_network(predictor, dataset.x_test.on(backend.asarray), backend.asarray(dataset.y_test),
                             dataset.n_classes)
     return {
         "run": str(run_dir),
@@ -74,7 +74,7 @@ def judge_forgetting(run_dir: Path, target: int, *, root: Path, retrain_run: Pat
                      "or run 'sparana forget --compare retrain'); no Anamnesis index")
     settings = JudgeSettings(level=level, probe_samples=spec.forget.probe_samples, shots=spec.forget.relearn_shots,
                              others=spec.forget.relearn_others, relearn_steps=spec.forget.relearn_steps)
-    rows = judge_rows(models, splits=device_splits(dataset, backend, net.dtype), target=target,
+    rows = judge_rows(models, splits=device_splits(dataset, backend), target=target,
                       n_classes=dataset.n_classes, train_cfg=spec.train, loss=spec.model.loss, seed=spec.seed,
                       settings=settings)
     return {"run": str(run_dir), "parent": parent_path, "retrain": str(retrain_dir) if retrain_dir else None,

@@ -258,7 +258,7 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
     check_stop_images(dataset, target)
     layers = chosen_layers(settings, parent.n_layers)
     rows = scoring_rows(dataset.y_train, target, settings.samples, spec.seed)  # (forget_network picks the same)
-    splits = device_splits(dataset, backend, parent.dtype)
+    splits = device_splits(dataset, backend)
     first = min(layers)
     sizes = {i: int(parent.masks[i].size) for i in layers}
     console.say(f"forgetting class {target} of {run_dir.name}: {settings.score} scores on {len(rows)} training images, "
@@ -267,7 +267,7 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
                 f"overshoot x{settings.overshoot:g}")
 
     x_test, y_test = splits["test"]
-    test_in = layer_input(parent, x_test, first)  # the layers before `first` never change
+    test_in = layer_input(parent, backend.asarray(x_test[:], parent.dtype), first)  # the layers before `first` never change
     y_test_host = to_host(y_test)
     net = parent.copy()
     history: list[dict] = []

@@ -24,7 +24,7 @@ COMPARATORS = ("retrain", "random", "magnitude", "ssd", "ssd_fixed")
 def without_class(xy, target: int):
     """Rows (x, y) of a split whose label is not `target`."""
     x, y = xy
-    keep = to_host(y) != target
+    keep = y != target
     return x[keep], y[keep]
 
 
@@ -72,7 +72,7 @@ def run_comparator(name: str, *, parent: Network, spec, dataset, backend: Backen
         setting = "the forgetting's counts per layer"
     elif name in ("ssd", "ssd_fixed"):
         x, y = splits["train"]
-        on_target = to_host(y) == target
+        on_target = backend.asarray(to_host(y) == target)
         forget_xy, batch, loss = (x[on_target], y[on_target]), spec.train.batch_size, spec.model.loss
         if name == "ssd":
             net, changed, alpha, lam = tuned_ssd(parent, *forget_xy, x, y, lambda n: df_dr(n, splits["val"], target),

@@ -163,7 +163,7 @@ def prune(run_dir: Path, options: dict, *, root: Path, console: Console, device:
     layers = chosen_layers(settings, net.n_layers)
     _check_count(settings, net, layers)
     rows = scoring_rows(len(dataset.y_train), settings, spec.seed)
-    splits = device_splits(dataset, backend, net.dtype)
+    splits = device_splits(dataset, backend)
     x_score = None
     if settings.method in DATA_METHODS:
         x_score = splits["train"][0] if rows is None else backend.asarray(dataset.x_train[rows], net.dtype)

@@ -90,7 +90,7 @@ def _train_into(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Bac
             runs.record_session(run)
         runstate.write_status(run.tmp, runstate.RUNNING, **fields, epochs=epochs, message="",
                               resumed=(runstate.read_status(run.tmp, strict=False) or {}).get("resumed", -1) + 1)
-        splits = device_splits(dataset, backend, net.dtype)
+        splits = device_splits(dataset, backend)
         history = fit(net, spec, splits["train"], splits["val"], console, resume=checkpoint, on_epoch=save, stop=stop)
         test = evaluate_network(net, *splits["test"], dataset.n_classes)
         for stale in (runs.MODEL_FILE, runs.METRICS_FILE):  # half-written by a run killed while finishing
