@@ -7,8 +7,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from sparana_cli.data.idx_set import array_checksum
-from sparana_cli.data.labelled import LabelledData, Split
+from sparana_cli.data.labelled import LabelledData, read_keyed
 from sparana_cli.errors import UserError
 
 
@@ -18,20 +17,9 @@ def read_hdf5(path: Path, keys) -> LabelledData:
         raise UserError(f"{path}: file not found (data.path)")
     try:
         with h5py.File(path, "r") as f:
-            arrays = {role: _dataset(f, getattr(keys, role), path) for role in ("x_train", "y_train", "x_test", "y_test")}
-            has_val = keys.x_val in f or keys.y_val in f
-            if has_val:
-                arrays["x_val"] = _dataset(f, keys.x_val, path)
-                arrays["y_val"] = _dataset(f, keys.y_val, path)
+            return read_keyed(path, keys, lambda key: _dataset(f, key, path), lambda key: key in f, f"HDF5 file {path}")
     except OSError as err:
         raise UserError(f"{path}: not a readable HDF5 file ({err})") from None
-
-    def split(x_role: str, y_role: str) -> Split:
-        return Split(arrays[x_role], arrays[y_role], f"{path}: {getattr(keys, x_role)}", f"{path}: {getattr(keys, y_role)}")
-
-    return LabelledData(split("x_train", "y_train"), split("x_test", "y_test"),
-                        split("x_val", "y_val") if has_val else None,
-                        array_checksum(*arrays.values()), f"HDF5 file {path}")
 
 
 def _dataset(f: h5py.File, key: str, path: Path) -> np.ndarray:

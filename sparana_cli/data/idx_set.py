@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from sparana_cli.data.decoded_cache import cached_decode
 from sparana_cli.data.home import data_home
 from sparana_cli.data.idx import read_idx
-from sparana_cli.data.labelled import LabelledData, Split
+from sparana_cli.data.labelled import LabelledData, Split, array_checksum
 from sparana_cli.errors import UserError
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -68,11 +67,3 @@ def read_idx_set(files: dict[str, Path]) -> LabelledData:
 def _decode(files: dict[str, Path]) -> tuple[dict[str, np.ndarray], str]:
     arrays = {role: read_idx(path) for role, path in files.items()}
     return arrays, array_checksum(*(arrays[role] for role in IDX_NAMES))
-
-
-def array_checksum(*arrays: np.ndarray) -> str:
-    """sha256 of the arrays' bytes in order: the data checksum runs record."""
-    digest = hashlib.sha256()
-    for array in arrays:
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()

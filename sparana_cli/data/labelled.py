@@ -5,6 +5,7 @@ Each array carries where it came from ("cells.npz: y_test") so an error names th
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -33,6 +34,35 @@ class LabelledData:
     checksum: str  # recorded in every run; a different checksum means different data
     source: str  # where it came from, in words
     notice: str | None = None  # a warning the user must see
+
+
+def array_checksum(*arrays: np.ndarray) -> str:
+    """sha256 of the arrays' bytes in order: the data checksum runs record."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+ROLES = ("x_train", "y_train", "x_test", "y_test")  # every keyed file has these; x_val and y_val are optional
+
+
+def read_keyed(path, keys, read, has, source: str) -> LabelledData:
+    """LabelledData from a file of named arrays (NPZ, HDF5): read(key) gives the array data.keys names for a role.
+
+    has(key) says whether the file holds a key; the validation pair is read when it holds either
+    of its keys (read raises UserError for the other if it is missing).
+    """
+    arrays = {role: read(getattr(keys, role)) for role in ROLES}
+    has_val = has(keys.x_val) or has(keys.y_val)
+    if has_val:
+        arrays["x_val"], arrays["y_val"] = read(keys.x_val), read(keys.y_val)
+
+    def split(x_role: str, y_role: str) -> Split:
+        return Split(arrays[x_role], arrays[y_role], f"{path}: {getattr(keys, x_role)}", f"{path}: {getattr(keys, y_role)}")
+
+    return LabelledData(split("x_train", "y_train"), split("x_test", "y_test"),
+                        split("x_val", "y_val") if has_val else None, array_checksum(*arrays.values()), source)
 
 
 def checked(data: LabelledData) -> tuple[LabelledData, int]:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sparana_cli.data.idx_set import array_checksum
-from sparana_cli.data.labelled import LabelledData, Split
+from sparana_cli.data.labelled import LabelledData, Split, array_checksum
 from sparana_cli.errors import UserError
 
 SAMPLE_PATH = Path(__file__).with_name("mnist_5k.npz")
