@@ -2,12 +2,12 @@
 
     python scripts/forget_tables.py [--pruned-weights N] OUT-judged.csv [MORE-judged.csv ...]
 
-Several files (one per training seed) are averaged: each cell is the mean (± std over files when
-there are several). Goal columns mark whether the forgotten child meets the issue's goals:
-Df <= 1%, Dr within 1 pt of retrain's, probe recall within 5 pts of retrain's, Anamnesis index
->= 0.8, membership rate within 5 pts of retrain's, <= 2% of the pruned layers' weights changed
-(--pruned-weights: their size, default the seed model's layers 0-2, 1,904,000), and the
-forgetting >= 20x faster than the retraining.
+Per class, several files (one per training seed) are averaged: each cell is the mean (± std over
+files when there are several); per method, the mean ± std over the classes. "goals met" counts the
+goals of issue 12 the forgotten child meets: Df <= 1%; Dr within 1 pt of retrain's; probe recall
+within 5 pts of retrain's; Anamnesis index >= 0.8; membership rate within 5 pts of retrain's;
+<= 2% of the pruned layers' weights changed (--pruned-weights: their size, default the seed
+model's layers 0-2, 1,904,000); the forgetting >= 20x faster than the retraining.
 """
 
 from __future__ import annotations
