@@ -83,46 +83,64 @@ def judge(net: Network, *, splits: dict, target: int, n_classes: int, train_cfg,
     parent_df: the parent's accuracy on the class in that split; relearning counts the steps until
     the class is back at half of it. Returns a flat dict of floats (and per_class_accuracy, curve).
     """
-    x_eval, y_eval = splits[split]
-    x_train, y_train = splits["train"]
-    y_train_host, y_eval_host = to_host(y_train), to_host(y_eval)
-    figures = accuracy_figures(net, x_eval, y_eval, target, n_classes)
+    figures = accuracy_figures(net, *splits[split], target, n_classes)
     if settings.level == "none":
         return figures
+    figures.update(probe_figures(net, splits["train"], splits[split], target, n_classes, seed, settings))
+    cfg = dataclasses.replace(train_cfg, batch_size=settings.relearn_batch, dropout=0.0, l1=0.0, l2=0.0, clip=None)
+    figures.update(relearn_figures(net, splits["train"], splits[split], target, parent_df, cfg, loss, seed, settings))
+    if settings.level == "full":
+        figures["mia"] = membership_figure(net, splits["train"], splits[split], target, seed)
+    return figures
 
-    rows = net.xp.asarray(np.sort(generator(seed, "probe-rows").permutation(len(y_train_host))[:settings.probe_samples]))
+
+def probe_figures(net: Network, train_xy, eval_xy, target: int, n_classes: int, seed: int,
+                  settings: JudgeSettings) -> dict:
+    """probe_recall_<l> and probe_accuracy_<l> of each probed hidden layer l; probe_recall: the last one's."""
+    (x_train, y_train), (x_eval, y_eval) = train_xy, eval_xy
+    rows = generator(seed, "probe-rows").permutation(len(to_host(y_train)))[:settings.probe_samples]
+    rows = net.xp.asarray(np.sort(rows))
     layers = probe_layers(net, settings.level)
     train_features = hidden_features(net, x_train[rows], layers)
     eval_features = hidden_features(net, x_eval, layers)
+    figures = {}
     for layer in layers:
         score = probe_score(train_features[layer], y_train[rows], eval_features[layer], y_eval, target, n_classes)
         figures[f"probe_recall_{layer}"] = score.recall
         figures[f"probe_accuracy_{layer}"] = score.accuracy
     figures["probe_recall"] = figures[f"probe_recall_{layers[-1]}"]
+    return figures
 
-    cfg = dataclasses.replace(train_cfg, batch_size=settings.relearn_batch, dropout=0.0, l1=0.0, l2=0.0, clip=None)
-    x_class = x_eval[net.xp.asarray(np.flatnonzero(y_eval_host == target))]
+
+def relearn_figures(net: Network, train_xy, eval_xy, target: int, parent_df: float, cfg, loss: str, seed: int,
+                    settings: JudgeSettings) -> dict:
+    """Few-shot relearning over settings.n_draws draws: the mean curve, the mean steps to half the parent's Df,
+    and Df after 10, 25, 50 and 100 steps (those within the budget)."""
+    (x_train, y_train), (x_eval, y_eval) = train_xy, eval_xy
+    x_class = x_eval[net.xp.asarray(np.flatnonzero(to_host(y_eval) == target))]
     curves = []
     for draw in range(settings.n_draws):
-        few = net.xp.asarray(few_shot_rows(y_train_host, target, settings.shots, settings.others, seed, draw))
+        few = net.xp.asarray(few_shot_rows(to_host(y_train), target, settings.shots, settings.others, seed, draw))
         curves.append(relearn_curve(net, x_train[few], y_train[few], x_class, target, cfg=cfg, loss=loss,
                                     steps=settings.relearn_steps, seed=seed + draw))
     curve = np.mean(curves, axis=0)
-    figures["relearn_curve"] = curve.tolist()
-    figures["relearn_steps"] = float(np.mean([steps_to_reach(c, parent_df / 2) for c in curves]))
-    for step in (10, 25, 50, 100):
-        if step <= settings.relearn_steps:
-            figures[f"relearn_df_{step}"] = float(curve[step])
-
-    if settings.level == "full":
-        forget_rows = np.flatnonzero(y_train_host == target)
-        retain_rows = np.flatnonzero(y_train_host != target)
-        eval_retain = np.flatnonzero(y_eval_host != target)
-        members = generator(seed, "membership").permutation(retain_rows)[:len(eval_retain)]
-        figures["mia"] = member_rate(output_probabilities(net, x_train[net.xp.asarray(members)]),
-                                     output_probabilities(net, x_eval[net.xp.asarray(eval_retain)]),
-                                     output_probabilities(net, x_train[net.xp.asarray(forget_rows)]))
+    figures = {"relearn_curve": curve.tolist(),
+               "relearn_steps": float(np.mean([steps_to_reach(c, parent_df / 2) for c in curves]))}
+    figures.update({f"relearn_df_{step}": float(curve[step]) for step in (10, 25, 50, 100)
+                    if step <= settings.relearn_steps})
     return figures
+
+
+def membership_figure(net: Network, train_xy, eval_xy, target: int, seed: int) -> float:
+    """The membership attack's rate on the class's training images (fit: retained training vs retained eval images)."""
+    (x_train, y_train), (x_eval, y_eval) = train_xy, eval_xy
+    y_train_host, y_eval_host = to_host(y_train), to_host(y_eval)
+    eval_retain = np.flatnonzero(y_eval_host != target)
+    members = generator(seed, "membership").permutation(np.flatnonzero(y_train_host != target))[:len(eval_retain)]
+    put = net.xp.asarray
+    return member_rate(output_probabilities(net, x_train[put(members)]),
+                       output_probabilities(net, x_eval[put(eval_retain)]),
+                       output_probabilities(net, x_train[put(np.flatnonzero(y_train_host == target))]))
 
 
 def judge_rows(models: list[tuple[str, Network]], *, splits: dict, target: int, n_classes: int, train_cfg, loss: str,
