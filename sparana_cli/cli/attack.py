@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from sparana_cli import runs
 from sparana_cli.cli.common import common_options
 from sparana_cli.ui import percent, table
 
@@ -47,6 +46,7 @@ def attack(run, method, eps, loss, steps, step_scale, random_start, samples, dev
     of RUN's spec. RUN is a run folder or its name in the runs folder
     [default: the newest finished run].
     """
+    from sparana_cli import runs
     from sparana_cli.phases.attack import attack as run_attack
 
     summary = run_attack(runs.resolve_run(root, run), root=root, console=console, device=device,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from sparana_cli import runs
 from sparana_cli.cli.common import common_options
 from sparana_cli.ui import percent, table
 
@@ -19,6 +18,7 @@ def evaluate(run, device, root, console):
 
     RUN is a run folder or its name in the runs folder [default: the newest finished run].
     """
+    from sparana_cli import runs
     from sparana_cli.phases.evaluate import evaluate as run_evaluate
 
     report = run_evaluate(runs.resolve_run(root, run), console=console, device=device)

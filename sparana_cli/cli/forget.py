@@ -6,7 +6,6 @@ from typing import get_args, get_type_hints
 
 import click
 
-from sparana_cli import runs
 from sparana_cli.cli.common import common_options
 from sparana_cli.cli.prune import _layer_list
 from sparana_cli.spec import ForgetSpec
@@ -78,6 +77,7 @@ def forget(run, device, root, console, **options):
 
         sparana forget --class 7 --compare
     """
+    from sparana_cli import runs
     from sparana_cli.phases.forget import forget as run_forget
 
     summary = run_forget(runs.resolve_run(root, run), options, root=root, console=console, device=device)

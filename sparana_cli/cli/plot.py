@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from sparana_cli import runs
 from sparana_cli.cli.common import common_options
 from sparana_cli.errors import UserError
 
@@ -23,6 +22,7 @@ def plot(run, out_dir, root, console):
     the run folder: they are derived from metrics.h5 and replace only earlier PNGs of the same
     name; spec.yaml, model.h5, metrics.h5 and status.json are never written.
     """
+    from sparana_cli import runs
     from sparana_cli.catalog import read_parent_metrics
     from sparana_cli.plots import figures, save_figures
 

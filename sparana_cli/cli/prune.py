@@ -6,7 +6,6 @@ from typing import get_args, get_type_hints
 
 import click
 
-from sparana_cli import runs
 from sparana_cli.cli.common import common_options
 from sparana_cli.spec import PruneSpec
 from sparana_cli.ui import percent, table
@@ -60,6 +59,7 @@ def prune(run, device, root, console, **options):
 
         sparana prune --method maav --sparsity 0.9 --steps 5 --finetune-epochs 1
     """
+    from sparana_cli import runs
     from sparana_cli.phases.prune import prune as run_prune
 
     summary = run_prune(runs.resolve_run(root, run), options, root=root, console=console, device=device)

@@ -8,7 +8,7 @@ import json
 
 import click
 
-from sparana_cli import runs, runstate
+from sparana_cli import runstate
 from sparana_cli.cli.common import common_options
 from sparana_cli.errors import UserError
 from sparana_cli.ui import _jsonable, table
@@ -68,6 +68,7 @@ def _status(row: dict) -> str:
 @common_options
 def compare(run_names, root, console):
     """Metrics of finished runs side by side: summary numbers, last per-step values, per-class accuracy."""
+    from sparana_cli import runs
     from sparana_cli.catalog import compare as compare_runs
 
     if len(run_names) < 2:
@@ -85,6 +86,7 @@ def compare(run_names, root, console):
 @common_options
 def diff(run_a, run_b, root, console):
     """The keys whose values differ between two runs' resolved specs."""
+    from sparana_cli import runs
     from sparana_cli.catalog import diff_specs
 
     a, b = runs.resolve_run(root, run_a), runs.resolve_run(root, run_b)
