@@ -12,6 +12,7 @@ import numpy as np
 
 from sparana_cli.data.idx import read_idx
 from sparana_cli.errors import UserError
+from sparana_cli.profile import timed
 from sparana_cli.seeding import generator
 
 N_CLASSES = 10
@@ -48,6 +49,7 @@ class Dataset:
         return self.x_train.shape[1]
 
 
+@timed("data load")
 def load_dataset(spec, seed: int) -> Dataset:
     """Load the dataset a DataSpec names and split off a seeded validation set."""
     files = _locate_idx_files(spec.name, spec.path)

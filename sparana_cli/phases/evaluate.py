@@ -10,14 +10,16 @@ from sparana_cli.engine.backend import resolve_backend
 from sparana_cli.engine.metrics import evaluate_network, parameter_counts
 from sparana_cli.engine.sparse import CSRNetwork
 from sparana_cli.errors import UserError
+from sparana_cli.profile import section
 from sparana_cli.ui import Console
 
 
 def load_run_with_data(run_dir: Path, console: Console, device: str = "auto"):
     """A run's network and spec, with the dataset it was trained on, checked to fit each other."""
-    spec = runs.load_run_spec(run_dir)
-    backend = resolve_backend(device)
-    net, attrs = runs.load_model(run_dir, backend)
+    with section("model load"):
+        spec = runs.load_run_spec(run_dir)
+        backend = resolve_backend(device)
+        net, attrs = runs.load_model(run_dir, backend)
     dataset = load_dataset(spec.data, spec.seed)
     if dataset.notice:
         console.warn(dataset.notice)
