@@ -36,9 +36,8 @@ runpy.run_module("sparana_cli", run_name="__main__")
 RUNTIME_ONLY = REPORT_PEAK + """
 import numpy as np
 import sparana_cli.cli, sparana_cli.phases.train
-from sparana_cli.engine.network import Network
-net = Network.xavier([4, 3, 2])
-net.predict(np.zeros((2, 4), np.float32))  # loads the Numba kernels, as training does
+from sparana_cli.engine.backend import CPU
+CPU.kernels.bias_relu(np.zeros((2, 4), np.float32), np.zeros(4, np.float32))  # starts Numba and loads a kernel, as training does
 """
 
 
