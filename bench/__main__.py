@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     if "P2" in args.only:
         from bench.maav import p2_rows
 
-        rows += p2_rows(samples=args.samples, slice_rows=1 if quick else 200, repeats=args.repeats)
+        rows += p2_rows(samples=args.samples, slice_rows=1 if quick else 1000, repeats=args.repeats)
     if "P3" in args.only:
         from bench.forgetting import forgetting_rows
 
@@ -82,8 +82,8 @@ def main(argv=None) -> int:
         rows += subset_rows(steps=2 if quick else 40, repeats=args.repeats)
     torch_note = f"PyTorch {torch.__version__}" if torch is not None else "PyTorch not used"
     print(f"python -m bench {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip())
-    print(f"{machine_line(args.threads)}; {torch_note}; {args.repeats} interleaved repeats, median (min-max); "
-          f"{time.perf_counter() - started:.0f} s")
+    print(f"{machine_line(args.threads)}; {torch_note}; {args.repeats} interleaved rounds: times are medians (min-max), "
+          f"ratios the median (min-max) of the per-round paired ratios; {time.perf_counter() - started:.0f} s")
     print(render(rows))
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.common import interleaved, matmul_gflops, median, row, spread
+from bench.common import interleaved, matmul_gflops, row, spread
 from sparana_cli.analysis.scores import score_layers
 from sparana_cli.analysis.trainable import top_indices
 from sparana_cli.engine.network import Network
@@ -91,18 +91,19 @@ def p1_rows(*, samples: int, repeats: int, torch=None, peak_size: int = 2048) ->
         ours = times["sparana"]
         if torch is not None:
             theirs = times["torch"]
-            rows.append(row(name, what, spread(ours), f"PyTorch eager {spread(theirs)}", median(ours) / median(theirs), "<= 0.8"))
+            rows.append(row(name, what, spread(ours), f"PyTorch eager {spread(theirs)}", target="<= 0.8",
+                            ratios=times.ratios("sparana", "torch"), rounds=times))
         else:
             rows.append(row(name, what, spread(ours), verdict="not available: torch not installed (pip install '.[bench]')"))
         flops = training_flops(sizes, samples)
         achieved = [flops / t / 1e9 for t in ours]
-        peak = median(peaks)
         rows.append(row(name, "GFLOP/s", spread(achieved, "GFLOP/s", digits=3),
-                        f"matmul peak {spread(peaks, 'GFLOP/s')}", median(achieved) / peak, ">= 0.7"))
+                        f"matmul peak {spread(peaks, 'GFLOP/s')}", target=">= 0.7",
+                        ratios=[a / p for a, p in zip(achieved, peaks)], rounds=times))
         if torch is not None:
             theirs_rate = [flops / t / 1e9 for t in times["torch"]]
             rows.append(row(name, "GFLOP/s", f"PyTorch {spread(theirs_rate, 'GFLOP/s')}", "(for comparison)",
-                            median(theirs_rate) / peak))
+                            ratios=[a / p for a, p in zip(theirs_rate, peaks)], rounds=times))
     return rows
 
 
@@ -119,9 +120,9 @@ def subset_rows(*, steps: int, repeats: int, fraction: float = 0.01) -> list[dic
         trainer.epoch(x[:batch], y[:batch], 0)  # warm-up (kernel loading)
     cases = {name: (lambda t=t: t.epoch(x, y, 1) and None) for name, t in trainers.items()}  # None: time the whole call
     times = interleaved(cases, repeats, "subset")
-    per_step = {name: [s / steps for s in ts] for name, ts in times.items()}
+    per_step = {name: [s / steps for s in ts] for name, ts in times.times.items()}
     count = sum(t.size for t in chosen)
     return [row(f"Subset {fraction:.0%} trainable (maav), seed model Adam b250", "step time",
                 spread(per_step["subset"], "ms", 1e3), f"dense step {spread(per_step['dense'], 'ms', 1e3)}",
-                median(per_step["subset"]) / median(per_step["dense"]),
-                verdict=f"info: {count:,} of {sum(w.size for w in net.weights):,} weights train")]
+                verdict=f"info: {count:,} of {sum(w.size for w in net.weights):,} weights train",
+                ratios=times.ratios("subset", "dense"), rounds=times)]

@@ -6,12 +6,13 @@ Timings are never asserted here: the figures live in bench/RESULTS.md.
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench.common import judge, render, row
+from bench.common import Rounds, interleaved, judge, render, row
 from bench.maav import per_sample_maav
 from bench.training import training_flops
 from sparana_cli.analysis.scores import score_layers
@@ -61,8 +62,29 @@ def test_rows_judge_and_render():
     assert row("x", "t", "1 s")["verdict"] == "info"
     text = render([row("P1 a", "epoch", "1 s", "2 s", 0.5, "<= 0.8"), {"row": "P4 b", "sparana": "3 ms", "speedup": 2}])
     lines = text.splitlines()
-    assert lines[0].split() == ["row", "measure", "sparana", "reference", "ratio", "target", "verdict"]
+    assert lines[0].split()[:7] == ["row", "measure", "sparana", "reference", "ratio", "target", "verdict"]
+    assert "rounds: load average; CPU s per wall s" in lines[0]
     assert "met" in lines[2] and "speedup=2" in lines[3]  # a foreign key is shown, not dropped
+
+
+def test_a_ratio_is_the_median_of_paired_ratios_and_disagreeing_rounds_are_flagged():
+    # one slow round of the reference (round 2) swings the ratio of medians, not the median of paired ratios
+    rounds = Rounds({"ours": [1.0, 1.0, 1.1], "theirs": [2.0, 4.0, 2.2]}, load=[1.5, 3.2, 1.6], cpu_per_wall=[1.9, 1.1, 1.8])
+    paired = rounds.ratios("ours", "theirs")
+    assert paired == pytest.approx([0.5, 0.25, 0.5])
+    r = row("P1 x", "epoch", "1 s", "2 s", target="<= 0.8", ratios=paired, rounds=rounds)
+    assert r["ratio"] == pytest.approx(0.5) and r["ratio_range"] == pytest.approx((0.25, 0.5))
+    assert r["verdict"].startswith("met") and "FLAG: rounds disagree by 50%" in r["verdict"]
+    text = render([r])
+    assert "0.5 (0.25-0.5)" in text and "load 1.5 3.2 1.6; CPU/wall 1.90 1.10 1.80" in text
+    steady = row("P1 y", "epoch", "1 s", "2 s", target="<= 0.8", ratios=[0.5, 0.52, 0.48], rounds=rounds)
+    assert steady["verdict"] == "met"  # 8% apart: not flagged
+
+
+def test_interleaved_records_load_and_cpu_use_per_round():
+    rounds = interleaved({"spin": lambda: sum(range(2_000_000)) and None, "sleep": lambda: time.sleep(0.02)}, 2)
+    assert len(rounds["spin"]) == len(rounds["sleep"]) == len(rounds.load) == len(rounds.cpu_per_wall) == 2
+    assert all(0 < c < os.cpu_count() + 0.5 for c in rounds.cpu_per_wall), rounds.cpu_per_wall
 
 
 def test_torch_comparator_trains():
