@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-SECTIONS = ("P1", "P2", "P3", "P4", "memory", "subset")
+SECTIONS = ("startup", "commands", "P1", "P2", "P3", "P4", "memory", "subset")
 
 
 def parse(argv):
@@ -56,6 +56,14 @@ def main(argv=None) -> int:
     quick = args.quick
     rows = []
     started = time.perf_counter()
+    if "startup" in args.only:
+        from bench.startup import startup_rows
+
+        rows += startup_rows(repeats=args.repeats, calls=1 if quick else 5, n_runs=3 if quick else 100)
+    if "commands" in args.only:
+        from bench.commands import whole_command_rows
+
+        rows += whole_command_rows(quick=quick, repeats=min(args.repeats, 3))
     if "P1" in args.only:
         from bench.training import p1_rows
 
