@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-SECTIONS = ("startup", "commands", "P1", "P2", "P3", "P4", "memory", "subset")
+SECTIONS = ("startup", "commands", "numba", "P1", "P2", "P3", "P4", "memory", "subset")
 
 
 def parse(argv):
@@ -64,6 +64,10 @@ def main(argv=None) -> int:
         from bench.commands import whole_command_rows
 
         rows += whole_command_rows(quick=quick, repeats=min(args.repeats, 3))
+    if "numba" in args.only:
+        from bench.numba_start import numba_rows
+
+        rows += numba_rows(repeats=args.repeats)
     if "P1" in args.only:
         from bench.training import p1_rows
 

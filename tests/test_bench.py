@@ -28,7 +28,8 @@ def test_quick_bench_prints_one_row_per_section():
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for label in ("Start-up: sparana --help", "Start-up: sparana runs --help", "Start-up: sparana runs, 3 runs",
-                  "W forget class 0 vs retrain", "default evaluation", "where the time went", "P1 784-300-100-10 SGD b128", "P1 784-1000-800-400-10 Adam b250", "P2 MAAV", "P3 forget class 0",
+                  "W forget class 0 vs retrain", "default evaluation", "where the time went",
+                  "Numba: forgetting kernel's first call", "P1 784-300-100-10 SGD b128", "P1 784-1000-800-400-10 Adam b250", "P2 MAAV", "P3 forget class 0",
                   "P4 shrunk vs masked", "P4 CSR vs dense", "Memory: sparana train", "Subset 1% trainable"):
         assert label in out, label
     assert "not available: torch not installed" in out  # the torch columns are skipped, not faked
