@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-SECTIONS = ("startup", "commands", "numba", "P1", "P2", "P3", "P4", "memory", "subset")
+SECTIONS = ("startup", "commands", "numba", "P1", "P2", "P3", "P4", "memory", "subset", "gpu")
 
 
 def parse(argv):
@@ -92,6 +92,10 @@ def main(argv=None) -> int:
         from bench.training import subset_rows
 
         rows += subset_rows(steps=2 if quick else 40, repeats=args.repeats)
+    if "gpu" in args.only:
+        from bench.gpu import gpu_rows
+
+        rows += gpu_rows(quick=quick, repeats=args.repeats, torch=torch)
     torch_note = f"PyTorch {torch.__version__}" if torch is not None else "PyTorch not used"
     print(f"python -m bench {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip())
     print(f"{machine_line(args.threads)}; {torch_note}; {args.repeats} interleaved rounds: times are medians (min-max), "

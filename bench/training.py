@@ -43,8 +43,8 @@ def sparana_epoch(sizes, optimizer, lr, batch, x, y):
     return epoch
 
 
-def torch_epoch(torch, sizes, optimizer, lr, batch, x, y):
-    """The same epoch in PyTorch eager: nn.Linear + ReLU, quadratic cost, torch.optim."""
+def torch_epoch(torch, sizes, optimizer, lr, batch, x, y, device: str = "cpu"):
+    """The same epoch in PyTorch eager: nn.Linear + ReLU, quadratic cost, torch.optim (on `device`, e.g. "cuda")."""
     nn = torch.nn
     torch.manual_seed(0)
     layers = []
@@ -52,14 +52,14 @@ def torch_epoch(torch, sizes, optimizer, lr, batch, x, y):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
+    model = nn.Sequential(*layers).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=lr) if optimizer == "sgd" else torch.optim.Adam(model.parameters(), lr=lr)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    eye = torch.eye(sizes[-1])
-    generator = torch.Generator().manual_seed(0)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+    eye = torch.eye(sizes[-1], device=device)
+    generator = torch.Generator(device=device).manual_seed(0)
 
     def epoch():
-        order = torch.randperm(xt.shape[0], generator=generator)
+        order = torch.randperm(xt.shape[0], generator=generator, device=device)
         for start in range(0, xt.shape[0], batch):
             rows = order[start:start + batch]
             out = model(xt[rows])
@@ -67,6 +67,8 @@ def torch_epoch(torch, sizes, optimizer, lr, batch, x, y):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        if device != "cpu":
+            torch.cuda.synchronize()
 
     epoch_rows = xt[:2 * batch], yt[:2 * batch]
     out = model(epoch_rows[0])

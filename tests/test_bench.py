@@ -41,6 +41,18 @@ def test_quick_bench_prints_one_row_per_section():
     assert "numba: import" in out and "data load" in out  # the --profile breakdown of a forget process
 
 
+def test_gpu_rows_run_on_the_cpu_backend():
+    """The GPU section's code, on NumPy and the CPU: what scripts/gpu-check.sh runs on CuPy and CUDA."""
+    from bench.gpu import rows_on
+    from sparana_cli.engine.backend import CPU
+
+    rows = rows_on(CPU, None, "cpu", quick=True, repeats=1)
+    names = [r["row"] for r in rows]
+    assert any(n.startswith("GPU 784-1000-800-400-10 Adam b250") for n in names)
+    assert any(n.startswith("GPU MAAV seed model") for n in names) and "GPU forget class 0 vs retrain (cpu)" in names
+    assert all(r["ratio"] > 0 for r in rows if r["verdict"] != "not available: torch not installed (pip install '.[bench]')")
+
+
 def test_bench_refuses_an_unknown_section():
     result = subprocess.run([sys.executable, "-m", "bench", "--only", "P9"], cwd=ROOT, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
