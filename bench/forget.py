@@ -65,8 +65,8 @@ def forget_rows(run: Path, classes: list[int], repeats: int, device: str = "auto
             backend.synchronize()
             return time.perf_counter() - started
 
-        cases = {"retrain": retraining,
-                 **{name: (lambda options=options, target=target: forgetting(target, options)) for name, options in PRESETS.items()}}
+        cases = {"retrain": retraining, **{name: (lambda options=options, target=target: forgetting(target, options))
+                                           for name, options in PRESETS.items()}}
         times = interleaved(cases, repeats, f"forget class {target}")
         medians = {name: statistics.median(t) for name, t in times.times.items()}
         ratios = {name: times.ratios("retrain", name) for name in PRESETS}
@@ -83,7 +83,8 @@ def format_rows(rows: list[dict]) -> str:
              *(round(r[f"{n}_ratio"], 1) for n in PRESETS)] for r in rows]
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "all cores")
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return f"{table(headers, body)}\nmedians (ratios: median of the per-repeat ratios); OpenBLAS threads: {threads}; load average now: {load}"
+    return (f"{table(headers, body)}\nmedians (ratios: median of the per-repeat ratios); OpenBLAS threads: {threads}; "
+            f"load average now: {load}")
 
 
 def main(argv=None) -> None:

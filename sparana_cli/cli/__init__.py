@@ -8,7 +8,9 @@ commands that use them (tests/test_startup.py checks it).
 
 from __future__ import annotations
 
+# isort: off
 from sparana_cli.profile import ENV, PROFILE  # first: its import time marks where the CLI starts
+# isort: on
 
 import click  # noqa: E402
 
