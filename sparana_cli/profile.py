@@ -147,11 +147,19 @@ def watch_numba() -> None:
     from numba.core import event
 
     class CompilerLock(event.Listener):
+        """Opens the section on the lock's start and closes it on its end, only while profiling."""
+
+        def __init__(self):
+            self.opened: list[bool] = []  # per (reentrant) hold: whether its start opened a section
+
         def on_start(self, ev):
-            PROFILE._open(NUMBA_LOAD, True)
+            self.opened.append(PROFILE.enabled)
+            if PROFILE.enabled:
+                PROFILE._open(NUMBA_LOAD, True)
 
         def on_end(self, ev):
-            PROFILE._close()
+            if self.opened and self.opened.pop() and PROFILE._stack:
+                PROFILE._close()
 
     event.register("numba:compiler_lock", CompilerLock())
 

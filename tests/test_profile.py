@@ -76,3 +76,19 @@ def test_environment_variable_profiles_a_forget_process_with_numba_and_run_writi
                  "forgetting: scoring and choosing weights", "run writing (files of the run folder)"):
         assert sections.get(name, 0) > 0, name
     assert abs(sum(sections.values()) - wall) < 0.01 * wall + 0.005
+
+
+def test_numba_compiles_outside_a_profiled_command_leave_the_profile_alone():
+    import numpy as np
+    from numba import njit
+
+    from sparana_cli.profile import PROFILE, watch_numba
+
+    PROFILE.enable()
+    try:
+        watch_numba()
+    finally:
+        PROFILE.disable()
+    before = dict(PROFILE.totals)
+    njit(lambda v: v + 1)(np.float32(1))  # the listener sees this compile while profiling is off
+    assert PROFILE._stack == [] and PROFILE.totals == before
