@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-SECTIONS = ("P1", "P2", "P3", "P4", "memory", "loading", "subset")
+SECTIONS = ("startup", "commands", "numba", "P1", "P2", "P3", "P4", "memory", "loading", "subset", "gpu")
 
 
 def parse(argv):
@@ -57,6 +57,18 @@ def main(argv=None) -> int:
     quick = args.quick
     rows = []
     started = time.perf_counter()
+    if "startup" in args.only:
+        from bench.startup import startup_rows
+
+        rows += startup_rows(repeats=args.repeats, calls=1 if quick else 5, n_runs=3 if quick else 100)
+    if "commands" in args.only:
+        from bench.commands import whole_command_rows
+
+        rows += whole_command_rows(quick=quick, repeats=min(args.repeats, 3))
+    if "numba" in args.only:
+        from bench.numba_start import numba_rows
+
+        rows += numba_rows(repeats=args.repeats)
     if "P1" in args.only:
         from bench.training import p1_rows
 
@@ -64,7 +76,7 @@ def main(argv=None) -> int:
     if "P2" in args.only:
         from bench.maav import p2_rows
 
-        rows += p2_rows(samples=args.samples, slice_rows=1 if quick else 200, repeats=args.repeats)
+        rows += p2_rows(samples=args.samples, slice_rows=1 if quick else 1000, repeats=args.repeats)
     if "P3" in args.only:
         from bench.forgetting import forgetting_rows
 
@@ -86,10 +98,14 @@ def main(argv=None) -> int:
         from bench.training import subset_rows
 
         rows += subset_rows(steps=2 if quick else 40, repeats=args.repeats)
+    if "gpu" in args.only:
+        from bench.gpu import gpu_rows
+
+        rows += gpu_rows(quick=quick, repeats=args.repeats, torch=torch)
     torch_note = f"PyTorch {torch.__version__}" if torch is not None else "PyTorch not used"
     print(f"python -m bench {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip())
-    print(f"{machine_line(args.threads)}; {torch_note}; {args.repeats} interleaved repeats, median (min-max); "
-          f"{time.perf_counter() - started:.0f} s")
+    print(f"{machine_line(args.threads)}; {torch_note}; {args.repeats} interleaved rounds: times are medians (min-max), "
+          f"ratios the median (min-max) of the per-round paired ratios; {time.perf_counter() - started:.0f} s")
     print(render(rows))
     return 0
 

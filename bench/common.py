@@ -3,32 +3,69 @@
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from sparana_cli.ui import table
 
-HEADERS = ["row", "measure", "sparana", "reference", "ratio", "target", "verdict"]
+HEADERS = ["row", "measure", "sparana", "reference", "ratio", "target", "verdict", "rounds: load average; CPU s per wall s"]
+DISAGREE = 0.2  # a row whose per-round ratios spread more than this around their median is flagged
 
 
-def interleaved(cases: dict[str, Callable[[], float | None]], repeats: int, label: str = "") -> dict[str, list[float]]:
+@dataclass
+class Rounds:
+    """Seconds per case in every round, and how busy the machine was in each round.
+
+    `load`: the 1-minute load average at the end of each round; `cpu_per_wall`: CPU seconds spent
+    by this process and its finished children per wall second of the round (about the thread count
+    when nothing else competes; less when the machine is shared).
+    """
+
+    times: dict[str, list[float]]
+    load: list[float] = field(default_factory=list)
+    cpu_per_wall: list[float] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> list[float]:
+        return self.times[name]
+
+    def ratios(self, numerator: str, denominator: str) -> list[float]:
+        """The paired ratio of two cases in every round: a slow round of one shows up in that round's ratio only."""
+        return [a / b for a, b in zip(self.times[numerator], self.times[denominator])]
+
+    def describe(self) -> str:
+        return (f"load {' '.join(f'{x:.1f}' for x in self.load)}; "
+                f"CPU/wall {' '.join(f'{x:.2f}' for x in self.cpu_per_wall)}")
+
+
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process (all threads) and its waited-for children."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def interleaved(cases: dict[str, Callable[[], float | None]], repeats: int, label: str = "") -> Rounds:
     """Seconds per call of each case, the cases taking turns in every round (so load hits all alike).
 
     A case may return its own measured seconds (to leave set-up out); otherwise its whole call is timed.
     Progress goes to stderr, one line per round.
     """
-    times: dict[str, list[float]] = {name: [] for name in cases}
+    rounds = Rounds({name: [] for name in cases})
     for round_ in range(repeats):
         print(f"{label or 'timing'}: round {round_ + 1}/{repeats}", file=sys.stderr, flush=True)
+        wall0, cpu0 = time.perf_counter(), cpu_seconds()
         for name, case in cases.items():
             start = time.perf_counter()
             inner = case()
-            times[name].append(inner if inner is not None else time.perf_counter() - start)
-    return times
+            rounds.times[name].append(inner if inner is not None else time.perf_counter() - start)
+        rounds.cpu_per_wall.append((cpu_seconds() - cpu0) / (time.perf_counter() - wall0))
+        rounds.load.append(os.getloadavg()[0])
+    return rounds
 
 
 def median(values: list[float]) -> float:
@@ -58,12 +95,28 @@ def matmul_gflops(size: int = 2048, calls: int = 3) -> float:
 
 
 def row(name: str, measure: str, sparana: str, reference: str = "", ratio: float | None = None,
-        target: str = "", verdict: str | None = None) -> dict:
-    """A table row; with a target like '<= 0.8' or '>= 200' and no verdict, the verdict says whether the ratio meets it."""
+        target: str = "", verdict: str | None = None, *, ratios: list[float] | None = None,
+        rounds: Rounds | None = None) -> dict:
+    """A table row; with a target like '<= 0.8' or '>= 200' and no verdict, the verdict says whether the ratio meets it.
+
+    `ratios`: one paired ratio per round; the row's ratio is their median, shown with their range,
+    and a spread of more than DISAGREE around the median is flagged in the verdict. `rounds`:
+    the timings they came from, whose load and CPU use per round are shown.
+    """
+    spread_note = ""
+    if ratios:
+        ratio = median(ratios)
+        disagreement = (max(ratios) - min(ratios)) / ratio if ratio else 0.0
+        if disagreement > DISAGREE:
+            spread_note = f"FLAG: rounds disagree by {disagreement:.0%}"
     if verdict is None:
         verdict = judge(ratio, target) if target and ratio is not None else "info"
-    return {"row": name, "measure": measure, "sparana": sparana, "reference": reference,
-            "ratio": ratio, "target": target, "verdict": verdict}
+    verdict = "; ".join(v for v in (verdict, spread_note) if v)
+    out = {"row": name, "measure": measure, "sparana": sparana, "reference": reference,
+           "ratio": ratio, "target": target, "verdict": verdict, HEADERS[7]: rounds.describe() if rounds else ""}
+    if ratios and len(ratios) > 1:
+        out["ratio_range"] = (min(ratios), max(ratios))
+    return out
 
 
 def judge(ratio: float, target: str) -> str:
@@ -80,10 +133,12 @@ def render(rows: list[dict]) -> str:
     """One plain table; keys beyond the standard ones (from another section's rows) go into the verdict column."""
     cells = []
     for r in rows:
-        extra = "; ".join(f"{k}={v}" for k, v in r.items() if k not in HEADERS)
+        extra = "; ".join(f"{k}={v}" for k, v in r.items() if k not in HEADERS and k != "ratio_range")
         ratio = r.get("ratio")
         values = [r.get(h, "") for h in HEADERS]
         values[4] = "" if ratio is None else (f"{ratio:.3g}" if isinstance(ratio, float) else str(ratio))
+        if "ratio_range" in r:
+            values[4] += f" ({r['ratio_range'][0]:.3g}-{r['ratio_range'][1]:.3g})"
         values[6] = "; ".join(v for v in (str(values[6] or ""), extra) if v)
         cells.append([str(v) for v in values])
     return table(HEADERS, cells)

@@ -5,7 +5,7 @@
 For each class, every repeat times the retrain comparator (the run's spec trained from scratch on
 the training data without the class, exactly what `sparana forget --compare retrain` runs) and
 then `sparana forget`'s forgetting with each preset, one after the other, so that they share the
-machine's state; the table gives medians and the ratio of the medians. Presets:
+machine's state; the table gives medians and the median of the per-repeat ratios. Presets:
 
   default  the forget section's defaults (--score probe --samples 300, every layer but the output)
   output   --score taylor_disc --samples 10 --overshoot 2 --repair-steps 0 (the earlier default: cuts the
@@ -24,6 +24,7 @@ import statistics
 import time
 from pathlib import Path
 
+from bench.common import interleaved
 from sparana_cli.fitting import device_splits
 from sparana_cli.phases.evaluate import load_run_with_data
 from sparana_cli.phases.forget import chosen_layers, forget_network, resolve_settings
@@ -60,18 +61,21 @@ def forget_rows(run: Path, classes: list[int], repeats: int, device: str = "auto
     forgetting(classes[0], {})  # warm-up: first-call costs (BLAS buffers, imports) are not the method's
     rows = []
     for target in classes:
-        times = {"retrain": [], **{name: [] for name in PRESETS}}
-        for _ in range(repeats):
+        def retraining(target=target) -> float:
             started = time.perf_counter()
             retrain(spec, dataset, backend, splits, target, console)
             backend.synchronize()
-            times["retrain"].append(time.perf_counter() - started)
-            for name, options in PRESETS.items():
-                times[name].append(forgetting(target, options))
-        medians = {name: statistics.median(t) for name, t in times.items()}
-        rows.append({"class": target, "retrain_s": medians["retrain"],
+            return time.perf_counter() - started
+
+        cases = {"retrain": retraining, **{name: (lambda options=options, target=target: forgetting(target, options))
+                                           for name, options in PRESETS.items()}}
+        times = interleaved(cases, repeats, f"forget class {target}")
+        medians = {name: statistics.median(t) for name, t in times.times.items()}
+        ratios = {name: times.ratios("retrain", name) for name in PRESETS}
+        rows.append({"class": target, "retrain_s": medians["retrain"], "rounds": times,
                      **{f"{name}_s": medians[name] for name in PRESETS},
-                     **{f"{name}_ratio": medians["retrain"] / medians[name] for name in PRESETS}})
+                     **{f"{name}_ratios": ratios[name] for name in PRESETS},
+                     **{f"{name}_ratio": statistics.median(ratios[name]) for name in PRESETS}})
     return rows
 
 
@@ -81,7 +85,8 @@ def format_rows(rows: list[dict]) -> str:
              *(round(r[f"{n}_ratio"], 1) for n in PRESETS)] for r in rows]
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "all cores")
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return f"{table(headers, body)}\nmedians; OpenBLAS threads: {threads}; load average now: {load}"
+    return (f"{table(headers, body)}\nmedians (ratios: median of the per-repeat ratios); OpenBLAS threads: {threads}; "
+            f"load average now: {load}")
 
 
 def main(argv=None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.common import interleaved, matmul_gflops, median, row, spread
+from bench.common import interleaved, matmul_gflops, row, spread
 from sparana_cli.analysis.scores import score_layers
 from sparana_cli.analysis.trainable import top_indices
 from sparana_cli.engine.network import Network
@@ -43,8 +43,8 @@ def sparana_epoch(sizes, optimizer, lr, batch, x, y):
     return epoch
 
 
-def torch_epoch(torch, sizes, optimizer, lr, batch, x, y):
-    """The same epoch in PyTorch eager: nn.Linear + ReLU, quadratic cost, torch.optim."""
+def torch_epoch(torch, sizes, optimizer, lr, batch, x, y, device: str = "cpu"):
+    """The same epoch in PyTorch eager: nn.Linear + ReLU, quadratic cost, torch.optim (on `device`, e.g. "cuda")."""
     nn = torch.nn
     torch.manual_seed(0)
     layers = []
@@ -52,14 +52,14 @@ def torch_epoch(torch, sizes, optimizer, lr, batch, x, y):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
+    model = nn.Sequential(*layers).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=lr) if optimizer == "sgd" else torch.optim.Adam(model.parameters(), lr=lr)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    eye = torch.eye(sizes[-1])
-    generator = torch.Generator().manual_seed(0)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+    eye = torch.eye(sizes[-1], device=device)
+    generator = torch.Generator(device=device).manual_seed(0)
 
     def epoch():
-        order = torch.randperm(xt.shape[0], generator=generator)
+        order = torch.randperm(xt.shape[0], generator=generator, device=device)
         for start in range(0, xt.shape[0], batch):
             rows = order[start:start + batch]
             out = model(xt[rows])
@@ -67,6 +67,8 @@ def torch_epoch(torch, sizes, optimizer, lr, batch, x, y):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        if device != "cpu":
+            torch.cuda.synchronize()
 
     epoch_rows = xt[:2 * batch], yt[:2 * batch]
     out = model(epoch_rows[0])
@@ -91,18 +93,19 @@ def p1_rows(*, samples: int, repeats: int, torch=None, peak_size: int = 2048) ->
         ours = times["sparana"]
         if torch is not None:
             theirs = times["torch"]
-            rows.append(row(name, what, spread(ours), f"PyTorch eager {spread(theirs)}", median(ours) / median(theirs), "<= 0.8"))
+            rows.append(row(name, what, spread(ours), f"PyTorch eager {spread(theirs)}", target="<= 0.8",
+                            ratios=times.ratios("sparana", "torch"), rounds=times))
         else:
             rows.append(row(name, what, spread(ours), verdict="not available: torch not installed (pip install '.[bench]')"))
         flops = training_flops(sizes, samples)
         achieved = [flops / t / 1e9 for t in ours]
-        peak = median(peaks)
         rows.append(row(name, "GFLOP/s", spread(achieved, "GFLOP/s", digits=3),
-                        f"matmul peak {spread(peaks, 'GFLOP/s')}", median(achieved) / peak, ">= 0.7"))
+                        f"matmul peak {spread(peaks, 'GFLOP/s')}", target=">= 0.7",
+                        ratios=[a / p for a, p in zip(achieved, peaks)], rounds=times))
         if torch is not None:
             theirs_rate = [flops / t / 1e9 for t in times["torch"]]
             rows.append(row(name, "GFLOP/s", f"PyTorch {spread(theirs_rate, 'GFLOP/s')}", "(for comparison)",
-                            median(theirs_rate) / peak))
+                            ratios=[a / p for a, p in zip(theirs_rate, peaks)], rounds=times))
     return rows
 
 
@@ -119,9 +122,9 @@ def subset_rows(*, steps: int, repeats: int, fraction: float = 0.01) -> list[dic
         trainer.epoch(x[:batch], y[:batch], 0)  # warm-up (kernel loading)
     cases = {name: (lambda t=t: t.epoch(x, y, 1) and None) for name, t in trainers.items()}  # None: time the whole call
     times = interleaved(cases, repeats, "subset")
-    per_step = {name: [s / steps for s in ts] for name, ts in times.items()}
+    per_step = {name: [s / steps for s in ts] for name, ts in times.times.items()}
     count = sum(t.size for t in chosen)
     return [row(f"Subset {fraction:.0%} trainable (maav), seed model Adam b250", "step time",
                 spread(per_step["subset"], "ms", 1e3), f"dense step {spread(per_step['dense'], 'ms', 1e3)}",
-                median(per_step["subset"]) / median(per_step["dense"]),
-                verdict=f"info: {count:,} of {sum(w.size for w in net.weights):,} weights train")]
+                verdict=f"info: {count:,} of {sum(w.size for w in net.weights):,} weights train",
+                ratios=times.ratios("subset", "dense"), rounds=times)]

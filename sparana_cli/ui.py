@@ -6,8 +6,6 @@ import json
 import math
 import sys
 
-from tqdm import tqdm
-
 
 class Console:
     """Routes human text away from stdout when stdout carries JSON."""
@@ -29,8 +27,10 @@ class Console:
         else:
             self.say(human)
 
-    def bar(self, total: int, desc: str, unit: str = "img") -> tqdm:
-        """A progress bar on stderr; silent when stderr is not a terminal (logs get one line per epoch)."""
+    def bar(self, total: int, desc: str, unit: str = "img"):
+        """A tqdm progress bar on stderr; silent when stderr is not a terminal (logs get one line per epoch)."""
+        from tqdm import tqdm
+
         return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
                     leave=True, dynamic_ncols=True, disable=not sys.stderr.isatty())
 

@@ -6,12 +6,13 @@ Timings are never asserted here: the figures live in bench/RESULTS.md.
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench.common import judge, render, row
+from bench.common import Rounds, interleaved, judge, render, row
 from bench.maav import per_sample_maav
 from bench.training import training_flops
 from sparana_cli.analysis.scores import score_layers
@@ -26,14 +27,33 @@ def test_quick_bench_prints_one_row_per_section():
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for label in ("P1 784-300-100-10 SGD b128", "P1 784-1000-800-400-10 Adam b250", "P2 MAAV", "P3 forget class 0",
-                  "P4 shrunk vs masked", "P4 CSR vs dense", "Memory: sparana train", "Data loading", "Subset 1% trainable"):
+    for label in ("Start-up: sparana --help", "Start-up: sparana runs --help", "Start-up: sparana runs, 3 runs",
+                  "W forget class 0 vs retrain", "default evaluation", "where the time went",
+                  "Numba: forgetting kernel's first call", "P1 784-300-100-10 SGD b128",
+                  "P1 784-1000-800-400-10 Adam b250", "P2 MAAV", "P3 forget class 0",
+                  "P4 shrunk vs masked", "P4 CSR vs dense", "Memory: sparana train", "Data loading",
+                  "Subset 1% trainable"):
         assert label in out, label
     assert "not available: torch not installed" in out  # the torch columns are skipped, not faked
     p3 = next(line for line in out.splitlines() if line.startswith("P3"))
     assert "s forget" in p3 and "s retrain" in p3 and ">= 50" in p3  # a measurement, not a placeholder
     assert "GFLOP/s" in out and "peak RSS" in out and "peak RSS - runtime, first load" in out
     assert "second load / first" in out
+    whole = next(line for line in out.splitlines() if line.startswith("W forget class 0 vs retrain"))
+    assert "s forget" not in whole and "sparana train" in whole and ">= 20" in whole  # processes, not in-process seconds
+    assert "numba: import" in out and "data load" in out  # the --profile breakdown of a forget process
+
+
+def test_gpu_rows_run_on_the_cpu_backend():
+    """The GPU section's code, on NumPy and the CPU: what scripts/gpu-check.sh runs on CuPy and CUDA."""
+    from bench.gpu import rows_on
+    from sparana_cli.engine.backend import CPU
+
+    rows = rows_on(CPU, None, "cpu", quick=True, repeats=1)
+    names = [r["row"] for r in rows]
+    assert any(n.startswith("GPU 784-1000-800-400-10 Adam b250") for n in names)
+    assert any(n.startswith("GPU MAAV seed model") for n in names) and "GPU forget class 0 vs retrain (cpu)" in names
+    assert all(r["ratio"] > 0 for r in rows if r["verdict"] != "not available: torch not installed (pip install '.[bench]')")
 
 
 def test_bench_refuses_an_unknown_section():
@@ -62,8 +82,29 @@ def test_rows_judge_and_render():
     assert row("x", "t", "1 s")["verdict"] == "info"
     text = render([row("P1 a", "epoch", "1 s", "2 s", 0.5, "<= 0.8"), {"row": "P4 b", "sparana": "3 ms", "speedup": 2}])
     lines = text.splitlines()
-    assert lines[0].split() == ["row", "measure", "sparana", "reference", "ratio", "target", "verdict"]
+    assert lines[0].split()[:7] == ["row", "measure", "sparana", "reference", "ratio", "target", "verdict"]
+    assert "rounds: load average; CPU s per wall s" in lines[0]
     assert "met" in lines[2] and "speedup=2" in lines[3]  # a foreign key is shown, not dropped
+
+
+def test_a_ratio_is_the_median_of_paired_ratios_and_disagreeing_rounds_are_flagged():
+    # one slow round of the reference (round 2) swings the ratio of medians, not the median of paired ratios
+    rounds = Rounds({"ours": [1.0, 1.0, 1.1], "theirs": [2.0, 4.0, 2.2]}, load=[1.5, 3.2, 1.6], cpu_per_wall=[1.9, 1.1, 1.8])
+    paired = rounds.ratios("ours", "theirs")
+    assert paired == pytest.approx([0.5, 0.25, 0.5])
+    r = row("P1 x", "epoch", "1 s", "2 s", target="<= 0.8", ratios=paired, rounds=rounds)
+    assert r["ratio"] == pytest.approx(0.5) and r["ratio_range"] == pytest.approx((0.25, 0.5))
+    assert r["verdict"].startswith("met") and "FLAG: rounds disagree by 50%" in r["verdict"]
+    text = render([r])
+    assert "0.5 (0.25-0.5)" in text and "load 1.5 3.2 1.6; CPU/wall 1.90 1.10 1.80" in text
+    steady = row("P1 y", "epoch", "1 s", "2 s", target="<= 0.8", ratios=[0.5, 0.52, 0.48], rounds=rounds)
+    assert steady["verdict"] == "met"  # 8% apart: not flagged
+
+
+def test_interleaved_records_load_and_cpu_use_per_round():
+    rounds = interleaved({"spin": lambda: sum(range(2_000_000)) and None, "sleep": lambda: time.sleep(0.02)}, 2)
+    assert len(rounds["spin"]) == len(rounds["sleep"]) == len(rounds.load) == len(rounds.cpu_per_wall) == 2
+    assert all(0 < c < os.cpu_count() + 0.5 for c in rounds.cpu_per_wall), rounds.cpu_per_wall
 
 
 def test_torch_comparator_trains():

@@ -25,6 +25,7 @@ from __future__ import annotations
 from sparana_cli.analysis.pruning import lowest, remove_count
 from sparana_cli.engine.backend import array_module, backend_of
 from sparana_cli.engine.network import Network
+from sparana_cli.profile import timed
 
 SCORES = ("diff", "maxother", "ratio", "taylor", "taylor_disc", "taylor_probe", "probe")
 TAYLOR_SCORES = ("taylor", "taylor_disc", "taylor_probe", "probe")
@@ -331,6 +332,7 @@ def highest_positive(values, k: int):
     return positive[best]
 
 
+@timed("forgetting: scoring and choosing weights")
 def select_removals(score: str, net: Network, acts: list, first: int, layers, y, groups: dict, target: int,
                     counts: dict, *, alpha: float = 1.0) -> dict:
     """The counts[i] highest-scored live weights of each chosen layer: {layer: bool mask of weights to remove}.

@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from pathlib import Path
 
 import click
 
 from sparana_cli.errors import RunStopped, UserError
+from sparana_cli.profile import PROFILE, section
 from sparana_cli.signals import terminate_as_interrupt
-from sparana_cli.store import provenance, runs
 from sparana_cli.ui import Console
+
+
+class LazyCommands(dict):
+    """{name: command}, holding "module:attribute" for each command until it is first looked up, then the command."""
+
+    def __getitem__(self, name):
+        value = super().__getitem__(name)
+        if isinstance(value, str):
+            module, attribute = value.split(":")
+            value = getattr(importlib.import_module(module), attribute)
+            super().__setitem__(name, value)
+        return value
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def values(self):
+        return [self[name] for name in self]
+
+    def items(self):
+        return [(name, self[name]) for name in self]
 
 
 class SparanaGroup(click.Group):
@@ -19,10 +41,31 @@ class SparanaGroup(click.Group):
 
     Exit statuses: 0 done, 2 bad input, 3 a run failed (e.g. its loss became NaN), 130 interrupted
     (SIGINT or SIGTERM, which is handled like SIGINT).
+
+    `lazy_commands` ({name: "module:attribute"}) are imported only when looked up, so that a
+    command (or --help) loads its own module and no other. With profiling on, the breakdown is
+    printed on stderr when the command ends, however it ends.
     """
 
+    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.commands = LazyCommands({**(lazy_commands or {}), **self.commands})
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from sparana_cli.store import provenance  # standard library only: the argv every run records
+
         provenance.record_command(["sparana", *(sys.argv[1:] if args is None else args)])
+        try:
+            code = self._run(args, prog_name, complete_var, **extra)
+        finally:
+            if PROFILE.enabled:
+                PROFILE.disable()
+                click.echo(PROFILE.report(), err=True)
+        if standalone_mode:
+            sys.exit(code or 0)
+        return code
+
+    def _run(self, args, prog_name, complete_var, **extra) -> int:
         try:
             with terminate_as_interrupt():
                 code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
@@ -42,8 +85,6 @@ class SparanaGroup(click.Group):
         except (click.Abort, KeyboardInterrupt):
             click.echo("interrupted", err=True)
             code = 130
-        if standalone_mode:
-            sys.exit(code or 0)
         return code
 
 
@@ -60,13 +101,18 @@ def common_options(command):
         group = ctx.parent.params if ctx is not None and ctx.parent is not None else {}
         runs_dir = runs_dir or group.get("runs_dir")
         json_mode = json_mode or bool(group.get("json_mode"))
-        return command(*args, root=runs.runs_root(runs_dir), console=Console(json_mode), **kwargs)
+        from sparana_cli.store.runs import runs_root  # h5py and NumPy: only once a command runs
+
+        with section("compute (the command's own work)"):
+            return command(*args, root=runs_root(runs_dir), console=Console(json_mode), **kwargs)
 
     return wrapper
 
 
 def pick_run(root: Path, run: str | None, console: Console) -> Path:
     """RUN as given (a folder or its name in root); none: the newest finished train run, said on stderr."""
+    from sparana_cli.store import runs
+
     folder = runs.resolve_run(root, run)
     if run is None:
         console.warn(f"run: {folder.name} (the newest finished {runs.DEFAULT_PHASE} run; name another to use it)")

@@ -8,7 +8,6 @@ import click
 
 from sparana_cli.cli.common import common_options, pick_run
 from sparana_cli.errors import UserError
-from sparana_cli.store import runs
 
 
 @click.command()
@@ -25,6 +24,7 @@ def plot(run, out_dir, root, console):
     model.h5, metrics.h5 and status.json are never written.
     """
     from sparana_cli.plots import PHASE_FIGURES, figures, save_figures
+    from sparana_cli.store import runs
     from sparana_cli.store.catalog import attack_series, parent_record
     from sparana_cli.store.reader import read_run
 

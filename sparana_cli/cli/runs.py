@@ -10,7 +10,6 @@ import click
 
 from sparana_cli.cli.common import common_options
 from sparana_cli.errors import UserError
-from sparana_cli.store import runs, runstate
 from sparana_cli.ui import _jsonable, table
 
 CSV_COLUMNS = ("name", "phase", "parent", "dataset", "metric", "test_accuracy", "sparsity", "created", "status", "state",
@@ -97,6 +96,8 @@ def _sparsity(value) -> str:
 
 
 def _status(row: dict) -> str:
+    from sparana_cli.store import runstate
+
     if row["status"] == "complete" and row["state"] == "completed":
         return "complete"
     detail = row["state"]
@@ -114,6 +115,7 @@ def show(run_name, root, console):
 
     RUN may be unfinished (a .tmp folder): its state and provenance say what became of it.
     """
+    from sparana_cli.store import runs
     from sparana_cli.store.catalog import key_metric, lineage, locate, metric_table, records
     from sparana_cli.store.reader import read_run
 
@@ -161,6 +163,7 @@ def show(run_name, root, console):
 @common_options
 def compare(run_names, root, console):
     """Metrics of finished runs side by side: summary numbers, last per-step values, per-class accuracy."""
+    from sparana_cli.store import runs
     from sparana_cli.store.catalog import compare as compare_runs
 
     if len(run_names) < 2:
@@ -178,6 +181,7 @@ def compare(run_names, root, console):
 @common_options
 def diff(run_a, run_b, root, console):
     """The keys whose values differ between two runs' resolved specs."""
+    from sparana_cli.store import runs
     from sparana_cli.store.catalog import diff_specs
 
     a, b = runs.resolve_run(root, run_a), runs.resolve_run(root, run_b)

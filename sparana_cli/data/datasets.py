@@ -17,6 +17,7 @@ from sparana_cli.data.registry import STANDARD_SETS
 from sparana_cli.data.sample import read_mnist_sample
 from sparana_cli.data.scaling import Scaling, fit_scaling
 from sparana_cli.errors import UserError
+from sparana_cli.profile import timed
 from sparana_cli.seeding import generator
 
 
@@ -41,6 +42,7 @@ class Dataset:
         return self.x_train.shape[1]
 
 
+@timed("data load")
 def load_dataset(spec, seed: int) -> Dataset:
     """Load the data set a DataSpec describes and split off a seeded validation set (unless it has its own)."""
     data, n_classes = checked(_read(spec))

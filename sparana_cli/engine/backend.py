@@ -10,6 +10,7 @@ from types import ModuleType
 import numpy as np
 
 from sparana_cli.errors import UserError
+from sparana_cli.profile import NUMBA_IMPORT, section, watch_numba
 from sparana_cli.seeding import generator
 
 
@@ -76,8 +77,9 @@ CPU = Backend("cpu", np)
 
 @functools.cache
 def _cpu_kernels() -> ModuleType:
-    from sparana_cli.engine import kernels_cpu  # imports Numba: only when a step needs it
-
+    with section(NUMBA_IMPORT, keep_imports=True):
+        from sparana_cli.engine import kernels_cpu  # imports Numba: only when a step needs it
+    watch_numba()
     return kernels_cpu
 
 

@@ -11,6 +11,7 @@ import yaml
 from sparana_cli.data import load_dataset
 from sparana_cli.engine.backend import resolve_backend
 from sparana_cli.errors import UserError
+from sparana_cli.profile import section
 from sparana_cli.spec import read_yaml
 from sparana_cli.store import provenance, runs, runstate
 from sparana_cli.ui import Console
@@ -20,9 +21,10 @@ FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def load_run_with_data(run_dir: Path, console: Console, device: str = "auto"):
     """A run's network and spec, with the dataset it was trained on, checked to fit each other."""
-    spec = runs.load_run_spec(run_dir)
-    backend = resolve_backend(device)
-    net, attrs = runs.load_model(run_dir, backend)
+    with section("model load"):
+        spec = runs.load_run_spec(run_dir)
+        backend = resolve_backend(device)
+        net, attrs = runs.load_model(run_dir, backend)
     dataset = load_dataset(spec.data, spec.seed)
     if dataset.notice:
         console.warn(dataset.notice)
