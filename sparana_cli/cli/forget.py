@@ -86,8 +86,10 @@ def forget(run, device, root, console, **options):
     """Make a trained run forget one class by pruning the weights that serve it; write a child run.
 
     Each step re-scores the current network and removes the highest-scored weights of each pruned
-    layer, until the class's training images are no longer recognised, then as many again (the
-    overshoot). Options override the parent spec's `forget:` section, which overrides the defaults.
+    layer until the class's validation images are no longer recognised, then goes on to --overshoot
+    times as many; a short fine-tune on retained images (--repair-steps) mends the other classes,
+    and the result is judged beside the untouched parent (--evaluate, see README). Options override
+    the parent spec's `forget:` section, which overrides the defaults.
     For example:
 
         sparana forget --class 7 --compare
