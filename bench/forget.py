@@ -55,7 +55,8 @@ def forget_rows(run: Path, classes: list[int], repeats: int, device: str = "auto
         settings = resolve_settings(spec.forget, {"target_class": target, **options})
         *_, seconds = forget_network(parent.copy(), settings, chosen_layers(settings, parent.n_layers), dataset.x_train,
                                      dataset.y_train, dataset.x_val[dataset.y_val == target], target, spec.seed,
-                                     backend, lambda removed, stop_df: None, train_cfg=spec.train, loss=spec.model.loss)
+                                     backend, lambda removed, stop_df, repaired=False: None, train_cfg=spec.train,
+                                     loss=spec.model.loss)
         return seconds
 
     forgetting(classes[0], {})  # warm-up: first-call costs (BLAS buffers, imports) are not the method's

@@ -84,6 +84,8 @@ def test_forget_writes_a_child_and_leaves_the_parent_byte_identical(parent, runs
     assert attrs["forget"]["df_accuracy"] == pytest.approx(summary["df_after"])
     assert attrs["forget"]["dr_accuracy"] == pytest.approx(summary["dr_after"])
     assert attrs["test"]["accuracy"] == pytest.approx(arrays["test"]["confusion"].trace() / 100)
+    # the last step recorded is the network saved: the repair moved layer 0 too, below the first pruned layer
+    np.testing.assert_array_equal(forget["per_class_accuracy"][-1], arrays["test"]["per_class_accuracy"])
     # the target's mean output falls as its weights go
     assert forget["target_outputs"][-1, 7] < forget["target_outputs"][0, 7]
     assert (child / "forget.png").stat().st_size > 1000

@@ -144,6 +144,11 @@ STOPS = {"target": "the target was met and the overshoot removed",
          "no_positive_score": "no live weight has a positive score left"}
 
 
+def class_accuracy(net: Network, h, first: int, target: int) -> float:
+    """Fraction of rows h (inputs of layer `first`) that net's layers first.. classify as `target`."""
+    return float((forward_from(net, h, first)[-1].argmax(axis=1) == target).mean())
+
+
 def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, groups: dict, target: int, first: int,
                  h_stop, record) -> tuple[dict, bool, str]:
     """Prune net in place step by step; return the weights removed per layer, whether the target was met, why it stopped.
@@ -161,7 +166,7 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
     z_first = h @ net.weights[first] + net.biases[first]  # kept up to date as weights of layer `first` go
 
     def stop_accuracy() -> float:
-        return float((forward_from(net, h_stop, first)[-1].argmax(axis=1) == target).mean())
+        return class_accuracy(net, h_stop, first, target)
 
     while True:
         acts = forward_from(net, h, first, z_first=z_first)
@@ -202,7 +207,9 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
     x_stop: the held-out host images of the target the stop rule watches (the validation split's).
     After pruning, `repair_steps` fine-tuning steps on retained training images (train_cfg's
     optimizer, batches of REPAIR_BATCH, masks held) mend what the pruning cost the other classes;
-    the repaired state is recorded as one more step. The seconds cover everything the forgetting
+    the repaired state is recorded as one more step, record(removed, stop_df, repaired=True): the
+    repair moves the layers below `first` too, so its figures start from the network's input. The
+    seconds cover everything the forgetting
     needs: choosing and moving the scoring images, their input to the first pruned layer, every
     step and the repair (record's own time included: subtract it).
     """
@@ -219,7 +226,8 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
     if settings.repair_steps:
         repair(net, x_train, y_train, target, settings.repair_steps, train_cfg=train_cfg, loss=loss, seed=seed,
                backend=backend)
-        record(dict(removed), lambda: float((forward_from(net, h_stop, first)[-1].argmax(axis=1) == target).mean()))
+        h_stop = layer_input(net, backend.asarray(x_stop, net.dtype), first)
+        record(dict(removed), lambda: class_accuracy(net, h_stop, first, target), repaired=True)
     backend.synchronize()
     return removed, reached, stop, time.perf_counter() - started
 
@@ -267,16 +275,18 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
                 f"overshoot x{settings.overshoot:g}")
 
     x_test, y_test = splits["test"]
-    test_in = layer_input(parent, backend.asarray(x_test[:], parent.dtype), first)  # the layers before `first` never change
+    x_test_rows = backend.asarray(x_test[:], parent.dtype)
+    test_in = layer_input(parent, x_test_rows, first)  # the layers before `first` change only in the repair
     y_test_host = to_host(y_test)
     net = parent.copy()
     history: list[dict] = []
     spent = [0.0]  # seconds in record(): bookkeeping, not forgetting
 
-    def record(removed: dict, stop_accuracy) -> None:
+    def record(removed: dict, stop_accuracy, repaired: bool = False) -> None:
         t0 = time.perf_counter()
         val_df = stop_accuracy()
-        out = activate_output(forward_from(net, test_in, first)[-1], net.output)
+        inputs = layer_input(net, x_test_rows, first) if repaired else test_in
+        out = activate_output(forward_from(net, inputs, first)[-1], net.output)
         per_class = per_class_accuracy(confusion_matrix(y_test, out.argmax(axis=1), dataset.n_classes))
         right = to_host(out.argmax(axis=1)) == y_test_host
         on_target = y_test_host == target
@@ -302,15 +312,15 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
     before, after = history[0], history[-1]
     removed_fraction = sum(removed.values()) / sum(sizes.values())
     method = f"forget ({settings.score})"
-    models = [("parent", parent, 0, 0.0, "untouched (the no-op control)", None),
+    models = [("parent", parent, 0, 0.0, "untouched (the no-op control)"),
               (method, net, sum(removed.values()), seconds, f"{100 * removed_fraction:.3f}% of layers "
-                                                                f"{','.join(map(str, layers))}", None)]
+                                                            f"{','.join(map(str, layers))}")]
     for name in settings.compare:
         console.say(f"comparator {name} ...")
         other, changed, other_seconds, setting = run_comparator(name, parent=parent, spec=spec, dataset=dataset,
                                                                 backend=backend, splits=splits, target=target,
                                                                 removed=removed, settings=settings, console=console)
-        models.append((name, other, changed, other_seconds, setting, None))
+        models.append((name, other, changed, other_seconds, setting))
 
     judged = judge_settings(settings)
     table_rows = []
