@@ -298,7 +298,7 @@ def select_taylor(score: str, net: Network, acts: list, first: int, layers, y, g
     index, only positive scores). The gain term is one product per layer; the protection term and
     the score come from one fused kernel, which never holds the other classes' gradients.
     """
-    if score in ("taylor_probe", "probe"):
+    if score in PROBE_SCORES:
         probe, margin = probe_deltas(net, acts, first, layers, groups, target, net.n_layers - 1)
         if score == "probe":
             gains = {i: probe[i] / max(abs(margin), 1e-12) for i in layers}

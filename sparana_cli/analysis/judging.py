@@ -38,6 +38,12 @@ class JudgeSettings:
     relearn_batch: int = 100
     draws: int | None = None  # draws of the few-shot images; None: 1 for quick, 3 for full
 
+    @classmethod
+    def of(cls, forget_spec, level: str) -> JudgeSettings:
+        """The settings a spec's forget section names, judged at `level`."""
+        return cls(level=level, probe_samples=forget_spec.probe_samples, shots=forget_spec.relearn_shots,
+                   others=forget_spec.relearn_others, relearn_steps=forget_spec.relearn_steps)
+
     @property
     def n_draws(self) -> int:
         return self.draws if self.draws is not None else (3 if self.level == "full" else 1)

@@ -72,8 +72,7 @@ def judge_forgetting(run_dir: Path, target: int, *, root: Path, retrain_run: Pat
     else:
         console.warn(f"note: no retrain comparator of class {target} found for {parent_dir.name} (give --retrain RUN, "
                      "or run 'sparana forget --compare retrain'); no Anamnesis index")
-    settings = JudgeSettings(level=level, probe_samples=spec.forget.probe_samples, shots=spec.forget.relearn_shots,
-                             others=spec.forget.relearn_others, relearn_steps=spec.forget.relearn_steps)
+    settings = JudgeSettings.of(spec.forget, level)
     rows = judge_rows(models, splits=device_splits(dataset, backend), target=target,
                       n_classes=dataset.n_classes, train_cfg=spec.train, loss=spec.model.loss, seed=spec.seed,
                       settings=settings)

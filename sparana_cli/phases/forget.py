@@ -251,11 +251,6 @@ def check_stop_images(dataset, target: int) -> None:
                         "watches them (set data.validation above 0)")
 
 
-def judge_settings(settings: ForgetSpec) -> JudgeSettings:
-    return JudgeSettings(level=settings.evaluate, probe_samples=settings.probe_samples, shots=settings.relearn_shots,
-                         others=settings.relearn_others, relearn_steps=settings.relearn_steps)
-
-
 def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device: str = "auto") -> dict:
     """Make the run's network forget a class as the settings say, judge it, write a child run; return the summary."""
     started = time.perf_counter()
@@ -322,7 +317,7 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
                                                                 removed=removed, settings=settings, console=console)
         models.append((name, other, changed, other_seconds, setting))
 
-    judged = judge_settings(settings)
+    judged = JudgeSettings.of(settings, settings.evaluate)
     table_rows = []
     if settings.evaluate == "none" and not settings.compare:
         models = []
