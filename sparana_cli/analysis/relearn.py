@@ -37,9 +37,13 @@ def relearn_curve(net: Network, x, y, x_class, target: int, *, cfg, loss: str, s
     zero. Returns (steps + 1,) on the host.
     """
     copy = net.copy()
-    curve = [float((predicted_classes(copy, x_class) == target).mean())]
+
+    def class_accuracy() -> float:
+        return float((predicted_classes(copy, x_class) == target).mean())
+
+    curve = [class_accuracy()]
     train_steps(copy, x, y, cfg, loss=loss, steps=steps, seed=seed, stream="few-shot-order",
-                on_step=lambda _: curve.append(float((predicted_classes(copy, x_class) == target).mean())))
+                on_step=lambda _: curve.append(class_accuracy()))
     return np.asarray(curve)
 
 
