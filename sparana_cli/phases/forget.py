@@ -242,7 +242,7 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
                backend=backend, round_index=rounds - 1)
         h_stop = layer_input(net, x_stop, first)
         stop_df = class_accuracy(net, h_stop, first, target)
-        if stop_df <= settings.target or rounds >= settings.repair_rounds or stop != "target":
+        if stop_df <= settings.target or rounds >= settings.repair_rounds or not reached:
             record(dict(removed), lambda value=stop_df: value, repaired=True)
             break
     backend.synchronize()
