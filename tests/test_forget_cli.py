@@ -147,6 +147,12 @@ def test_judged_table_in_metrics_csv_and_comparator_runs(parent, runs_dir):
     for before, now in zip([by["parent"], by["forget (probe)"], by["retrain"]], again["judge"]):
         for key in ("df", "dr", "probe_recall", "relearn_steps", "anamnesis"):
             assert now[key] == pytest.approx(before[key]), key
+    # on the validation split, Df is what the stop rule saw: the parent's first step, the child's last
+    val = json.loads(invoke("evaluate", child, "--forget-class", "5", "--split", "val", "--runs-dir", runs_dir,
+                            "--json").stdout)
+    assert val["split"] == "val" and again["split"] == "test"
+    assert val["judge"][0]["df"] == pytest.approx(summary["steps"][0]["val_df"])
+    assert val["judge"][1]["df"] == pytest.approx(summary["steps"][-1]["val_df"])
 
 
 def test_evaluate_forget_class_needs_a_derived_run(parent, runs_dir):
@@ -155,6 +161,8 @@ def test_evaluate_forget_class_needs_a_derived_run(parent, runs_dir):
     child = Path(forget_json(runs_dir, "--class", "1", *FAST)["run"])
     line = check_refused(["evaluate", child, "--forget-class", "12", "--runs-dir", runs_dir], runs_dir)
     assert "--forget-class 12" in line
+    line = check_refused(["evaluate", child, "--split", "val", "--runs-dir", runs_dir], runs_dir)
+    assert "--split" in line and "--forget-class" in line
 
 
 def test_retrain_comparator_never_sees_the_class(parent, runs_dir, monkeypatch):
