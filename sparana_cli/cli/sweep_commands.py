@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Callable
 
 import click
-import yaml
 
 from sparana_cli.errors import UserError
 from sparana_cli.sweeps import SweepCommand
+from sparana_cli.yamlfile import parse_yaml
 
 
 def _train_argv(target: str, overrides: list[str]) -> list[str]:
@@ -51,8 +51,8 @@ def option_args(command: str, items: list[str]) -> list[str]:
             names = ", ".join(p.opts[0].lstrip("-") for p in params)
             raise UserError(f"axis {key}: not an option of sparana {command} (sweepable: {names})")
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
+            value = parse_yaml(text, f"axis {key}")
+        except UserError:
             value = text
         if param.is_flag:
             if not isinstance(value, bool):

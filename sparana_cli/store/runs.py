@@ -37,7 +37,8 @@ from sparana_cli.store import provenance, runstate
 RUNS_ENV = "SPARANA_RUNS"
 SPEC_FILE, MODEL_FILE, METRICS_FILE = "spec.yaml", "model.h5", "metrics.h5"
 TMP_SUFFIX = ".tmp"
-RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # the spec's `name` pattern: no separators, no leading dot
+NAME_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # the spec's `name` characters: no separators, no leading dot
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,149}")  # a spec name (at most 100) and a suffix such as -forget-ssd
 RUN_FOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*-\d{8}-\d{6}(?:-\d+)?")  # <name>-<YYYYmmdd-HHMMSS>[-k]
 
 
@@ -72,8 +73,8 @@ def reserve_run(root: Path, name: str, now: datetime | None = None, *, phase: st
     The folder starts with status.json (running) and this process's lock.
     """
     if not RUN_NAME.fullmatch(name):
-        raise UserError(f"run name {name!r} is not allowed: use letters, digits, '.', '_' and '-', "
-                        "starting with a letter or digit")
+        raise UserError(f"run name {name[:40]!r}{'...' if len(name) > 40 else ''} is not allowed: use at most 150 "
+                        "letters, digits, '.', '_' and '-', starting with a letter or digit")
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -442,7 +443,7 @@ def resolve_run(root: Path, run: str | None) -> Path:
             raise UserError(f"{root}: no finished {DEFAULT_PHASE} run{others}; train one first, "
                             "e.g. 'sparana train configs/mnist.yaml'")
         return runs[-1]
-    if not _is_path(run) and not RUN_NAME.fullmatch(run):
+    if not _is_path(run) and not NAME_CHARS.fullmatch(run):
         raise UserError(f"run {run}: not a run folder name")
     for candidate in (Path(run), root / run):
         if candidate.is_dir():
