@@ -32,7 +32,7 @@ from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import UserError
 from sparana_cli.files import atomic_path, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
-from sparana_cli.store import provenance, runstate
+from sparana_cli.store import layout, provenance, runstate
 
 RUNS_ENV = "SPARANA_RUNS"
 SPEC_FILE, MODEL_FILE, METRICS_FILE = "spec.yaml", "model.h5", "metrics.h5"
@@ -281,7 +281,7 @@ def load_model(run_dir: Path, backend: Backend = CPU) -> tuple[Network, dict]:
     """The network stored in a run folder, on `backend`, and model.h5's root attributes."""
     path = Path(run_dir) / MODEL_FILE
     with open_h5(path) as f:
-        attrs = {k: _plain(v) for k, v in f.attrs.items()}
+        attrs = layout.check_model_attrs({k: layout.plain(v) for k, v in f.attrs.items()}, path)
         net = read_network(f, path)
     return (net.to(backend) if backend is not CPU else net), attrs
 
@@ -290,7 +290,7 @@ def read_model_attrs(run_dir: Path) -> dict:
     """model.h5's root attributes (provenance), without reading the weights."""
     path = Path(run_dir) / MODEL_FILE
     with open_h5(path) as f:
-        return {k: _plain(v) for k, v in f.attrs.items()}
+        return layout.check_model_attrs({k: layout.plain(v) for k, v in f.attrs.items()}, path)
 
 
 def read_network(f: h5py.File, path: Path) -> Network:
@@ -313,14 +313,13 @@ def read_network(f: h5py.File, path: Path) -> Network:
                             f"(weights {w.shape}, bias {b.shape}, mask {m.shape})")
         if i and w.shape[0] != weights[-1].shape[1]:
             raise UserError(f"{path}: /layers/{i} takes {w.shape[0]} inputs but layer {i - 1} gives {weights[-1].shape[1]}")
-        if w.dtype not in (np.float32, np.float64) or b.dtype != w.dtype:
-            raise UserError(f"{path}: /layers/{i} must hold float32 or float64 weights and bias of one type")
+        layout.check_layer(w, b, m, f"{path}: /layers/{i}")
         weights.append(w)
         biases.append(b)
-        masks.append(m.astype(bool))
-    output = str(_plain(f.attrs.get("output", "linear")))
+        masks.append(m)
+    output = layout.plain(f.attrs.get("output", "linear"))
     if output not in ("linear", "softmax"):
-        raise UserError(f"{path}: unknown output activation {output!r}")
+        raise UserError(f"{path}: unknown output activation {output!r:.40}")
     return Network(weights, biases, masks, output=output)
 
 
@@ -365,8 +364,13 @@ def model_layout(run_dir: Path) -> tuple[list[str], float]:
                 kept += int(indptr[-1]) if len(indptr) else 0
             else:
                 formats.append("dense")
+                if "mask" not in g:
+                    raise UserError(f"{path}: missing /layers/{i}/mask")
                 mask = g["mask"]
-                live = g.attrs.get("live")  # absent in runs written before it was kept: count the mask
+                layout.check_mask_dtype(mask.dtype, f"{path}: /layers/{i}/mask")
+                live = layout.plain(g.attrs.get("live"))  # absent in runs written before it was kept: count the mask
+                if live is not None and (isinstance(live, bool) or not isinstance(live, int) or not 0 <= live <= mask.size):
+                    raise UserError(f"{path}: /layers/{i} attribute live must be a count of weights, found {live!r:.40}")
                 total, kept = total + mask.size, kept + int(live if live is not None else np.count_nonzero(mask[()]))
     return formats, (1 - kept / total if total else 0.0)
 
@@ -381,10 +385,12 @@ def read_metrics(run_dir: Path) -> tuple[dict, dict]:
     def visit(name, g):
         if isinstance(g, h5py.Group):
             arrays[name] = {key: d[()] for key, d in g.items() if isinstance(d, h5py.Dataset)}
-            attrs[name] = {k: _plain(v) for k, v in g.attrs.items()}
+            attrs[name] = {k: layout.plain(v) for k, v in g.attrs.items()}
 
-    with open_h5(Path(run_dir) / METRICS_FILE) as f:
+    path = Path(run_dir) / METRICS_FILE
+    with open_h5(path) as f:
         f.visititems(visit)
+    layout.check_metrics(arrays, attrs, path)
     return arrays, attrs
 
 
@@ -400,14 +406,6 @@ def read_spec_text(run_dir: Path) -> str:
 def load_run_spec(run_dir: Path) -> Spec:
     path = Path(run_dir) / SPEC_FILE
     return spec_from_mapping(read_yaml(path), str(path))
-
-
-def _plain(value):
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 # -- finding ----------------------------------------------------------------------------------
@@ -429,7 +427,7 @@ def _made(run: Path) -> tuple[str, str]:
     """(created, phase) from model.h5's attributes."""
     try:
         with h5py.File(run / MODEL_FILE, "r") as f:
-            return str(_plain(f.attrs.get("created", ""))), str(_plain(f.attrs.get("phase", "")))
+            return str(layout.plain(f.attrs.get("created", ""))), str(layout.plain(f.attrs.get("phase", "")))
     except OSError:
         return "", ""
 
