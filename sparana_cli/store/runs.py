@@ -26,7 +26,8 @@ import h5py
 import numpy as np
 
 from sparana_cli import __version__
-from sparana_cli.engine.backend import CPU, Backend, to_host
+from sparana_cli.engine.backend import CPU, Backend, host_free_memory, to_host
+from sparana_cli.engine.footprint import refuse_if_too_big
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import UserError
@@ -329,8 +330,11 @@ def _read_csr(g: h5py.Group, where: str) -> tuple[np.ndarray, np.ndarray]:
         if key not in g:
             raise UserError(f"{where}: missing {key}")
     shape = np.asarray(g.attrs.get("shape", ()))
-    if shape.shape != (2,):
-        raise UserError(f"{where}: needs a shape attribute (rows, columns)")
+    if shape.shape != (2,) or shape.dtype.kind not in "iu" or (shape < 1).any():
+        raise UserError(f"{where}: needs a shape attribute of two positive integers (rows, columns)")
+    rows, columns = int(shape[0]), int(shape[1])
+    refuse_if_too_big(rows * columns * (g["data"].dtype.itemsize + 1), host_free_memory(),
+                      f"the {rows} x {columns} layer its shape attribute claims", where)
     try:
         return dense_from_csr(g["data"][()], g["indices"][()], g["indptr"][()], shape)
     except ValueError as err:
