@@ -1,4 +1,11 @@
-"""SIGINT and SIGTERM: a request to stop at the next safe point, or an immediate KeyboardInterrupt."""
+"""SIGINT and SIGTERM: a request to stop at the next safe point, or one KeyboardInterrupt, never a second.
+
+One handler serves both signals and every scope. Inside `graceful_stop` the first signal only sets
+the yielded request; elsewhere in a command (`interrupting`) it raises KeyboardInterrupt. Whatever
+the scope, at most one KeyboardInterrupt is raised per command: every later signal is only
+counted, so the cleanup that handles the first (a checkpoint kept, status.json written, the
+one-line message) is never itself cut short, however the signals are timed.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +20,89 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class StopRequest:
     """Set by the first SIGINT/SIGTERM; long work polls it between steps."""
 
-    def __init__(self):
+    def __init__(self, on_signal: Callable[[int], None] | None = None):
         self.signal: int | None = None
+        self.on_signal = on_signal
 
     def __call__(self) -> bool:
         return self.signal is not None
+
+
+class _State:
+    """Process-wide: the signals received in this command, whether its one KeyboardInterrupt was raised, the request."""
+
+    received = 0
+    raised = False
+    armed = True  # False once the command is ending: signals are then only counted
+    deferring = False  # inside deferred_signals: a KeyboardInterrupt waits for its end
+    pending = False
+    request: StopRequest | None = None
+
+
+def _handler(signum, frame):
+    _State.received += 1
+    request = _State.request
+    if request is not None:
+        first = request.signal is None
+        request.signal = request.signal or signum
+        if request.on_signal is not None:
+            request.on_signal(signum)
+        if first:
+            return
+    if _State.deferring:
+        _State.pending = True
+        return
+    _raise_once()
+
+
+def _raise_once() -> None:
+    if _State.armed and not _State.raised:
+        _State.raised = True
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _installed() -> Iterator[None]:
+    previous = {s: signal.signal(s, _handler) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+class Command:
+    """The signal state of one command: `quiet()` stops any further signal from raising."""
+
+    def quiet(self) -> None:
+        _State.armed = False
+
+
+def signals_received() -> int:
+    """How many SIGINT/SIGTERM the last command (`interrupting`) received, those after it ended included (see below)."""
+    return _State.received
+
+
+def _count(signum, frame):
+    _State.received += 1
+
+
+def count_late_signals() -> None:
+    """For a process that is the command: from now on, a signal outside `interrupting` is counted, not fatal."""
+    if threading.current_thread() is threading.main_thread():
+        for s in STOP_SIGNALS:
+            signal.signal(s, _count)
+
+
+@contextlib.contextmanager
+def interrupting() -> Iterator[Command]:
+    """A command's scope: SIGINT and SIGTERM alike raise one KeyboardInterrupt (outside graceful_stop), then are counted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield Command()
+        return
+    _State.received, _State.raised, _State.armed, _State.request, _State.pending = 0, False, True, None, False
+    with _installed():
+        yield Command()
 
 
 @contextlib.contextmanager
@@ -27,39 +112,32 @@ def graceful_stop(on_signal: Callable[[int], None] | None = None) -> Iterator[St
     `on_signal(signum)` runs on every signal (e.g. to pass it on to child processes). Outside the
     main thread (a Dask worker's task thread) signals cannot be caught, and the request stays unset.
     """
-    request = StopRequest()
+    request = StopRequest(on_signal)
     if threading.current_thread() is not threading.main_thread():
         yield request
         return
-
-    def handler(signum, frame):
-        first = request.signal is None
-        request.signal = request.signal or signum
-        if on_signal is not None:
-            on_signal(signum)
-        if not first:
-            raise KeyboardInterrupt
-
-    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    outer, _State.request = _State.request, request
+    if signal.getsignal(signal.SIGINT) is not _handler:  # called outside a command (the Python API): a fresh state
+        _State.raised, _State.armed, _State.pending = False, True, False
     try:
-        yield request
+        with _installed():
+            yield request
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+        _State.request = outer
+
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Make SIGTERM raise KeyboardInterrupt like SIGINT does, so every command cleans up the same way."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def deferred_signals() -> Iterator[None]:
+    """A step that must happen whole (reserving or renaming a folder): a signal that would interrupt it acts when it ends.
 
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
+    (A flag, not the OS signal mask: a process-directed signal may arrive on any thread.)
+    """
+    outer, _State.deferring = _State.deferring, True
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _State.deferring = outer
+        if not outer and _State.pending:
+            _State.pending = False
+            _raise_once()

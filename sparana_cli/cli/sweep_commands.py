@@ -22,9 +22,16 @@ def _train_argv(target: str, overrides: list[str]) -> list[str]:
 
 
 def _train_check(target: str, overrides: list[str], root: Path) -> str:
+    """The point's spec is valid, its data files are there and its device exists (nothing is read or allocated)."""
+    from sparana_cli.data import check_source
+    from sparana_cli.engine.backend import resolve_backend
     from sparana_cli.spec import load_spec
 
-    return load_spec(target, overrides).name
+    spec = load_spec(target, overrides)
+    check_source(spec.data)
+    if spec.device == "gpu":
+        resolve_backend(spec.device)
+    return spec.name
 
 
 # -- commands on a run: KEY=VALUE items become options (class=3 -> --class 3) ------------------------

@@ -152,17 +152,29 @@ def reopen_run(root: Path, run: str) -> PendingRun:
 
     RUN is a path to a <name>-<time>.tmp folder or its name in root (with or without .tmp).
     """
+    tmp = check_unfinished(root, run)
+    lock = runstate.take_lock(tmp)
+    if lock is None:
+        raise _still_running(tmp)
+    return PendingRun(tmp, tmp.with_name(tmp.name[: -len(TMP_SUFFIX)]), lock)
+
+
+def check_unfinished(root: Path, run: str) -> Path:
+    """The unfinished run folder RUN names, checked without writing anything: not running, with a readable status."""
     tmp = _locate_unfinished(root, run)
     for required in (SPEC_FILE, runstate.STATUS_FILE):
         if not (tmp / required).is_file():
             raise UserError(f"{tmp}: not an unfinished run folder (no {required})")
     runstate.read_status(tmp)  # a damaged status.json is refused before anything changes
-    lock = runstate.take_lock(tmp)
-    if lock is None:
-        status = runstate.read_status(tmp, strict=False) or {}
-        raise UserError(f"{tmp}: still running (pid {status.get('pid', '?')} on {status.get('host', '?')}); "
-                        "stop it first (Ctrl-C or kill -TERM)")
-    return PendingRun(tmp, tmp.with_name(tmp.name[: -len(TMP_SUFFIX)]), lock)
+    if runstate.is_locked(tmp):
+        raise _still_running(tmp)
+    return tmp
+
+
+def _still_running(tmp: Path) -> UserError:
+    status = runstate.read_status(tmp, strict=False) or {}
+    return UserError(f"{tmp}: still running (pid {status.get('pid', '?')} on {status.get('host', '?')}); "
+                     "stop it first (Ctrl-C or kill -TERM)")
 
 
 def _locate_unfinished(root: Path, run: str) -> Path:
