@@ -311,6 +311,8 @@ def read_network(f: h5py.File, path: Path) -> Network:
     if "layers" not in f or not len(f["layers"]):
         raise UserError(f"{path}: no /layers group")
     n = len(f["layers"])
+    if layout.plain(f.attrs.get("n_layers", n)) != n:
+        raise UserError(f"{path}: attribute n_layers says {layout.plain(f.attrs['n_layers'])!r:.40}, but /layers holds {n}")
     weights, biases, masks = [], [], []
     for i in range(n):
         if str(i) not in f["layers"]:
