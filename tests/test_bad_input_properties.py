@@ -31,7 +31,7 @@ from sparana_cli.spec import Spec, spec_from_mapping
 from tests.conftest import IDX_NAMES, tiny_spec, write_idx_folder
 from tests.test_bad_inputs import _snapshot, template  # noqa: F401  (template: a finished and an interrupted run)
 
-SETTINGS = settings(max_examples=100, deadline=None, database=None, derandomize=True,
+SETTINGS = settings(max_examples=120, deadline=None, database=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

@@ -77,6 +77,13 @@ def check_model_attrs(attrs: dict, path: Path) -> dict:
     return attrs
 
 
+def check_layer_count(f, path: Path) -> None:
+    """model.h5's n_layers attribute (what a plain h5py reader loops over) matches its /layers group."""
+    n = len(f["layers"])
+    if plain(f.attrs.get("n_layers", n)) != n:
+        raise UserError(f"{path}: attribute n_layers says {plain(f.attrs['n_layers'])!r:.40}, but /layers holds {n}")
+
+
 def check_layer(w: np.ndarray, b: np.ndarray, m: np.ndarray, where: str) -> None:
     """One stored layer: float weights and bias of one type, a bool mask, every value finite, masked weights zero."""
     if w.dtype not in (np.float32, np.float64) or b.dtype != w.dtype:

@@ -311,8 +311,7 @@ def read_network(f: h5py.File, path: Path) -> Network:
     if "layers" not in f or not len(f["layers"]):
         raise UserError(f"{path}: no /layers group")
     n = len(f["layers"])
-    if layout.plain(f.attrs.get("n_layers", n)) != n:
-        raise UserError(f"{path}: attribute n_layers says {layout.plain(f.attrs['n_layers'])!r:.40}, but /layers holds {n}")
+    layout.check_layer_count(f, path)
     weights, biases, masks = [], [], []
     for i in range(n):
         if str(i) not in f["layers"]:
@@ -370,6 +369,7 @@ def model_layout(run_dir: Path) -> tuple[list[str], float]:
     with open_h5(path) as f:
         if "layers" not in f or not len(f["layers"]):
             raise UserError(f"{path}: no /layers group")
+        layout.check_layer_count(f, path)
         for i in range(len(f["layers"])):
             g = f["layers"][str(i)]
             if "csr" in g:
