@@ -1,7 +1,6 @@
 """Selective Synaptic Dampening on cases small enough to check by hand."""
 
 import numpy as np
-import pytest
 
 from sparana_cli.analysis.ssd import dampen, importance, ssd
 from sparana_cli.engine.network import Network
