@@ -91,6 +91,8 @@ def check_layer(w: np.ndarray, b: np.ndarray, m: np.ndarray, where: str) -> None
                         f"(found {w.dtype} and {b.dtype})")
     if m.dtype != np.bool_:
         raise UserError(f"{where}/mask must be bool (which weights exist), found {m.dtype}")
+    if 0 in w.shape:
+        raise UserError(f"{where} has shape {w.shape}: a layer without units (a prune that deleted it)")
     for name, array in (("weights", w), ("bias", b)):
         if not np.isfinite(array).all():
             raise UserError(f"{where}/{name} holds NaN or infinite values")
