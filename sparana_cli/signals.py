@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from typing import Callable, Iterator
 
@@ -64,11 +65,28 @@ def _raise_once() -> None:
 @contextlib.contextmanager
 def _installed() -> Iterator[None]:
     previous = {s: signal.signal(s, _handler) for s in STOP_SIGNALS}
+    hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_unraisable(hook)
     try:
         yield
     finally:
+        sys.unraisablehook = hook
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def _quiet_unraisable(hook):
+    """The KeyboardInterrupt that landed in a finalizer (__del__), where Python can only print it: not printed.
+
+    The interrupt is then lost, but not the signal: a graceful_stop's request stays set, and a command
+    that ran to its end exits with 130 all the same (it counts every signal received).
+    """
+
+    def quiet(unraisable):
+        if unraisable.exc_type is not KeyboardInterrupt:
+            hook(unraisable)
+
+    return quiet
 
 
 class Command:
@@ -87,20 +105,43 @@ def _count(signum, frame):
     _State.received += 1
 
 
-def count_late_signals() -> None:
-    """For a process that is the command: from now on, a signal outside `interrupting` is counted, not fatal."""
+def end_process() -> None:
+    """The process's exit status is decided: from now on SIGINT and SIGTERM are ignored (Python's shutdown resets
+    every other handler to the default, under which a late SIGTERM would kill it with another status)."""
     if threading.current_thread() is threading.main_thread():
+        for s in STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+    _forget_unhandled_interrupt()
+
+
+def _forget_unhandled_interrupt() -> None:
+    """CPython marks a KeyboardInterrupt that left code run through its eval entry points as unhandled, even one
+    caught and reported since, and then ends the process as killed by SIGINT instead of with its exit status.
+    Running an empty statement through the same entry point clears the mark (CPython only; elsewhere a no-op)."""
+    try:
+        import ctypes
+
+        ctypes.pythonapi.PyRun_SimpleString(b"")
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
+def start_command(*, whole_process: bool) -> None:
+    """A command begins: no signal received yet. `whole_process` (the process is the command): from now on a
+    signal outside `interrupting` is counted, never fatal, up to the process's exit."""
+    _State.received, _State.raised, _State.armed, _State.request, _State.pending = 0, False, True, None, False
+    if whole_process and threading.current_thread() is threading.main_thread():
         for s in STOP_SIGNALS:
             signal.signal(s, _count)
 
 
 @contextlib.contextmanager
 def interrupting() -> Iterator[Command]:
-    """A command's scope: SIGINT and SIGTERM alike raise one KeyboardInterrupt (outside graceful_stop), then are counted."""
+    """A command's scope (after start_command): SIGINT and SIGTERM alike raise one KeyboardInterrupt (outside
+    graceful_stop), then are counted."""
     if threading.current_thread() is not threading.main_thread():
         yield Command()
         return
-    _State.received, _State.raised, _State.armed, _State.request, _State.pending = 0, False, True, None, False
     with _installed():
         yield Command()
 

@@ -10,6 +10,8 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -86,3 +88,48 @@ def test_two_sigterms_at_random_offsets_always_end_as_documented(tmp_path, idx_f
     print(dict(outcomes))
     assert sum(n for k, n in outcomes.items() if k.startswith("interrupted")) >= TRIALS // 4, outcomes
     assert sum(n for k, n in outcomes.items() if k.endswith("2 received")) >= TRIALS // 10, outcomes  # fewer on a busy machine
+
+
+PROCESS_TRIALS = 8
+
+
+def _wait_until_sigterm_is_caught(proc: subprocess.Popen) -> None:
+    """Until the process has a SIGTERM handler (Linux: bit 15 of SigCgt in /proc/PID/status)."""
+    status = Path(f"/proc/{proc.pid}/status")
+    if not status.exists():
+        pytest.skip("no /proc: cannot tell when the process starts handling signals")
+    while proc.poll() is None:
+        caught = next(line for line in status.read_text().splitlines() if line.startswith("SigCgt:"))
+        if int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)):
+            return
+        time.sleep(0.002)
+
+
+def test_a_whole_process_never_dies_of_a_late_signal(tmp_path, idx_folder):
+    """As its own process (where Python's shutdown would restore the default handlers, under which a late SIGTERM
+    kills it with status -15): two SIGTERMs from start-up to exit, 8 times; every exit is 130 or, when both came
+    after the exit status was decided, 0, with no traceback."""
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(tiny_spec(idx_folder, train={"epochs": 10})))
+    command = [sys.executable, "-m", "sparana_cli", "train", str(spec)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    start = time.perf_counter()
+    subprocess.run([*command, "--runs-dir", str(tmp_path / "warm")], env=env, check=True, capture_output=True)
+    duration = time.perf_counter() - start
+    rng = random.Random(41)
+    for trial in range(PROCESS_TRIALS):
+        runs = tmp_path / f"runs-{trial}"
+        proc = subprocess.Popen([*command, "--runs-dir", str(runs)], env=env, stderr=subprocess.PIPE, text=True)
+        _wait_until_sigterm_is_caught(proc)  # before that, the interpreter is still starting: not sparana's yet
+        first = (trial + rng.random()) / PROCESS_TRIALS * duration  # spread from start-up to the end
+        time.sleep(first)
+        for gap in (0, rng.uniform(0.001, 0.2)):
+            time.sleep(gap)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        context = (trial, first, proc.returncode, err[-2000:])
+        assert proc.returncode in (0, 130) and "Traceback" not in err, context
+        lines = [line for line in err.splitlines() if line.startswith(("interrupted", "error"))]
+        assert len(lines) == (proc.returncode == 130), context
+        _outcome(runs)

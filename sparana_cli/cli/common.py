@@ -11,7 +11,7 @@ import click
 
 from sparana_cli.errors import RunStopped, UserError
 from sparana_cli.profile import PROFILE, section
-from sparana_cli.signals import count_late_signals, interrupting, signals_received
+from sparana_cli.signals import end_process, interrupting, signals_received, start_command
 from sparana_cli.ui import Console
 
 
@@ -54,15 +54,16 @@ class SparanaGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         from sparana_cli.store import provenance  # standard library only: the argv every run records
 
+        start_command(whole_process=args is None)  # the process is the command: a late signal is counted, not fatal
         provenance.record_command(["sparana", *(sys.argv[1:] if args is None else args)])
-        if args is None:  # this process is the command: a signal after it has ended is still counted, never fatal
-            count_late_signals()
         try:
             code = self._run(args, prog_name, complete_var, **extra)
         finally:
             if PROFILE.enabled:
                 PROFILE.disable()
                 click.echo(PROFILE.report(), err=True)
+        if args is None:
+            end_process()  # first: a signal from here on is ignored, one before it is counted below
         if signals_received() and not code:  # a signal the command could no longer act on: it finished its work
             click.echo("interrupted: the signal came as the command was finishing; what it wrote is complete", err=True)
             code = 130
