@@ -47,9 +47,10 @@ def refuse_if_too_big(needed: int, available: int, what: str, key: str) -> None:
                         "available; make it smaller")
 
 
-def _size(n: int) -> str:
-    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
+def _size(n: float) -> str:
+    """Bytes in words: "24.4 GB"."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if n < 1000:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1000
-    raise AssertionError
+    return f"{n:.1f} PB"
