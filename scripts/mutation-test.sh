@@ -16,7 +16,7 @@ pairs=("$@")
 if [ ${#pairs[@]} -eq 0 ]; then
   pairs=("sparana_cli/engine/optimizers.py:tests/test_optimizers.py"
          "sparana_cli/analysis/shrink.py:tests/test_shrink.py"
-         "sparana_cli/store/runstate.py:tests/test_runs.py")
+         "sparana_cli/store/runstate.py:tests/test_resume.py")
 fi
 root=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
 work=$(mktemp -d)
