@@ -11,11 +11,15 @@ import dataclasses
 import math
 import time
 
+import numpy as np
+
 from sparana_cli.analysis.trainable import choose_trainable, describe_trainable
 from sparana_cli.data import Dataset
 from sparana_cli.engine.backend import Backend
+from sparana_cli.engine.footprint import refuse_if_too_big, training_footprint
 from sparana_cli.engine.metrics import accuracy
 from sparana_cli.engine.network import Network
+from sparana_cli.engine.optimizers import make_optimizer
 from sparana_cli.engine.training import EpochProgress, Trainer
 from sparana_cli.spec import Spec
 from sparana_cli.ui import Console, percent
@@ -36,10 +40,23 @@ class NotFinite(Exception):
 
 
 def build_network(spec: Spec, dataset: Dataset, backend: Backend) -> Network:
-    """A freshly initialised network for the spec's model section and the dataset's shape."""
+    """A freshly initialised network for the spec's model section and the dataset's shape, once it is known to fit."""
     m = spec.model
     sizes = [dataset.n_features, *m.hidden, dataset.n_classes]
+    check_memory(spec, sizes, dataset, backend)
     return Network.xavier(sizes, output=m.output, bias=m.bias, dtype=m.dtype, seed=spec.seed, backend=backend)
+
+
+def check_memory(spec: Spec, sizes: list[int], dataset: Dataset, backend: Backend) -> None:
+    """Refuse (naming the key to change) a network or batch whose training cannot fit the device's memory."""
+    data = sum({id(x.stored): x.nbytes for x in (dataset.x_train, dataset.x_val, dataset.x_test)}.values())  # splits share
+    slots = len(make_optimizer([np.zeros(1, np.float32)], spec.train).state())
+    need = training_footprint(sizes, batch=spec.train.batch_size, itemsize=np.dtype(spec.model.dtype).itemsize,
+                              optimizer_slots=slots, dropout=spec.train.dropout > 0, data_bytes=data)
+    key = "train.batch_size" if need.batch > need.parameters + need.inference else "model.hidden"
+    what = (f"training {'-'.join(map(str, sizes))} in batches of {spec.train.batch_size} "
+            "(weights, optimizer state, one batch's activations, data)")
+    refuse_if_too_big(need.total, backend.free_memory(), what, key)
 
 
 def fit(net: Network, spec: Spec, train_xy, val_xy, console: Console, *, epochs: int | None = None,

@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from sparana_cli.errors import UserError
+from sparana_cli.yamlfile import parse_yaml, read_yaml  # noqa: F401  (read_yaml: the spec's readers use it from here)
 
+RUN_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"  # a file name's characters, at most 100: no separators, no dot first
+MAX_SEED = 2**32 - 1  # every seed fits model.h5's integer attribute and every generator
 _BOUNDS = re.compile(r"^\s*([\[(])\s*(\S+)\s*,\s*(\S+)\s*([\])])\s*$")
 
 
@@ -234,8 +237,8 @@ class ForgetSpec:
 
 @dataclass(frozen=True)
 class Spec:
-    name: str = setting("experiment", "run name; folders are runs/<name>-<time>", pattern=r"[A-Za-z0-9][A-Za-z0-9._-]*")
-    seed: int = setting(0, "seed for initialisation, data split, shuffling and dropout", bounds="[0, inf)")
+    name: str = setting("experiment", "run name; folders are runs/<name>-<time>", pattern=RUN_NAME_PATTERN)
+    seed: int = setting(0, "seed for initialisation, data split, shuffling and dropout", bounds=f"[0, {MAX_SEED}]")
     device: Literal["auto", "cpu", "gpu"] = setting("auto", "auto: the GPU when CuPy finds one, else the CPU")
     data: DataSpec = section(DataSpec, "where the data comes from")
     model: ModelSpec = section(ModelSpec, "network shape and cost")
@@ -334,8 +337,8 @@ def _check_value(value: Any, meta: Any, key: str) -> None:
         if meta.get("bounds") and isinstance(item, (int, float)):
             _check_bounds(item, meta["bounds"], where)
         if meta.get("pattern") and isinstance(item, str) and not re.fullmatch(meta["pattern"], item):
-            raise SpecInvalid(where, f"{item!r} is not allowed: use letters, digits, '.', '_' and '-', "
-                                     "starting with a letter or digit")
+            raise SpecInvalid(where, f"{_clipped(item)} is not allowed: use at most 100 letters, digits, '.', '_' "
+                                     "and '-', starting with a letter or digit")
 
 
 def _check_bounds(value: float, bounds: str, key: str) -> None:
@@ -351,6 +354,12 @@ def _check_bounds(value: float, bounds: str, key: str) -> None:
         else:
             need = f"must lie in {bounds.strip()}"
         raise SpecInvalid(key, f"{need}, got {value}")
+
+
+def _clipped(text: str, width: int = 40) -> str:
+    """repr(text), cut to `width` characters: an error line stays one readable line."""
+    shown = repr(text)
+    return shown if len(shown) <= width else f"{shown[:width - 5]}...' ({len(text)} characters)"
 
 
 def _join(path: str, key: str) -> str:
@@ -403,18 +412,13 @@ def section_from_options(cls: type, base, options: dict, section_name: str, *, a
 
 def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
     """Set `a.b=value` items (values parsed as YAML) into a copy of the raw spec mapping."""
-    import yaml  # PyYAML loads when a spec is read, not when the CLI starts
-
     raw = _deep_copy(raw)
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise UserError(f"override {item!r}: expected KEY=VALUE, e.g. train.epochs=3")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise UserError(f"override {key}: cannot read {text!r} as a YAML value") from None
+        value = parse_yaml(text, f"override {key}")
         node, parts = raw, key.split(".")
         for depth, part in enumerate(parts[:-1]):
             child = node.get(part)
@@ -433,26 +437,6 @@ def _deep_copy(raw: Any) -> Any:
     if isinstance(raw, list):
         return [_deep_copy(v) for v in raw]
     return raw
-
-
-def read_yaml(path: str | Path) -> Any:
-    """Read a YAML file with safe_load; a missing or malformed file is a one-line UserError."""
-    import yaml
-
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: cannot read ({err.__class__.__name__}: {err})") from None
-    try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml's: ~10x faster
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise UserError(f"{path}: not valid YAML{where}: {problem}") from None
 
 
 def spec_from_mapping(raw: Any, source: str, overrides=()) -> Spec:

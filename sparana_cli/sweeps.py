@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import re
 import signal
@@ -42,7 +43,7 @@ class Axis:
 
 def parse_axes(items) -> list[Axis]:
     """`key=a,b,c` (values read later as YAML; commas inside [] or {} do not split) and `key=A..B` (integers, inclusive)."""
-    axes, seen = [], set()
+    axes, seen, count = [], set(), 1
     for item in items:
         key, sep, text = item.partition("=")
         key = key.strip()
@@ -56,11 +57,20 @@ def parse_axes(items) -> list[Axis]:
             low, high = int(match[1]), int(match[2])
             if high < low:
                 raise UserError(f"axis {key}: empty range {text} (write A..B with A <= B)")
+            count *= high - low + 1
+            _check_count(count)  # before the range is written out
             values = tuple(str(v) for v in range(low, high + 1))
         else:
             values = _split_values(key, text)
+            count *= len(values)
+            _check_count(count)
         axes.append(Axis(key, values))
     return axes
+
+
+def _check_count(points: int) -> None:
+    if points > MAX_POINTS:
+        raise UserError(f"the sweep has {points} points; more than {MAX_POINTS} is surely a typo")
 
 
 def _split_values(key: str, text: str) -> tuple[str, ...]:
@@ -89,11 +99,7 @@ def _split_values(key: str, text: str) -> tuple[str, ...]:
 
 def expand(axes: list[Axis]) -> list[dict[str, str]]:
     """Every combination of the axes' values, the last axis varying fastest."""
-    total = 1
-    for axis in axes:
-        total *= len(axis.values)
-    if total > MAX_POINTS:
-        raise UserError(f"the sweep has {total} points; more than {MAX_POINTS} is surely a typo")
+    _check_count(math.prod(len(axis.values) for axis in axes))
     return [dict(zip((a.key for a in axes), combo)) for combo in itertools.product(*(a.values for a in axes))]
 
 
@@ -174,13 +180,12 @@ def run_local(jobs: list[list[str]], root: str, cwd: str, workers: int, stop, *,
         yield from _as_they_end(futures, stop)
 
 
-def run_on_cluster(jobs: list[list[str]], root: str, cwd: str, scheduler: str, stop, *,
+def run_on_cluster(jobs: list[list[str]], root: str, cwd: str, client, stop, *,
                    tag: str, env: dict[str, str] | None = None) -> Iterator[tuple[int, dict]]:
-    """Submit the jobs to the Dask scheduler at `scheduler`; yield (index, outcome) as each ends.
+    """Submit the jobs through `client` (connect's, closed at the end); yield (index, outcome) as each ends.
 
     Workers need sparana installed and the same paths (runs folder, spec, data) on a shared file system.
     """
-    client = connect(scheduler)
     with client:
         futures = {client.submit(run_point, argv, root, cwd, env or {}, key=f"sparana-{tag}-{i}", pure=False): i
                    for i, argv in enumerate(jobs)}

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sparana_cli"
 # Layers, lowest first: a module may import its own layer or any below, never one above.
 LAYERS = [
     ("sparana_cli", "sparana_cli.errors", "sparana_cli.ui", "sparana_cli.files", "sparana_cli.seeding",
-     "sparana_cli.signals"),
+     "sparana_cli.signals", "sparana_cli.yamlfile"),
     ("sparana_cli.spec", "sparana_cli.data", "sparana_cli.engine", "sparana_cli.sweeps", "sparana_cli.plots"),
     ("sparana_cli.analysis",),
     ("sparana_cli.fitting", "sparana_cli.store"),

@@ -62,3 +62,30 @@ def test_clipping_limits_the_global_norm_and_keeps_direction():
     assert np.linalg.norm(clipped) == pytest.approx(0.01, rel=1e-6)
     np.testing.assert_allclose(clipped / np.linalg.norm(clipped), free / np.linalg.norm(free), rtol=1e-9)
     np.testing.assert_array_equal(grads(1e9), free)  # a generous clip changes nothing
+
+
+@pytest.mark.parametrize("make, slots", [(lambda ps: Adam(ps, lr=0.01), {"m", "v"}),
+                                         (lambda ps: SGD(ps, lr=0.1, momentum=0.9), {"velocity"}),
+                                         (lambda ps: SGD(ps, lr=0.1), set())])
+def test_state_loaded_into_a_fresh_optimizer_continues_exactly(make, slots):
+    """What a checkpoint stores (state(), t) makes a new optimizer take the very step the old one would."""
+    rng = np.random.default_rng(5)
+    params = [rng.normal(size=(3, 4)), rng.normal(size=4)]
+    first, second = ([rng.normal(size=p.shape) for p in params] for _ in range(2))
+    old = make(params)
+    old.step(first)
+    old.step([g * 0.5 for g in first])
+    assert set(old.state()) == slots
+    copies = [p.copy() for p in params]
+    new = make(copies)
+    new.load_state(old.t, {name: [a.copy() for a in arrays] for name, arrays in old.state().items()})
+    assert new.t == old.t == 2
+    old.step(second)
+    new.step([g.copy() for g in second])
+    for a, b in zip(params, copies):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(AssertionError):
+        new.load_state(2, {"other": [np.zeros(1)]})
+    if slots:
+        with pytest.raises(ValueError):  # one array per parameter, no fewer
+            new.load_state(2, {name: [np.zeros((3, 4))] for name in slots})

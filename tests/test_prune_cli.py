@@ -167,3 +167,23 @@ def test_sweep_script_writes_one_row_per_run(parent, runs_dir, tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert [(r["method"], r["sparsity"], r["scope"]) for r in rows] == [("magnitude", "0.5", "row"), ("random", "0.5", "row")]
     assert all(Path(r["run"]).parent == runs_dir and 0 <= float(r["accuracy_after"]) <= 1 for r in rows)
+
+
+def test_a_prune_or_shrink_that_deletes_a_whole_layer_is_refused():
+    """Every weight of a matrix gone, or (shrink) no path left through a hidden layer: refused, naming the amount."""
+    from sparana_cli.engine.network import Network
+    from sparana_cli.errors import UserError
+    from sparana_cli.phases.prune import _check_nothing_deleted
+    from sparana_cli.spec import PruneSpec
+
+    net = Network.xavier([6, 4, 3, 2], seed=0)
+    _check_nothing_deleted(PruneSpec(count=5, shrink=True), net)  # the whole network: fine
+    net.masks[0][:, 1:] = False  # only unit 0 of hidden layer 1 is fed ...
+    net.masks[1][0, :] = False  # ... and it feeds nothing: no path through the layer
+    net.apply_masks()
+    _check_nothing_deleted(PruneSpec(count=5), net)  # without shrink the network is still whole
+    with pytest.raises(UserError, match="--shrink: would remove every unit of hidden layer 1"):
+        _check_nothing_deleted(PruneSpec(count=5, shrink=True), net)
+    net.masks[2][:] = False
+    with pytest.raises(UserError, match="--sparsity 0.9: would remove every weight of layer 2"):
+        _check_nothing_deleted(PruneSpec(sparsity=0.9), net)

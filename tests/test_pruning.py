@@ -105,11 +105,22 @@ def test_schedules_add_up():
     assert [round(t[0], 4) for t in targets] == [0.14, 0.26, 0.38, 0.5]
 
 
-def test_selection_is_deterministic():
+def test_equal_scores_are_taken_in_index_order():
+    """With heavy ties, the selection is exactly the live weights ordered by (score, index): reproducible by rule."""
     rng = np.random.default_rng(3)
     scores = np.round(rng.random((50, 40)), 1)  # heavy ties
     mask = rng.random(scores.shape) > 0.3
-    for scope in ("layer", "row", "column"):
-        a = remove_count([scores], [mask], 333, scope=scope)[0]
-        b = remove_count([scores.copy()], [mask.copy()], 333, scope=scope)[0]
-        np.testing.assert_array_equal(a, b)
+    removed = remove_count([scores], [mask], 333, scope="layer")[0]
+    live = np.flatnonzero(mask)
+    expected = np.zeros(scores.size, bool)
+    expected[live[np.argsort(scores.reshape(-1)[live], kind="stable")[:333]]] = True
+    np.testing.assert_array_equal(removed.reshape(-1), expected)
+    for scope, axis in (("row", 1), ("column", 0)):
+        removed = remove_count([scores], [mask], 333, scope=scope)[0]
+        assert removed.sum() == 333 and not (removed & ~mask).any()
+        for line in range(scores.shape[1 - axis]):  # within a row (column), a tie never skips a lower index
+            s, r, m = (a.take(line, axis=1 - axis) for a in (scores, removed, mask))
+            for value in np.unique(s[r]):
+                tied = np.flatnonzero(m & (s == value))
+                taken = np.flatnonzero(r & (s == value))
+                np.testing.assert_array_equal(taken, tied[:len(taken)])

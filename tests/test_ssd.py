@@ -1,7 +1,6 @@
 """Selective Synaptic Dampening on cases small enough to check by hand."""
 
 import numpy as np
-import pytest
 
 from sparana_cli.analysis.ssd import dampen, importance, ssd
 from sparana_cli.engine.network import Network
@@ -51,7 +50,10 @@ def test_ssd_changes_only_the_selected_parameters():
     rng = np.random.default_rng(0)
     x, y = rng.random((30, 5)), np.arange(30) % 3
     forget_rows = y == 2
+    before = [p.copy() for p in (*net.weights, *net.biases, *net.masks)]
     out, changed = ssd(net, x[forget_rows], y[forget_rows], x, y, alpha=1.5, lam=1, batch=8, loss="quadratic")
+    for original, now in zip(before, (*net.weights, *net.biases, *net.masks)):
+        np.testing.assert_array_equal(now, original)  # the original is untouched, value for value
     f = importance(net, x[forget_rows], y[forget_rows], batch=8, loss="quadratic")
     g = importance(net, x, y, batch=8, loss="quadratic")
     params = [p for pair in zip(net.weights, net.biases) for p in pair]
@@ -64,14 +66,13 @@ def test_ssd_changes_only_the_selected_parameters():
         total += int((selected & (gi < fi)).sum())
     assert changed == total > 0
     assert np.all(out.weights[0][0, :] == 0)  # masked weights stay zero
-    assert net.weights[1] is not out.weights[1]  # the original is untouched
 
 
-@pytest.mark.parametrize("alpha", [0.5, 10.0])
-def test_larger_alpha_selects_fewer(alpha):
+def test_larger_alpha_selects_fewer():
+    """alpha 1, 2, 4 on these data change 22, 19 and 0 weights: strictly fewer each time (0 with 0 proves nothing)."""
     net = Network.xavier([5, 6, 3], seed=2, dtype="float64")
     rng = np.random.default_rng(1)
     x, y = rng.random((30, 5)), np.arange(30) % 3
-    _, changed = ssd(net, x[y == 0], y[y == 0], x, y, alpha=alpha, lam=1, batch=10, loss="quadratic")
-    _, fewer = ssd(net, x[y == 0], y[y == 0], x, y, alpha=alpha * 4, lam=1, batch=10, loss="quadratic")
-    assert fewer <= changed
+    counts = [ssd(net, x[y == 0], y[y == 0], x, y, alpha=alpha, lam=1, batch=10, loss="quadratic")[1]
+              for alpha in (1, 2, 4)]
+    assert counts[0] > counts[1] > counts[2], counts

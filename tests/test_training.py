@@ -56,3 +56,22 @@ def test_masked_weights_stay_exactly_zero(backend, train):
     for w, m, old in zip(map(to_host, net.weights), map(to_host, net.masks), before):
         assert np.all(w[~m] == 0.0)
         assert np.any(w[m] != old[m])  # the live weights did train
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_masked_weights_are_re_zeroed_after_every_step(optimizer):
+    """A masked weight gets no gradient, but optimizer state it carries from before (Adam's m, SGD's velocity: a
+    resumed or fine-tuned run) still moves it; the step must put it back to exactly zero."""
+    net = Network.xavier([36, 8, 10], seed=0, dtype="float64")
+    cfg = TrainSpec(optimizer=optimizer, lr=0.1, momentum=0.9, batch_size=16)
+    x, y = make_images(32, seed=4)
+    x = x.reshape(32, -1) / 255.0
+    net.masks[0][:5, :] = False
+    net.apply_masks()
+    trainer = Trainer(net, cfg, loss="quadratic", seed=0)
+    slots = {name: [np.ones_like(a) for a in arrays] for name, arrays in trainer.optimizer.state().items()}
+    trainer.optimizer.load_state(3, slots)  # state that pushes every parameter, the masked weights included
+    trainer.load_batch(x, np.arange(16))
+    trainer.step(16, y[:16])
+    assert np.all(net.weights[0][:5, :] == 0)
+    assert np.any(net.weights[0][5:, :] != 0)

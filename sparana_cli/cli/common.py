@@ -11,7 +11,7 @@ import click
 
 from sparana_cli.errors import RunStopped, UserError
 from sparana_cli.profile import PROFILE, section
-from sparana_cli.signals import terminate_as_interrupt
+from sparana_cli.signals import end_process, interrupting, signals_received, start_command
 from sparana_cli.ui import Console
 
 
@@ -54,6 +54,7 @@ class SparanaGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         from sparana_cli.store import provenance  # standard library only: the argv every run records
 
+        start_command(whole_process=args is None)  # the process is the command: a late signal is counted, not fatal
         provenance.record_command(["sparana", *(sys.argv[1:] if args is None else args)])
         try:
             code = self._run(args, prog_name, complete_var, **extra)
@@ -61,14 +62,26 @@ class SparanaGroup(click.Group):
             if PROFILE.enabled:
                 PROFILE.disable()
                 click.echo(PROFILE.report(), err=True)
+        if args is None:
+            end_process()  # first: a signal from here on is ignored, one before it is counted below
+        if signals_received() and not code:  # a signal the command could no longer act on: it finished its work
+            click.echo("interrupted: the signal came as the command was finishing; what it wrote is complete", err=True)
+            code = 130
         if standalone_mode:
             sys.exit(code or 0)
         return code
 
     def _run(self, args, prog_name, complete_var, **extra) -> int:
+        with interrupting() as signals:
+            return self._report(signals, args, prog_name, complete_var, **extra)
+
+    def _report(self, signals, args, prog_name, complete_var, **extra) -> int:
+        """Run the command; its exit status, with the one line that says why it is not 0 printed on stderr."""
         try:
-            with terminate_as_interrupt():
+            try:
                 code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            finally:
+                signals.quiet()  # from here on a signal is only counted: the reporting below is never cut short
         except click.UsageError as err:
             where = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
             click.echo(f"error: {err.format_message()}{where}", err=True)

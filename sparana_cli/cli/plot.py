@@ -48,6 +48,9 @@ def plot(run, out_dir, root, console):
         target.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"{target}: cannot create the folder ({err.strerror or err})") from None
-    written = save_figures(figs, target)
+    try:
+        written = save_figures(figs, target)
+    except OSError as err:  # a read-only place, a full disk: the figure being written is removed, earlier ones stay
+        raise UserError(f"{target}: cannot write the figures there ({err.strerror or err})") from None
     console.result({"run": str(folder), "plots": [str(p) for p in written], "kept": [str(folder / n) for n in kept]},
                    "\n".join([*(f"wrote {p}" for p in written), *(f"kept {folder / n} (drawn by its phase)" for n in kept)]))

@@ -101,6 +101,8 @@ def _status(row: dict) -> str:
     if row["status"] == "complete" and row["state"] == "completed":
         return "complete"
     detail = row["state"]
+    if detail == "damaged" and row.get("message"):  # which file, and what is wrong with it
+        detail += ": " + row["message"].rpartition("/")[2]
     if "progress" in row:
         p = row["progress"]
         detail += " " + runstate.position(p["epoch"], p["step"], p["epochs"])

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Callable
 
 import click
-import yaml
 
 from sparana_cli.errors import UserError
 from sparana_cli.sweeps import SweepCommand
+from sparana_cli.yamlfile import parse_yaml
 
 
 def _train_argv(target: str, overrides: list[str]) -> list[str]:
@@ -22,9 +22,16 @@ def _train_argv(target: str, overrides: list[str]) -> list[str]:
 
 
 def _train_check(target: str, overrides: list[str], root: Path) -> str:
+    """The point's spec is valid, its data files are there and its device exists (nothing is read or allocated)."""
+    from sparana_cli.data import check_source
+    from sparana_cli.engine.backend import resolve_backend
     from sparana_cli.spec import load_spec
 
-    return load_spec(target, overrides).name
+    spec = load_spec(target, overrides)
+    check_source(spec.data)
+    if spec.device == "gpu":
+        resolve_backend(spec.device)
+    return spec.name
 
 
 # -- commands on a run: KEY=VALUE items become options (class=3 -> --class 3) ------------------------
@@ -51,8 +58,8 @@ def option_args(command: str, items: list[str]) -> list[str]:
             names = ", ".join(p.opts[0].lstrip("-") for p in params)
             raise UserError(f"axis {key}: not an option of sparana {command} (sweepable: {names})")
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
+            value = parse_yaml(text, f"axis {key}")
+        except UserError:
             value = text
         if param.is_flag:
             if not isinstance(value, bool):

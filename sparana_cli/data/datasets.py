@@ -72,6 +72,20 @@ def load_dataset(spec, seed: int) -> Dataset:
     )
 
 
+def check_source(spec) -> None:
+    """The files a DataSpec names are there (nothing is read): a UserError naming data.path otherwise.
+
+    A sweep checks every point with this before anything starts.
+    """
+    if spec.format == "idx":
+        if locate_idx_files(spec.name, spec.path) is None and spec.name != "mnist":
+            raise _no_idx_files(spec.name)
+        return
+    for key, value in (("data.path", spec.path), ("data.test_path", spec.test_path)):
+        if value is not None and not Path(value).expanduser().is_file():
+            raise UserError(f"{key} {value}: file not found")
+
+
 def _read(spec) -> LabelledData:
     path = Path(spec.path).expanduser() if spec.path is not None else None
     if spec.format == "npz":
@@ -86,10 +100,14 @@ def _read(spec) -> LabelledData:
         return read_idx_set(files)
     if spec.name == "mnist":
         return read_mnist_sample()
-    raise UserError(
-        f"{spec.name}: no IDX files found in $SPARANA_DATA/{spec.name} (default ~/.cache/sparana/{spec.name})"
-        f"{' or ' + str(DEBIAN_FASHION_MNIST) if spec.name == 'fashion-mnist' else ''}; "
-        f"{_how_to_get(spec.name)}or set data.path to a folder holding "
+    raise _no_idx_files(spec.name)
+
+
+def _no_idx_files(name: str) -> UserError:
+    return UserError(
+        f"{name}: no IDX files found in $SPARANA_DATA/{name} (default ~/.cache/sparana/{name})"
+        f"{' or ' + str(DEBIAN_FASHION_MNIST) if name == 'fashion-mnist' else ''}; "
+        f"{_how_to_get(name)}or set data.path to a folder holding "
         f"{', '.join(n[0] + '[.gz]' for n in IDX_NAMES.values())}"
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -33,7 +34,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise UserError(f"{path}: truncated IDX file (header needs {header} bytes, found {len(raw)})")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_TYPES[raw[2]])
-    count = int(np.prod(dims, dtype=np.int64))
+    count = math.prod(dims)  # Python integers: a product of four 32-bit sizes cannot overflow
     expected, found = count * dtype.itemsize, len(raw) - header
     if found < expected:
         raise UserError(f"{path}: truncated IDX file (dimensions {dims} need {expected} bytes of data, found {found})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -58,6 +59,12 @@ class Backend:
 
         return cupyx.scipy.sparse
 
+    def free_memory(self) -> int:
+        """Bytes this device can still allocate: the GPU's free memory, or the host's available memory."""
+        if self.xp is np:
+            return host_free_memory()
+        return int(self.xp.cuda.runtime.memGetInfo()[0])
+
     def describe(self) -> str:
         if self.xp is np:
             return f"cpu (NumPy {np.__version__})"
@@ -76,6 +83,18 @@ CPU = Backend("cpu", np)
 
 
 @functools.cache
+def host_free_memory() -> int:
+    """The host's available memory in bytes (MemAvailable on Linux, else all physical memory)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 def _cpu_kernels() -> ModuleType:
     with section(NUMBA_IMPORT, keep_imports=True):
         from sparana_cli.engine import kernels_cpu  # imports Numba: only when a step needs it

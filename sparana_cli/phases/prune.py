@@ -61,11 +61,27 @@ def _check_count(settings: PruneSpec, net: Network, layers: list[int]) -> None:
     if settings.count is None:
         return
     live = [int(net.masks[i].sum()) for i in layers]
-    if settings.scope == "global" and settings.count > sum(live):
-        raise UserError(f"--count {settings.count}: the pruned layers have only {sum(live)} live weights")
+    if settings.scope == "global" and settings.count >= sum(live):
+        raise UserError(f"--count {settings.count}: the pruned layers have only {sum(live)} live weights; "
+                        "removing them all would delete the layers")
     for i, n in zip(layers, live):
-        if settings.scope != "global" and settings.count > n:
-            raise UserError(f"--count {settings.count}: layer {i} has only {n} live weights")
+        if settings.scope != "global" and settings.count >= n:
+            raise UserError(f"--count {settings.count}: layer {i} has only {n} live weights; removing them all "
+                            "would delete the layer")
+
+
+def _check_nothing_deleted(settings: PruneSpec, net: Network) -> None:
+    """Refuse a result without a whole layer: every weight of a matrix removed, or (shrink) every unit of a layer dead."""
+    amount = f"--sparsity {settings.sparsity:g}" if settings.count is None else f"--count {settings.count}"
+    for i, m in enumerate(net.masks):
+        if not m.any():
+            raise UserError(f"{amount}: would remove every weight of layer {i}, cutting the network's input from its "
+                            "output; prune less")
+    if settings.shrink:
+        for i, alive in enumerate(live_units(net.masks)):
+            if not alive.any():
+                raise UserError(f"--shrink: would remove every unit of hidden layer {i + 1} (no path from input to "
+                                f"output survives {amount}); prune less")
 
 
 def check_options(run_dir: Path, options: dict) -> str:
@@ -172,6 +188,7 @@ def prune(run_dir: Path, options: dict, *, root: Path, console: Console, device:
     console.say(f"pruning layers {', '.join(map(str, layers))} of {run_dir.name} by {settings.method} "
                 f"({settings.scope} scope) to {amount} in {settings.steps} step{'s' * (settings.steps > 1)}")
     history, removed = run_schedule(net, settings, layers, spec, splits, x_score, console)
+    _check_nothing_deleted(settings, net)
     final, shrink_report = shrink_checked(net, splits["test"][0]) if settings.shrink else (net, None)
     csr_layers = layers if settings.format == "csr" else []
     test = evaluate_network(CSRNetwork(final, csr_layers) if csr_layers else final, *splits["test"], dataset.n_classes)

@@ -35,7 +35,8 @@ def sweep(target: str, axis_items, *, command: str, cmd: sweeps.SweepCommand, wo
         sweeps.check_scheduler(scheduler)
     points = sweeps.expand(axes)
     overrides = [[f"{key}={value}" for key, value in point.items()] for point in points]
-    names = [cmd.check(target, items, root) for items in overrides]  # every point is checked before anything starts
+    names = [_checked(cmd, target, items, root) for items in overrides]  # every point, before anything starts
+    client = sweeps.connect(scheduler) if scheduler is not None else None  # a closed port: refused, nothing written
     # absolute paths: a worker (maybe on another machine) runs in cwd, the client's working folder
     target_arg = str(Path(target).absolute()) if Path(target).exists() else target
     jobs = [cmd.argv(target_arg, items) for items in overrides]
@@ -58,7 +59,7 @@ def sweep(target: str, axis_items, *, command: str, cmd: sweeps.SweepCommand, wo
             if scheduler is None:
                 outcomes = sweeps.run_local(jobs, root_abs, cwd, workers or 1, stop, env=tag)
             else:
-                outcomes = sweeps.run_on_cluster(jobs, root_abs, cwd, scheduler, stop, tag=run.path.name, env=tag)
+                outcomes = sweeps.run_on_cluster(jobs, root_abs, cwd, client, stop, tag=run.path.name, env=tag)
             bar = console.bar(len(points), "sweep", unit="run")
             for done, (index, outcome) in enumerate(outcomes, 1):
                 rows[index].update(_row(outcome, cmd.columns))
@@ -70,6 +71,8 @@ def sweep(target: str, axis_items, *, command: str, cmd: sweeps.SweepCommand, wo
     except KeyboardInterrupt:
         stop_signal = True
     except BaseException as err:
+        if client is not None:
+            client.close()
         if run.tmp.is_dir():
             runstate.write_status(run.tmp, runstate.FAILED, message=f"{type(err).__name__}: {err}")
         run.release()
@@ -95,6 +98,14 @@ def sweep(target: str, axis_items, *, command: str, cmd: sweeps.SweepCommand, wo
         raise RunFailed(f"{len(rows) - summary['completed']} of {len(rows)} runs did not complete; see {summary['csv']}",
                         summary)
     return summary
+
+
+def _checked(cmd: sweeps.SweepCommand, target: str, items: list[str], root: Path) -> str:
+    """The run name of a point that passed its command's check; a UserError naming the point otherwise."""
+    try:
+        return cmd.check(target, items, root)
+    except UserError as err:
+        raise UserError(f"point {' '.join(items)}: {err}") from None
 
 
 def _row(outcome: dict, columns) -> dict:

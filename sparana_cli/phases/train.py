@@ -8,6 +8,7 @@ exactly; a NaN or infinite loss stops training and keeps the last good checkpoin
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from sparana_cli.engine.optimizers import make_optimizer
 from sparana_cli.engine.training import EpochProgress
 from sparana_cli.errors import Interrupted, RunFailed, UserError
 from sparana_cli.fitting import NotFinite, TrainingStopped, build_network, device_splits, fit
-from sparana_cli.signals import graceful_stop
+from sparana_cli.signals import deferred_signals, graceful_stop
 from sparana_cli.spec import Spec
 from sparana_cli.store import runs, runstate
 from sparana_cli.store.checkpoint import CHECKPOINT_FILE, Checkpoint, load_checkpoint, save_checkpoint
@@ -52,23 +53,57 @@ def train(spec: Spec | None, *, root: Path, console: Console, resume: str | None
         if run is not None:
             run.release()
         raise
+    with graceful_stop() as request:  # from before the folder exists: a signal is a request until training polls it
+        return _train_into(run, root, spec, dataset, backend, net, checkpoint, console, stop=stop or request)
+
+
+def _train_into(run: runs.PendingRun | None, root: Path, spec: Spec, dataset: Dataset, backend: Backend, net: Network,
+                checkpoint: Checkpoint | None, console: Console, *, stop) -> dict:
+    """Reserve a folder (run None) or continue `run`, train, finish; a second signal, wherever it lands, ends here."""
     fresh = run is None
-    if fresh:
-        run = runs.reserve_run(root, spec.name, phase="train")
-    console.say(f"training {'-'.join(map(str, net.sizes))} ({spec.model.output}/{spec.model.loss}) on {dataset.name}: "
-                f"{len(dataset.y_train)} train, {len(dataset.y_val)} validation, {len(dataset.y_test)} test images; "
-                f"{backend.describe()}")
-    if checkpoint is not None:
-        p = checkpoint.progress
-        console.say(f"resuming {run.tmp} {runstate.position(p.epoch, p.step, spec.train.epochs)}")
-    with graceful_stop() as request:
-        return _train_into(run, spec, dataset, backend, net, checkpoint, console, fresh=fresh, stop=stop or request)
-
-
-def _train_into(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Backend, net: Network,
-                checkpoint: Checkpoint | None, console: Console, *, fresh: bool, stop) -> dict:
-    epochs = spec.train.epochs
     saved = [(checkpoint.progress.epoch, checkpoint.progress.step) if checkpoint else None]  # the newest checkpoint
+    try:
+        if fresh:
+            with deferred_signals():  # a folder is reserved whole or not at all
+                run = runs.reserve_run(root, spec.name, phase="train")
+        console.say(f"training {'-'.join(map(str, net.sizes))} ({spec.model.output}/{spec.model.loss}) on "
+                    f"{dataset.name}: {len(dataset.y_train)} train, {len(dataset.y_val)} validation, "
+                    f"{len(dataset.y_test)} test images; {backend.describe()}")
+        if checkpoint is not None:
+            p = checkpoint.progress
+            console.say(f"resuming {run.tmp} {runstate.position(p.epoch, p.step, spec.train.epochs)}")
+        return _attempt(run, spec, dataset, backend, net, checkpoint, console, fresh=fresh, stop=stop, saved=saved)
+    except KeyboardInterrupt:  # the second signal (signals.py raises one at most), wherever it landed
+        if run is None:
+            raise Interrupted("interrupted before training started; nothing was written") from None
+        run.release()
+        if not run.tmp.is_dir():
+            raise Interrupted(f"the run had finished: {run.path} is complete", _summary(run.path)) from None
+        if not (run.tmp / runs.SPEC_FILE).is_file():  # nothing to continue from
+            shutil.rmtree(run.tmp, ignore_errors=True)
+            raise Interrupted("interrupted before training started; no run folder was kept") from None
+        message = "interrupted at once by a second signal; the last checkpoint is kept"
+        runstate.write_status(run.tmp, runstate.INTERRUPTED, message=message)
+        raise Interrupted(f"{message} in {run.tmp}; {_resume_hint(run)}",
+                          _stopped_summary(run, runstate.INTERRUPTED, saved[0], spec)) from None
+
+
+def _resume_hint(run: runs.PendingRun) -> str:
+    return f"continue with: sparana train --resume {run.tmp}"
+
+
+def _stopped_summary(run: runs.PendingRun, state: str, saved: tuple[int, int] | None, spec: Spec) -> dict:
+    epoch, step = saved or (0, 0)
+    return {"run": str(run.tmp), "state": state, "epoch": epoch, "step": step, "epochs": spec.train.epochs}
+
+
+def _attempt(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Backend, net: Network,
+             checkpoint: Checkpoint | None, console: Console, *, fresh: bool, stop, saved: list) -> dict:
+    """Train into run.tmp and finish it; a stop, a divergence or an error leaves it incomplete with its status said.
+
+    `saved[0]` follows the newest checkpoint's (epoch, step).
+    """
+    epochs = spec.train.epochs
 
     def save(optimizer, progress, history, trainable):
         save_checkpoint(run.tmp, net, optimizer, progress, history, optimizer_name=spec.train.optimizer,
@@ -76,11 +111,6 @@ def _train_into(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Bac
         saved[0] = (progress.epoch, progress.step)  # progress itself moves on
         runstate.write_status(run.tmp, runstate.RUNNING, epoch=progress.epoch, step=progress.step)
 
-    def stopped_summary(state):
-        epoch, step = saved[0] or (0, 0)
-        return {"run": str(run.tmp), "state": state, "epoch": epoch, "step": step, "epochs": epochs}
-
-    resume_hint = f"continue with: sparana train --resume {run.tmp}"
     try:
         if fresh:
             runs.write_spec(run.tmp, spec)
@@ -105,24 +135,22 @@ def _train_into(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Bac
         )
         runstate.write_status(run.tmp, runstate.COMPLETED, epoch=epochs, step=0)
         (run.tmp / CHECKPOINT_FILE).unlink(missing_ok=True)
-        runs.finish_run(run)
+        with deferred_signals():  # renamed whole: a signal during the rename is acted on after it
+            runs.finish_run(run)
     except TrainingStopped as err:
         p = err.progress
         message = f"stopped {runstate.position(p.epoch, p.step, epochs)}; checkpoint saved in {run.tmp}"
         runstate.write_status(run.tmp, runstate.INTERRUPTED, message=message)
-        raise Interrupted(f"{message}; {resume_hint}", stopped_summary(runstate.INTERRUPTED)) from None
+        raise Interrupted(f"{message}; {_resume_hint(run)}",
+                          _stopped_summary(run, runstate.INTERRUPTED, saved[0], spec)) from None
     except NotFinite as err:
         where = runstate.position(*saved[0], epochs) if saved[0] else "none written yet"
         message = f"{err}; training stopped, last good checkpoint: {where}"
         runstate.write_status(run.tmp, runstate.FAILED, message=message)
         raise RunFailed(f"{message} (in {run.tmp}); lower train.lr or set train.clip",
-                             stopped_summary(runstate.FAILED)) from None
+                        _stopped_summary(run, runstate.FAILED, saved[0], spec)) from None
     except KeyboardInterrupt:
-        if not run.tmp.is_dir():  # it had just finished: the run is complete
-            raise
-        message = "interrupted at once by a second signal; the last checkpoint is kept"
-        runstate.write_status(run.tmp, runstate.INTERRUPTED, message=message)
-        raise Interrupted(f"{message} in {run.tmp}; {resume_hint}", stopped_summary(runstate.INTERRUPTED)) from None
+        raise  # handled by _train_into, also when it lands in one of these handlers
     except BaseException as err:
         if run.tmp.is_dir():
             runstate.write_status(run.tmp, runstate.FAILED, message=f"{type(err).__name__}: {err}")
@@ -133,23 +161,23 @@ def _train_into(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Bac
 
 
 def _reopen(root: Path, resume: str):
-    """The locked run, its spec, its checkpoint (None: start from scratch) and whether only the rename is left."""
-    run = runs.reopen_run(root, resume)
-    try:
-        status = runstate.read_status(run.tmp)
-        if status.get("phase") != "train":
-            raise UserError(f"{run.tmp}: a {status.get('phase') or 'unknown'} run, not a training run; "
-                            "only training runs can be resumed")
-        spec = runs.load_run_spec(run.tmp)
-        checkpoint = load_checkpoint(run.tmp)
-        done = (checkpoint is None and status["state"] == runstate.COMPLETED
-                and (run.tmp / runs.MODEL_FILE).is_file() and (run.tmp / runs.METRICS_FILE).is_file())
-        if done:
-            runs.read_metrics(run.tmp)  # complete and readable, or a UserError
-    except BaseException:
-        run.release()
-        raise
-    return run, spec, checkpoint, done
+    """The locked run, its spec, its checkpoint (None: start from scratch) and whether only the rename is left.
+
+    Every file is checked before the folder is locked: a refusal leaves it exactly as it was.
+    """
+    tmp = runs.check_unfinished(root, resume)
+    status = runstate.read_status(tmp)
+    if status.get("phase") != "train":
+        raise UserError(f"{tmp}: a {status.get('phase') or 'unknown'} run, not a training run; "
+                        "only training runs can be resumed")
+    spec = runs.load_run_spec(tmp)
+    checkpoint = load_checkpoint(tmp)
+    done = (checkpoint is None and status["state"] == runstate.COMPLETED
+            and (tmp / runs.MODEL_FILE).is_file() and (tmp / runs.METRICS_FILE).is_file())
+    if done:  # complete and readable, or a UserError: a damaged run is never renamed into a finished one
+        runs.load_model(tmp)
+        runs.read_metrics(tmp)
+    return runs.reopen_run(root, resume), spec, checkpoint, done
 
 
 def _check_fits(checkpoint: Checkpoint, net: Network, spec: Spec, dataset: Dataset, path: Path) -> None:

@@ -9,11 +9,11 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from sparana_cli.errors import UserError
 from sparana_cli.store import runs, runstate, sweepfolder
 from sparana_cli.store.reader import RunRecord, is_run_folder, read_run
+from sparana_cli.yamlfile import parse_yaml
 
 # The "metric" column: phase -> (label, metrics group, summary attribute) items; others show test accuracy.
 # A phase whose headline is not test accuracy adds a line here.
@@ -110,8 +110,8 @@ def _where_test(item: str):
     if not sep or not key.strip():
         raise UserError(f"--where {item!r}: expected KEY=VALUE, e.g. model.hidden=[300,100] or train.lr=0.01")
     try:
-        wanted = yaml.safe_load(text)
-    except yaml.YAMLError:
+        wanted = parse_yaml(text, f"--where {key.strip()}")
+    except UserError:
         wanted = text
 
     def test(spec: dict) -> bool:

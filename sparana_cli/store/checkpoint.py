@@ -27,6 +27,7 @@ from sparana_cli.engine.network import Network
 from sparana_cli.engine.training import EpochProgress
 from sparana_cli.errors import UserError
 from sparana_cli.files import atomic_path
+from sparana_cli.store.layout import CHECKPOINT_ATTRS, check_attrs, plain
 from sparana_cli.store.runs import open_h5, read_network, write_network
 
 CHECKPOINT_FILE = "checkpoint.h5"
@@ -84,10 +85,8 @@ def load_checkpoint(folder: Path) -> Checkpoint | None:
         return None
     with open_h5(path) as f:
         net = read_network(f, path)
-        a = f.attrs
-        for key in ("epoch", "step", "loss_sum", "correct", "seconds", "t", "optimizer", "dataset_checksum"):
-            if key not in a:
-                raise UserError(f"{path}: missing attribute {key}")
+        a = {k: plain(v) for k, v in f.attrs.items()}
+        check_attrs(a, CHECKPOINT_ATTRS, str(path), required=True)
         progress = EpochProgress(int(a["epoch"]), int(a["step"]), a["loss_sum"], int(a["correct"]), float(a["seconds"]))
         if progress.epoch < 0 or progress.step < 0:
             raise UserError(f"{path}: negative epoch or step")
@@ -102,12 +101,13 @@ def load_checkpoint(folder: Path) -> Checkpoint | None:
             for j, (array, shape) in enumerate(zip(arrays, shapes)):
                 if array is None or array.shape != shape:
                     raise UserError(f"{path}: /optimizer/{name}/{j} is missing or does not match its parameter {shape}")
+                if array.dtype.kind != "f" or not np.isfinite(array).all():
+                    raise UserError(f"{path}: /optimizer/{name}/{j} must hold finite floats")
             slots[name] = arrays
         history = {key: d[()].tolist() for key, d in f.get("history", {}).items()}
         if any(len(v) != progress.epoch for v in history.values()):
             raise UserError(f"{path}: history does not cover the {progress.epoch} finished epochs")
-        return Checkpoint(net, int(a["t"]), slots, progress, history, str(_text(a["optimizer"])),
-                          str(_text(a["dataset_checksum"])), trainable)
+        return Checkpoint(net, a["t"], slots, progress, history, a["optimizer"], a["dataset_checksum"], trainable)
 
 
 def _read_trainable(f: h5py.File, net: Network, path: Path) -> list[np.ndarray]:
@@ -123,7 +123,3 @@ def _read_trainable(f: h5py.File, net: Network, path: Path) -> list[np.ndarray]:
             raise UserError(f"{path}: /trainable/{i} must list live weights of layer {i} by flat index")
         chosen.append(indices.astype(np.int64))
     return chosen
-
-
-def _text(value):
-    return value.decode() if isinstance(value, bytes) else value

@@ -6,17 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from sparana_cli.data import load_dataset
 from sparana_cli.engine.backend import resolve_backend
 from sparana_cli.errors import UserError
 from sparana_cli.profile import section
-from sparana_cli.spec import read_yaml
 from sparana_cli.store import provenance, runs, runstate
 from sparana_cli.ui import Console
-
-FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from sparana_cli.yamlfile import read_yaml
 
 
 def load_run_with_data(run_dir: Path, console: Console, device: str = "auto"):
@@ -82,11 +78,8 @@ def is_run_folder(folder: Path) -> bool:
 
 
 def _read_spec(path: Path):
-    """spec.yaml as a mapping, parsed by libyaml when PyYAML has it (five times faster: `runs` reads every spec)."""
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=FAST_LOADER)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return read_yaml(path)  # the one-line UserError naming the file
+    """spec.yaml as a mapping (yamlfile.read_yaml: libyaml when PyYAML has it, aliases and nesting bounded)."""
+    return read_yaml(path)
 
 
 def read_run(folder: Path, *, strict: bool = False) -> RunRecord:

@@ -26,18 +26,20 @@ import h5py
 import numpy as np
 
 from sparana_cli import __version__
-from sparana_cli.engine.backend import CPU, Backend, to_host
+from sparana_cli.engine.backend import CPU, Backend, host_free_memory, to_host
+from sparana_cli.engine.footprint import refuse_if_too_big
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import UserError
 from sparana_cli.files import atomic_path, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
-from sparana_cli.store import provenance, runstate
+from sparana_cli.store import layout, provenance, runstate
 
 RUNS_ENV = "SPARANA_RUNS"
 SPEC_FILE, MODEL_FILE, METRICS_FILE = "spec.yaml", "model.h5", "metrics.h5"
 TMP_SUFFIX = ".tmp"
-RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # the spec's `name` pattern: no separators, no leading dot
+NAME_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # the spec's `name` characters: no separators, no leading dot
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,149}")  # a spec name (at most 100) and a suffix such as -forget-ssd
 RUN_FOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*-\d{8}-\d{6}(?:-\d+)?")  # <name>-<YYYYmmdd-HHMMSS>[-k]
 
 
@@ -72,8 +74,8 @@ def reserve_run(root: Path, name: str, now: datetime | None = None, *, phase: st
     The folder starts with status.json (running) and this process's lock.
     """
     if not RUN_NAME.fullmatch(name):
-        raise UserError(f"run name {name!r} is not allowed: use letters, digits, '.', '_' and '-', "
-                        "starting with a letter or digit")
+        raise UserError(f"run name {name[:40]!r}{'...' if len(name) > 40 else ''} is not allowed: use at most 150 "
+                        "letters, digits, '.', '_' and '-', starting with a letter or digit")
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -150,17 +152,29 @@ def reopen_run(root: Path, run: str) -> PendingRun:
 
     RUN is a path to a <name>-<time>.tmp folder or its name in root (with or without .tmp).
     """
+    tmp = check_unfinished(root, run)
+    lock = runstate.take_lock(tmp)
+    if lock is None:
+        raise _still_running(tmp)
+    return PendingRun(tmp, tmp.with_name(tmp.name[: -len(TMP_SUFFIX)]), lock)
+
+
+def check_unfinished(root: Path, run: str) -> Path:
+    """The unfinished run folder RUN names, checked without writing anything: not running, with a readable status."""
     tmp = _locate_unfinished(root, run)
     for required in (SPEC_FILE, runstate.STATUS_FILE):
         if not (tmp / required).is_file():
             raise UserError(f"{tmp}: not an unfinished run folder (no {required})")
     runstate.read_status(tmp)  # a damaged status.json is refused before anything changes
-    lock = runstate.take_lock(tmp)
-    if lock is None:
-        status = runstate.read_status(tmp, strict=False) or {}
-        raise UserError(f"{tmp}: still running (pid {status.get('pid', '?')} on {status.get('host', '?')}); "
-                        "stop it first (Ctrl-C or kill -TERM)")
-    return PendingRun(tmp, tmp.with_name(tmp.name[: -len(TMP_SUFFIX)]), lock)
+    if runstate.is_locked(tmp):
+        raise _still_running(tmp)
+    return tmp
+
+
+def _still_running(tmp: Path) -> UserError:
+    status = runstate.read_status(tmp, strict=False) or {}
+    return UserError(f"{tmp}: still running (pid {status.get('pid', '?')} on {status.get('host', '?')}); "
+                     "stop it first (Ctrl-C or kill -TERM)")
 
 
 def _locate_unfinished(root: Path, run: str) -> Path:
@@ -280,7 +294,7 @@ def load_model(run_dir: Path, backend: Backend = CPU) -> tuple[Network, dict]:
     """The network stored in a run folder, on `backend`, and model.h5's root attributes."""
     path = Path(run_dir) / MODEL_FILE
     with open_h5(path) as f:
-        attrs = {k: _plain(v) for k, v in f.attrs.items()}
+        attrs = layout.check_model_attrs({k: layout.plain(v) for k, v in f.attrs.items()}, path)
         net = read_network(f, path)
     return (net.to(backend) if backend is not CPU else net), attrs
 
@@ -289,7 +303,7 @@ def read_model_attrs(run_dir: Path) -> dict:
     """model.h5's root attributes (provenance), without reading the weights."""
     path = Path(run_dir) / MODEL_FILE
     with open_h5(path) as f:
-        return {k: _plain(v) for k, v in f.attrs.items()}
+        return layout.check_model_attrs({k: layout.plain(v) for k, v in f.attrs.items()}, path)
 
 
 def read_network(f: h5py.File, path: Path) -> Network:
@@ -297,6 +311,7 @@ def read_network(f: h5py.File, path: Path) -> Network:
     if "layers" not in f or not len(f["layers"]):
         raise UserError(f"{path}: no /layers group")
     n = len(f["layers"])
+    layout.check_layer_count(f, path)
     weights, biases, masks = [], [], []
     for i in range(n):
         if str(i) not in f["layers"]:
@@ -312,14 +327,13 @@ def read_network(f: h5py.File, path: Path) -> Network:
                             f"(weights {w.shape}, bias {b.shape}, mask {m.shape})")
         if i and w.shape[0] != weights[-1].shape[1]:
             raise UserError(f"{path}: /layers/{i} takes {w.shape[0]} inputs but layer {i - 1} gives {weights[-1].shape[1]}")
-        if w.dtype not in (np.float32, np.float64) or b.dtype != w.dtype:
-            raise UserError(f"{path}: /layers/{i} must hold float32 or float64 weights and bias of one type")
+        layout.check_layer(w, b, m, f"{path}: /layers/{i}")
         weights.append(w)
         biases.append(b)
-        masks.append(m.astype(bool))
-    output = str(_plain(f.attrs.get("output", "linear")))
+        masks.append(m)
+    output = layout.plain(f.attrs.get("output", "linear"))
     if output not in ("linear", "softmax"):
-        raise UserError(f"{path}: unknown output activation {output!r}")
+        raise UserError(f"{path}: unknown output activation {output!r:.40}")
     return Network(weights, biases, masks, output=output)
 
 
@@ -329,8 +343,11 @@ def _read_csr(g: h5py.Group, where: str) -> tuple[np.ndarray, np.ndarray]:
         if key not in g:
             raise UserError(f"{where}: missing {key}")
     shape = np.asarray(g.attrs.get("shape", ()))
-    if shape.shape != (2,):
-        raise UserError(f"{where}: needs a shape attribute (rows, columns)")
+    if shape.shape != (2,) or shape.dtype.kind not in "iu" or (shape < 1).any():
+        raise UserError(f"{where}: needs a shape attribute of two positive integers (rows, columns)")
+    rows, columns = int(shape[0]), int(shape[1])
+    refuse_if_too_big(rows * columns * (g["data"].dtype.itemsize + 1), host_free_memory(),
+                      f"the {rows} x {columns} layer its shape attribute claims", where)
     try:
         return dense_from_csr(g["data"][()], g["indices"][()], g["indptr"][()], shape)
     except ValueError as err:
@@ -352,6 +369,7 @@ def model_layout(run_dir: Path) -> tuple[list[str], float]:
     with open_h5(path) as f:
         if "layers" not in f or not len(f["layers"]):
             raise UserError(f"{path}: no /layers group")
+        layout.check_layer_count(f, path)
         for i in range(len(f["layers"])):
             g = f["layers"][str(i)]
             if "csr" in g:
@@ -364,8 +382,13 @@ def model_layout(run_dir: Path) -> tuple[list[str], float]:
                 kept += int(indptr[-1]) if len(indptr) else 0
             else:
                 formats.append("dense")
+                if "mask" not in g:
+                    raise UserError(f"{path}: missing /layers/{i}/mask")
                 mask = g["mask"]
-                live = g.attrs.get("live")  # absent in runs written before it was kept: count the mask
+                layout.check_mask_dtype(mask.dtype, f"{path}: /layers/{i}/mask")
+                live = layout.plain(g.attrs.get("live"))  # absent in runs written before it was kept: count the mask
+                if live is not None and (isinstance(live, bool) or not isinstance(live, int) or not 0 <= live <= mask.size):
+                    raise UserError(f"{path}: /layers/{i} attribute live must be a count of weights, found {live!r:.40}")
                 total, kept = total + mask.size, kept + int(live if live is not None else np.count_nonzero(mask[()]))
     return formats, (1 - kept / total if total else 0.0)
 
@@ -380,10 +403,12 @@ def read_metrics(run_dir: Path) -> tuple[dict, dict]:
     def visit(name, g):
         if isinstance(g, h5py.Group):
             arrays[name] = {key: d[()] for key, d in g.items() if isinstance(d, h5py.Dataset)}
-            attrs[name] = {k: _plain(v) for k, v in g.attrs.items()}
+            attrs[name] = {k: layout.plain(v) for k, v in g.attrs.items()}
 
-    with open_h5(Path(run_dir) / METRICS_FILE) as f:
+    path = Path(run_dir) / METRICS_FILE
+    with open_h5(path) as f:
         f.visititems(visit)
+    layout.check_metrics(arrays, attrs, path)
     return arrays, attrs
 
 
@@ -399,14 +424,6 @@ def read_spec_text(run_dir: Path) -> str:
 def load_run_spec(run_dir: Path) -> Spec:
     path = Path(run_dir) / SPEC_FILE
     return spec_from_mapping(read_yaml(path), str(path))
-
-
-def _plain(value):
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 # -- finding ----------------------------------------------------------------------------------
@@ -428,7 +445,7 @@ def _made(run: Path) -> tuple[str, str]:
     """(created, phase) from model.h5's attributes."""
     try:
         with h5py.File(run / MODEL_FILE, "r") as f:
-            return str(_plain(f.attrs.get("created", ""))), str(_plain(f.attrs.get("phase", "")))
+            return str(layout.plain(f.attrs.get("created", ""))), str(layout.plain(f.attrs.get("phase", "")))
     except OSError:
         return "", ""
 
@@ -442,7 +459,7 @@ def resolve_run(root: Path, run: str | None) -> Path:
             raise UserError(f"{root}: no finished {DEFAULT_PHASE} run{others}; train one first, "
                             "e.g. 'sparana train configs/mnist.yaml'")
         return runs[-1]
-    if not _is_path(run) and not RUN_NAME.fullmatch(run):
+    if not _is_path(run) and not NAME_CHARS.fullmatch(run):
         raise UserError(f"run {run}: not a run folder name")
     for candidate in (Path(run), root / run):
         if candidate.is_dir():

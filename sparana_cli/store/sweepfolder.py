@@ -14,7 +14,9 @@ from pathlib import Path
 
 import yaml
 
+from sparana_cli.errors import UserError
 from sparana_cli.files import atomic_path, write_text_atomic
+from sparana_cli.yamlfile import read_yaml
 
 SWEEP_FILE, CSV_FILE, SUMMARY_FILE, SUMMARY_PLOT = "sweep.yaml", "sweep.csv", "summary.csv", "summary.png"
 SEED_KEYS = ("seed",)  # the axes a summary averages over
@@ -71,8 +73,8 @@ def write_summary(folder: Path, points: list[dict], keys: list[str], metrics: li
 
 def read_plan(folder: Path) -> dict:
     try:
-        plan = yaml.safe_load((Path(folder) / SWEEP_FILE).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        plan = read_yaml(Path(folder) / SWEEP_FILE)
+    except UserError:
         return {}
     return plan if isinstance(plan, dict) else {}
 
