@@ -66,7 +66,8 @@ def _attack_text(s: dict) -> str:
                                                           s["auroc_fooled"])]
     return "\n".join([
         f"{s['method']} raising the {s['attack_loss']} loss"
-        f"{', crafted on ' + s['crafted_on'] + ' (transfer)' if s['crafted_on'] else ''}, on {s['samples']} {s['dataset']} test images "
+        f"{', crafted on ' + s['crafted_on'] + ' (transfer)' if s['crafted_on'] else ''}, "
+        f"on {s['samples']} {s['dataset']} test images "
         f"({s['output']} output, trained on {s['loss']}); "
         f"clean accuracy {percent(s['clean_accuracy'])}",
         f"detection score: {s['score']} (AUROC of attacked vs clean; 'fooled' counts only images the attack turned wrong)",
