@@ -82,16 +82,17 @@ def test_forget_table_names_the_seed_method_and_averages_classes_per_seed(tmp_pa
         "probe, overshoot 4, repair 100"
 
     def record(l1, l2, df=0.0):
-        return {"removed": np.array([0, l1, l2, 0.0]), "df_before": 0.9, "df_stop": 0.0, "df": df, "dr_before": 0.9, "dr": 0.88,
-                "stop": "target"}
+        return {"first": np.array([0, l1, l2, 0.0]), "removed": np.array([0, 4 * l1, 4 * l2, 0.0]), "df_before": 0.9,
+                "df_first": 0.0, "df": df, "dr_before": 0.9, "dr": 0.88, "stop": "target"}
 
     by_class = {3: {0: record(6000, 6000), 1: record(8000, 7000)}, 5: {0: record(7000, 7000), 1: record(9000, 9000, 0.02)}}
-    assert forget_table.per_seed(by_class, lambda r: r["removed"][1]) == [6500, 8500]
+    assert forget_table.per_seed(by_class, lambda r: r["first"][1]) == [6500, 8500]
     key = ("seed's (diff, step 100, overshoot 1)", "Fashion-MNIST")
     sizes = [784000, 800000, 320000, 4000]
     line = forget_table.summary({key: by_class}, {key: {"sizes": sizes, "commits": {"abc1234"}}}).splitlines()[-1]
-    assert "| 2 × 2 | 0 ± 0 | 7500 ± 1414 | 7250 ± 1061 | 0.94 ± 0.18 / 2.27 ± 0.33 |" in line
-    assert "| 90.00 ± 0.00 → 0.00 ± 0.00 → 0.50 ± 0.71 | 90.00 ± 0.00 → 88.00 ± 0.00 | target 4 | abc1234 |" in line
+    assert "| 2 × 2 | 7500 ± 1414 (0.94 ± 0.18 %) | 7250 ± 1061 (2.27 ± 0.33 %) | 0 ± 0 / 30000 ± 5657 / 29000 ± 4243 |" \
+        in line
+    assert "| 90.0 ± 0.0 → 0.0 ± 0.0 → 0.5 ± 0.7 | 90.0 ± 0.0 → 88.0 ± 0.0 | target 4 | abc1234 |" in line
     per_class = forget_table.per_class({key: by_class}).splitlines()
     assert per_class[-1].endswith("| 5 | 2 | 8000 ± 1414 | 8000 ± 1414 | 0.0 ± 0.0 | 1.0 ± 1.4 | 88.0 ± 0.0 |")
     forget_table.plot({key: by_class}, tmp_path / "d.png")

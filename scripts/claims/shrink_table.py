@@ -4,7 +4,8 @@ removal, mean ± std over seeds per data set, and a PNG of the widths against th
     python scripts/claims/shrink_table.py RUNS_FOLDER OUT.png
 
 Reads every finished prune run of the folder that recorded per-step widths (`/prune/widths`, written by
-`sparana prune --steps K`). Rows are the steps a quarter, half, three quarters and all of the way through.
+`sparana prune --steps K`). Rows are the unpruned network and the steps half, three quarters, seven eighths
+and all of the way through; the accuracy column shows where the network stops working.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from claim_tables import cell, dataset_label, figure, markdown, save_png
 
 from sparana_cli.store import runs
 
-CHECKPOINTS = (0.25, 0.5, 0.75, 1.0)  # fractions of the way through the pruning steps
+CHECKPOINTS = (0.0, 0.5, 0.75, 0.875, 1.0)  # fractions of the way through the pruning steps
 
 
 def collect(folder: Path) -> dict:
@@ -43,8 +44,7 @@ def table(found: dict) -> str:
         seeds = sorted(by_seed)
         steps = len(by_seed[seeds[0]]["live"]) - 1
         n_layers = by_seed[seeds[0]]["widths"].shape[1]
-        for fraction in (0.0, *CHECKPOINTS):
-            step = round(fraction * steps)
+        for step in sorted({round(fraction * steps) for fraction in CHECKPOINTS}):
             widths = np.array([by_seed[s]["widths"][step] for s in seeds], dtype=float)  # (seeds, layers)
             evenness = widths[:, 0] / widths[:, 1:].mean(axis=1)
             rows.append([label, f"{step}/{steps}", len(seeds),
@@ -68,7 +68,7 @@ def plot(found: dict, path: str) -> None:
                f"({len(by_seed)} seeds)")
         ax.invert_xaxis()
         ax.legend(fontsize=8)
-    fig.suptitle("Claim 3: hidden-layer widths as MAAV pruning + dead-unit removal shrinks a 1000-1000-1000 model")
+    fig.suptitle("Claim 3: widths of a 1000-1000-1000 model under MAAV pruning + dead-unit removal")
     save_png(fig, path)
 
 
