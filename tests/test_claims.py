@@ -83,7 +83,7 @@ def test_forget_table_names_the_seed_method_and_averages_classes_per_seed(tmp_pa
 
     def record(l1, l2, df=0.0):
         return {"first": np.array([0, l1, l2, 0.0]), "removed": np.array([0, 4 * l1, 4 * l2, 0.0]), "df_before": 0.9,
-                "df_first": 0.0, "df": df, "dr_before": 0.9, "dr": 0.88, "stop": "target"}
+                "df_first": 0.0, "df": df, "dr_before": 0.9, "dr": 0.88, "stop": "target", "rounds": 1}
 
     by_class = {3: {0: record(6000, 6000), 1: record(8000, 7000)}, 5: {0: record(7000, 7000), 1: record(9000, 9000, 0.02)}}
     assert forget_table.per_seed(by_class, lambda r: r["first"][1]) == [6500, 8500]
@@ -92,7 +92,7 @@ def test_forget_table_names_the_seed_method_and_averages_classes_per_seed(tmp_pa
     line = forget_table.summary({key: by_class}, {key: {"sizes": sizes, "commits": {"abc1234"}}}).splitlines()[-1]
     assert "| 2 × 2 | 7500 ± 1414 (0.94 ± 0.18 %) | 7250 ± 1061 (2.27 ± 0.33 %) | 0 ± 0 / 30000 ± 5657 / 29000 ± 4243 |" \
         in line
-    assert "| 90.0 ± 0.0 → 0.0 ± 0.0 → 0.5 ± 0.7 | 90.0 ± 0.0 → 88.0 ± 0.0 | target 4 | abc1234 |" in line
+    assert "| 90.0 ± 0.0 → 0.0 ± 0.0 → 0.5 ± 0.7 | 90.0 ± 0.0 → 88.0 ± 0.0 | target 4 | 1.0 ± 0.0 | abc1234 |" in line
     per_class = forget_table.per_class({key: by_class}).splitlines()
     assert per_class[-1].endswith("| 5 | 2 | 8000 ± 1414 | 8000 ± 1414 | 0.0 ± 0.0 | 1.0 ± 1.4 | 88.0 ± 0.0 |")
     forget_table.plot({key: by_class}, tmp_path / "d.png")

@@ -55,7 +55,8 @@ def collect(folder: Path) -> tuple[dict, dict]:
         found[key][int(a["target_class"])][spec.seed] = {
             "first": np.asarray(f["removed"][first], dtype=float), "removed": np.asarray(f["removed"][-1], dtype=float),
             "df_before": a["df_before"], "df_first": f["df_acc"][first], "df": a["df_accuracy"],
-            "dr_before": a["dr_before"], "dr": a["dr_accuracy"], "stop": a["stop"]}
+            "dr_before": a["dr_before"], "dr": a["dr_accuracy"], "stop": a["stop"],
+            "rounds": a.get("rounds", 1 if spec.forget.repair_steps else 0)}  # repair rounds (one before they existed)
         if about[key]["sizes"] is None:
             about[key]["sizes"] = [w.size for w in runs.load_model(run)[0].weights]
         about[key]["commits"].add(commit_of(run))
@@ -81,10 +82,13 @@ def summary(found: dict, about: dict) -> str:
         rows.append([*key, f"{len(seeds)} × {len(by_class)}", *first, total,
                      " → ".join(cell(per_seed(by_class, lambda r, k=k: r[k]), 100, 1) for k in ("df_before", "df_first", "df")),
                      " → ".join(cell(per_seed(by_class, lambda r, k=k: r[k]), 100, 1) for k in ("dr_before", "dr")),
-                     ", ".join(f"{k} {v}" for k, v in stops.most_common()), ", ".join(sorted(about[key]["commits"]))])
+                     ", ".join(f"{k} {v}" for k, v in stops.most_common()),
+                     cell(per_seed(by_class, lambda r: r["rounds"]), 1, 1),
+                     ", ".join(sorted(about[key]["commits"]))])
     return markdown(["method", "data set", "seeds × classes", "layer 1 (1000×800) removed when first forgotten",
                      "layer 2 (800×400) removed when first forgotten", "removed in all, layers 0 / 1 / 2",
-                     "Df % before → when first forgotten → final", "Dr % before → final", "stop", "commit"], rows)
+                     "Df % before → when first forgotten → final", "Dr % before → final", "stop", "repairs",
+                     "commit"], rows)
 
 
 def per_class(found: dict) -> str:
