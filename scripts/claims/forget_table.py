@@ -121,7 +121,7 @@ def plot(found: dict, path: str) -> None:
         ax.set(xlabel="class forgotten", ylabel="removed when first forgotten (seed mean)", title=dataset, xticks=range(10),
                yscale="log")
         ax.legend(fontsize=6)
-    fig.suptitle("Claim 4: weights removed per middle layer when the class is first forgotten (validation Df ≤ 1%)")
+    fig.suptitle("Claim 4: weights removed per middle layer when the class is first forgotten")
     save_png(fig, path)
 
 
