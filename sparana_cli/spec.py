@@ -204,6 +204,8 @@ class ForgetSpec:
     repair_steps: int = setting(100, "after pruning, fine-tune this many steps of 100 retained training images "
                                      "(never the class; masks held) to mend the other classes; 0: none",
                                 bounds="[0, inf)")
+    repair_rounds: int = setting(8, "prune and repair again, up to this many rounds in all, while the repair gives "
+                                    "the class back (Df on its validation images above target)", bounds="[1, inf)")
     ratio_alpha: float = setting(1.0, "score ratio: a weight qualifies where MAAV_target > ratio_alpha x MAAV_rest",
                                  bounds="(0, inf)")
     evaluate: Literal["none", "quick", "full"] = setting(

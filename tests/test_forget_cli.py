@@ -147,6 +147,12 @@ def test_judged_table_in_metrics_csv_and_comparator_runs(parent, runs_dir):
     for before, now in zip([by["parent"], by["forget (probe)"], by["retrain"]], again["judge"]):
         for key in ("df", "dr", "probe_recall", "relearn_steps", "anamnesis"):
             assert now[key] == pytest.approx(before[key]), key
+    # on the validation split, Df is what the stop rule saw: the parent's first step, the child's last
+    val = json.loads(invoke("evaluate", child, "--forget-class", "5", "--split", "val", "--runs-dir", runs_dir,
+                            "--json").stdout)
+    assert val["split"] == "val" and again["split"] == "test"
+    assert val["judge"][0]["df"] == pytest.approx(summary["steps"][0]["val_df"])
+    assert val["judge"][1]["df"] == pytest.approx(summary["steps"][-1]["val_df"])
 
 
 def test_evaluate_forget_class_needs_a_derived_run(parent, runs_dir):
@@ -155,6 +161,8 @@ def test_evaluate_forget_class_needs_a_derived_run(parent, runs_dir):
     child = Path(forget_json(runs_dir, "--class", "1", *FAST)["run"])
     line = check_refused(["evaluate", child, "--forget-class", "12", "--runs-dir", runs_dir], runs_dir)
     assert "--forget-class 12" in line
+    line = check_refused(["evaluate", child, "--split", "val", "--runs-dir", runs_dir], runs_dir)
+    assert "--split" in line and "--forget-class" in line
 
 
 def test_retrain_comparator_never_sees_the_class(parent, runs_dir, monkeypatch):
@@ -170,6 +178,39 @@ def test_retrain_comparator_never_sees_the_class(parent, runs_dir, monkeypatch):
     assert [label for _, _, label in seen] == ["retrain"]
     for train_classes, val_classes, _ in seen:
         assert 2 not in train_classes and 2 not in val_classes and len(train_classes) == 9
+
+
+@pytest.mark.parametrize("gives_back, rounds", [(1, 2), (99, 3)])
+def test_pruning_starts_again_while_the_repair_gives_the_class_back(gives_back, rounds, parent, runs_dir, monkeypatch):
+    """A repair that undoes the pruning (the first `gives_back` times) brings the class back: another round follows,
+    up to --repair-rounds, and every round's removals count in the totals."""
+    from sparana_cli.phases import forget as forget_phase
+
+    original, calls = runs.load_model(parent)[0], []
+
+    def undoing_repair(net, *args, **kwargs):
+        calls.append(kwargs["round_index"])
+        if len(calls) <= gives_back:
+            for i in range(net.n_layers):
+                net.weights[i][...], net.masks[i][...] = original.weights[i], original.masks[i]
+
+    monkeypatch.setattr(forget_phase, "repair", undoing_repair)
+    result = invoke("forget", "--class", "7", *FAST, "--repair-rounds", "3", "--runs-dir", runs_dir, "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert calls == list(range(rounds)) and summary["rounds"] == rounds, result.stderr
+    assert ("gives part of the class back" in result.stderr) == (gives_back > rounds)
+    steps = summary["steps"]
+    assert (steps[-1]["val_df"] <= 0.01) == (gives_back < rounds)
+    # every repair is recorded once, removing nothing (the next round's first step, or the last entry); pruning
+    # removes more at every other step, each round adding to the earlier rounds' totals
+    removed = [s["weights_removed"] for s in steps]
+    repaired = [i for i in range(1, len(removed)) if removed[i] == removed[i - 1]]
+    assert len(repaired) == rounds and repaired[-1] == len(removed) - 1
+    assert all(b > a for i, (a, b) in enumerate(zip(removed, removed[1:]), 1) if i not in repaired)
+    assert sum(summary["removed"]) == removed[-1]
+    for i in repaired[:-1]:  # the repair gave the class back, so the stop rule's images are recognised again
+        assert steps[i]["val_df"] > 0.5
 
 
 def test_spec_section_is_the_default_and_options_win(tmp_path, idx_folder, runs_dir):

@@ -32,6 +32,7 @@ def test_goals_are_counted_against_the_retrained_model(tmp_path):
     assert row4.endswith("| 2× | 0/7 |")  # Df, Dr, probe, anamnesis, MIA, 3% of the weights and speed all miss
     method = next(line for line in lines if line.startswith("| forget (probe) |"))
     assert method.startswith("| forget (probe) | 10.0 ± 14.1 | 75.2 ± 7.4 | 71.0 ± 26.9 |")  # over the two classes
+    assert method.endswith("| 2 |")  # two rows judged
 
 
 def test_several_seeds_give_mean_and_std(tmp_path):
@@ -40,3 +41,6 @@ def test_several_seeds_give_mean_and_std(tmp_path):
     lines = tables(tmp_path, one, one.replace("0.0,0.8,0.6", "0.02,0.8,0.6"))
     row = next(line for line in lines if line.startswith("| 1 |"))
     assert row.startswith("| 1 | 1.0 ± 1.4 |")
+    assert next(line for line in lines if line.startswith("| retrain |")).endswith("| 2 |")  # one class, two seeds
+    # per goal, each seed judged on its own: the second seed's Df of 2% misses, the mean's 1% would not
+    assert "| Df ≤ 1% | 1/2 |" in lines and "| anamnesis ≥ 0.8 | 2/2 |" in lines

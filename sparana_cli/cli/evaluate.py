@@ -20,8 +20,11 @@ from sparana_cli.ui import percent, table
                    "run of the same parent and class, if `sparana forget --compare retrain` wrote one].")
 @click.option("--level", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
               help="With --forget-class: how much judging runs (see sparana forget --evaluate).")
+@click.option("--split", type=click.Choice(["test", "val"]), default=None,
+              help="With --forget-class: the split the figures are measured on: test to report, val to choose "
+                   "settings without looking at the test split [default: test].")
 @common_options
-def evaluate(run, device, forget_class, retrain, level, root, console):
+def evaluate(run, device, forget_class, retrain, level, split, root, console):
     """Test accuracy, per-class accuracy, confusion matrix and parameter counts of RUN.
 
     RUN is a run folder or its name in the runs folder [default: the newest finished train run].
@@ -31,8 +34,9 @@ def evaluate(run, device, forget_class, retrain, level, root, console):
         sparana evaluate runs/mnist-forget-20261121-160301 --forget-class 7
     """
     if forget_class is None:
-        if retrain is not None:
-            raise click.BadParameter("only with --forget-class", param_hint="--retrain")
+        for name, value in (("--retrain", retrain), ("--split", split)):
+            if value is not None:
+                raise click.BadParameter("only with --forget-class", param_hint=name)
         from sparana_cli.phases.evaluate import evaluate as run_evaluate
 
         report = run_evaluate(pick_run(root, run, console), console=console, device=device)
@@ -44,8 +48,9 @@ def evaluate(run, device, forget_class, retrain, level, root, console):
     run_dir = pick_run(root, run, console).resolve()
     retrain_dir = pick_run(root, retrain, console).resolve() if retrain is not None else None
     report = judge_forgetting(run_dir, forget_class, root=root, retrain_run=retrain_dir, level=level, console=console,
-                              device=device)
-    console.result(report, f"{run_dir.name} judged as forgetting class {forget_class}\n" + judge_table(report["judge"]))
+                              device=device, split=split or "test")
+    console.result(report, f"{run_dir.name} judged as forgetting class {forget_class} on the {report['split']} split\n"
+                   + judge_table(report["judge"]))
 
 
 def _evaluation_text(report: dict) -> str:

@@ -44,7 +44,7 @@ def _comparators(ctx, param, value):
 @click.option("--step-growth", type=float, default=None, metavar="G",
               help="Multiply the step by G after every step until the target is met [default: 1].")
 @click.option("--target", type=float, default=None, metavar="A",
-              help="Stop rule: accuracy on the class's training images at most A [default: 0.01].")
+              help="Stop rule: accuracy on the class's validation images at most A [default: 0.01].")
 @click.option("--max-fraction", type=float, default=None, metavar="F",
               help="Never remove more than this fraction of the pruned layers [default: 0.05].")
 @click.option("--overshoot", type=float, default=None, metavar="X",
@@ -57,6 +57,9 @@ def _comparators(ctx, param, value):
 @click.option("--repair-steps", type=int, default=None, metavar="S",
               help="After pruning, fine-tune S steps of 100 retained training images (never the class; masks held) "
                    "to mend the other classes; 0: none [default: 100].")
+@click.option("--repair-rounds", type=int, default=None, metavar="R",
+              help="While the repair gives the class back (Df on its validation images above --target), prune and "
+                   "repair again, up to R rounds in all [default: 8].")
 @click.option("--ratio-alpha", type=float, default=None, metavar="A",
               help="Score ratio: only weights with MAAV_target > A*MAAV_rest qualify [default: 1].")
 @click.option("--evaluate", type=click.Choice(["none", "quick", "full"]), default=None,

@@ -49,14 +49,18 @@ def find_retrain(root: Path, parent: str, target: int) -> Path | None:
 
 
 def judge_forgetting(run_dir: Path, target: int, *, root: Path, retrain_run: Path | None, level: str, console: Console,
-                     device: str = "auto") -> dict:
-    """Judge RUN as a forgetting of class `target` beside its parent and a retrained model (see analysis/judging.py)."""
+                     device: str = "auto", split: str = "test") -> dict:
+    """Judge RUN as a forgetting of class `target` beside its parent and a retrained model (see analysis/judging.py),
+    on the test split (to report) or the validation split (to choose settings)."""
     from sparana_cli.analysis.judging import JudgeSettings, judge_rows
     from sparana_cli.fitting import device_splits
 
     spec, net, attrs, dataset, backend = load_run_with_data(run_dir, console, device)
     if not 0 <= target < dataset.n_classes:
         raise UserError(f"--forget-class {target}: no such class; {dataset.name} has classes 0..{dataset.n_classes - 1}")
+    held = {"test": dataset.y_test, "val": dataset.y_val}[split]
+    if not (held == target).any():
+        raise UserError(f"--split {split}: the {split} split holds no image of class {target} to judge on")
     parent_path = attrs.get("parent") or ""
     if not parent_path:
         raise UserError(f"{run_dir}: the run has no parent run to judge it against (it was trained, not derived)")
@@ -75,9 +79,9 @@ def judge_forgetting(run_dir: Path, target: int, *, root: Path, retrain_run: Pat
     settings = JudgeSettings.of(spec.forget, level)
     rows = judge_rows(models, splits=device_splits(dataset, backend), target=target,
                       n_classes=dataset.n_classes, train_cfg=spec.train, loss=spec.model.loss, seed=spec.seed,
-                      settings=settings)
+                      settings=settings, split=split)
     return {"run": str(run_dir), "parent": parent_path, "retrain": str(retrain_dir) if retrain_dir else None,
-            "class": target, "evaluate": level,
+            "class": target, "evaluate": level, "split": split,
             "judge": [{**r, "weights_changed": changed_weights(parent, m), "seconds": float("nan")}
                       for r, (_, m) in zip(rows, models)]}
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import math
 import time
@@ -150,19 +151,22 @@ def class_accuracy(net: Network, h, first: int, target: int) -> float:
 
 
 def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, groups: dict, target: int, first: int,
-                 h_stop, record) -> tuple[dict, bool, str]:
+                 h_stop, record, already: dict | None = None) -> tuple[dict, bool, str]:
     """Prune net in place step by step; return the weights removed per layer, whether the target was met, why it stopped.
 
     h: the scoring rows as inputs of layer `first`, grouped by group_rows (target first); y their
     labels. h_stop: the stop rule's rows (held-out images of the target) as inputs of layer
-    `first`. record(removed, stop_df) is called on every state, step 0 (the parent) first, with
+    `first`. record(removed, stop_df) is called on every state, the starting one first, with
     stop_df a function giving the stop rule's accuracy: for the final state, once the overshoot is
     removed, nothing else needs it, so it is computed only if record asks (as bookkeeping).
+    already: weights removed per layer by earlier rounds; they count towards --max-fraction and the
+    returned totals, while the overshoot multiplies only what this call removes.
     """
     sizes = {i: int(net.masks[i].size) for i in layers}
     step = step_sizes(settings, sizes)
     budget = math.floor(settings.max_fraction * sum(sizes.values()))
-    removed, goal = {i: 0 for i in layers}, None
+    start = {i: (already or {}).get(i, 0) for i in layers}
+    removed, goal = dict(start), None
     z_first = h @ net.weights[first] + net.biases[first]  # kept up to date as weights of layer `first` go
 
     def stop_accuracy() -> float:
@@ -173,7 +177,7 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
         stop_df = stop_accuracy()
         record(dict(removed), lambda value=stop_df: value)
         if goal is None and stop_df <= settings.target:
-            goal = {i: math.ceil(settings.overshoot * removed[i]) for i in layers}
+            goal = {i: start[i] + math.ceil(settings.overshoot * (removed[i] - start[i])) for i in layers}
             step = {i: max(1, math.ceil((goal[i] - removed[i]) / settings.overshoot_steps)) for i in layers}
         counts = step if goal is None else {i: min(step[i], goal[i] - removed[i]) for i in layers}
         if goal is not None and sum(counts.values()) <= 0:
@@ -201,17 +205,21 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
 
 
 def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_train, y_train, x_stop, target: int,
-                   seed: int, backend, record, *, train_cfg, loss: str) -> tuple[dict, bool, str, float]:
-    """Forget `target` in net (in place) from the host training split; forget_steps's result and the seconds it all took.
+                   seed: int, backend, record, *, train_cfg, loss: str) -> tuple[dict, bool, str, float, int]:
+    """Forget `target` in net (in place) from the host training split; forget_steps's result, the seconds it all took
+    and the rounds of pruning it took.
 
     x_stop: the held-out host images of the target the stop rule watches (the validation split's).
     After pruning, `repair_steps` fine-tuning steps on retained training images (train_cfg's
-    optimizer, batches of REPAIR_BATCH, masks held) mend what the pruning cost the other classes;
-    the repaired state is recorded as one more step, record(removed, stop_df, repaired=True): the
-    repair moves the layers below `first` too, so its figures start from the network's input. The
-    seconds cover everything the forgetting
-    needs: choosing and moving the scoring images, their input to the first pruned layer, every
-    step and the repair (record's own time included: subtract it).
+    optimizer, batches of REPAIR_BATCH, masks held) mend what the pruning cost the other classes.
+    The repair can give the class back: while the stop rule's images are recognised above the
+    target after it, and fewer than `repair_rounds` rounds have run, pruning starts again from the
+    repaired network (its overshoot relative to what the new round removes) and is repaired again.
+    record(removed, stop_df, repaired) sees every state; repaired=True from the first repair on,
+    since the repair moves the layers below `first` too, so figures must start from the network's
+    input. The seconds cover everything the forgetting needs: choosing and moving the scoring
+    images, their input to the first pruned layer, every step and repair (record's own time
+    included: subtract it).
     """
     _ = backend.sparse  # import the sparse module (a fifth of a second, once) before the clock starts
     backend.synchronize()
@@ -219,29 +227,43 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
     rows = scoring_rows(y_train, target, settings.samples, seed)
     first = min(layers)
     _, groups = group_rows(y_train[rows], target)
-    h = layer_input(net, backend.asarray(x_train[rows], net.dtype), first)
-    h_stop = layer_input(net, backend.asarray(x_stop, net.dtype), first)
-    removed, reached, stop = forget_steps(net, settings, layers, h, backend.asarray(y_train[rows]), groups, target,
-                                          first, h_stop, record)
-    if settings.repair_steps:
+    x_rows, y_rows = backend.asarray(x_train[rows], net.dtype), backend.asarray(y_train[rows])
+    x_stop = backend.asarray(x_stop, net.dtype)
+    removed, rounds = {}, 0
+    while True:
+        h, h_stop = layer_input(net, x_rows, first), layer_input(net, x_stop, first)
+        step_record = record if rounds == 0 else functools.partial(record, repaired=True)
+        removed, reached, stop = forget_steps(net, settings, layers, h, y_rows, groups, target, first, h_stop,
+                                              step_record, already=removed)
+        rounds += 1
+        if not settings.repair_steps:
+            break
         repair(net, x_train, y_train, target, settings.repair_steps, train_cfg=train_cfg, loss=loss, seed=seed,
-               backend=backend)
-        h_stop = layer_input(net, backend.asarray(x_stop, net.dtype), first)
-        record(dict(removed), lambda: class_accuracy(net, h_stop, first, target), repaired=True)
+               backend=backend, round_index=rounds - 1)
+        h_stop = layer_input(net, x_stop, first)
+        stop_df = class_accuracy(net, h_stop, first, target)
+        if stop_df <= settings.target or rounds >= settings.repair_rounds or not reached:
+            record(dict(removed), lambda value=stop_df: value, repaired=True)
+            break
     backend.synchronize()
-    return removed, reached, stop, time.perf_counter() - started
+    return removed, reached, stop, time.perf_counter() - started, rounds
 
 
 REPAIR_BATCH = 100
 
 
-def repair(net: Network, x_train, y_train, target: int, steps: int, *, train_cfg, loss: str, seed: int, backend) -> None:
-    """Fine-tune net in place for `steps` steps on seeded retained training images (never the target's), masks held."""
+def repair(net: Network, x_train, y_train, target: int, steps: int, *, train_cfg, loss: str, seed: int, backend,
+           round_index: int = 0) -> None:
+    """Fine-tune net in place for `steps` steps on seeded retained training images (never the target's), masks held.
+
+    Each round of repair draws its own images and order (round 0's are those of a single repair).
+    """
+    suffix = f"-{round_index}" if round_index else ""
     retained = np.flatnonzero(y_train != target)
-    rows = np.sort(generator(seed, "repair-rows").permutation(retained)[:steps * REPAIR_BATCH])
+    rows = np.sort(generator(seed, "repair-rows" + suffix).permutation(retained)[:steps * REPAIR_BATCH])
     cfg = dataclasses.replace(train_cfg, batch_size=REPAIR_BATCH, dropout=0.0)
     train_steps(net, backend.asarray(x_train[rows], net.dtype), backend.asarray(y_train[rows]), cfg, loss=loss,
-                steps=steps, seed=seed, stream="repair")
+                steps=steps, seed=seed, stream="repair" + suffix)
 
 
 def check_stop_images(dataset, target: int) -> None:
@@ -296,13 +318,17 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
         backend.synchronize()
         spent[0] += time.perf_counter() - t0
 
-    removed, reached, stop, seconds = forget_network(net, settings, layers, dataset.x_train, dataset.y_train,
+    removed, reached, stop, seconds, rounds = forget_network(net, settings, layers, dataset.x_train, dataset.y_train,
                                                      dataset.x_val[dataset.y_val == target], target, spec.seed, backend,
                                                      record, train_cfg=spec.train, loss=spec.model.loss)
     seconds -= spent[0]
     if not reached:
         console.warn(f"warning: Df on the class's validation images stayed above {percent(settings.target)}: "
                      f"{STOPS[stop]}")
+    elif history[-1]["val_df"] > settings.target:
+        console.warn(f"warning: after {rounds} round{'s' * (rounds > 1)} of pruning and repair, Df on the class's "
+                     f"validation images is {percent(history[-1]['val_df'])}, above {percent(settings.target)}: "
+                     "the repair gives part of the class back (more --repair-rounds, or fewer --repair-steps)")
     test = evaluate_network(net, x_test, y_test, dataset.n_classes)
     before, after = history[0], history[-1]
     removed_fraction = sum(removed.values()) / sum(sizes.values())
@@ -339,7 +365,7 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
         forget_attrs = {"df_accuracy": after["df_acc"], "dr_accuracy": after["dr_acc"], "df_before": before["df_acc"],
                         "dr_before": before["dr_acc"], "target_class": target, "score": settings.score,
                         "method": method, "layers": layers, "removed_fraction": removed_fraction, "reached": reached,
-                        "stop": stop, "seconds": seconds, "scoring_images": len(rows), "evaluate": settings.evaluate}
+                        "stop": stop, "rounds": rounds, "seconds": seconds, "scoring_images": len(rows), "evaluate": settings.evaluate}
         groups_out = {"forget": arrays, "test": {"per_class_accuracy": test.per_class, "confusion": test.confusion},
                       **({"forget/judge": judge_arrays(table_rows)} if table_rows else {})}
         runs.write_metrics(run.tmp / runs.METRICS_FILE, groups_out,
@@ -369,6 +395,7 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
         "removed_fraction_per_layer": {str(i): removed[i] / sizes[i] for i in layers},
         "reached": reached,
         "stop": stop,
+        "rounds": rounds,
         "scoring_images": len(rows),
         "seconds": seconds,
         "seconds_total": time.perf_counter() - started,
