@@ -42,7 +42,7 @@ def collect(folder: Path) -> tuple[dict, dict, dict]:
             if (model, spec.seed) in trained:
                 sys.exit(f"{run}: a second {model} model for seed {spec.seed}; keep one per seed")
             trained[(model, spec.seed)] = (attrs["train"]["test_accuracy"], int(arrays["test"]["confusion"].sum()))
-        if "attack" in arrays:
+        if "attack" in arrays and not attrs["attack"].get("crafted_on"):  # transfer attacks are not in this table
             key = (model, attack_name(spec))
             if spec.seed in found[key]:
                 sys.exit(f"{run}: a second {model} {key[1]} attack for seed {spec.seed}; keep one per seed")

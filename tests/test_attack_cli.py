@@ -83,6 +83,32 @@ def test_softmax_model_gets_the_confidence_score(tmp_path, spec_file):
     assert [same[k] for k in ("accuracy", "auroc", "linf")] == [summary[k] for k in ("accuracy", "auroc", "linf")]
 
 
+
+def test_transfer_attack_crafts_on_one_run_and_evaluates_on_another(parent, tmp_path, spec_file):
+    # crafted on the run itself, a transfer attack is the white-box attack, figure for figure
+    own = attack_json(parent, "--eps", "0,0.3", "--runs-dir", tmp_path)
+    self_transfer = attack_json(parent, "--eps", "0,0.3", "--craft-on", parent, "--runs-dir", tmp_path)
+    assert own["crafted_on"] == "" and self_transfer["crafted_on"] == str(parent)
+    assert [self_transfer[k] for k in ("accuracy", "auroc", "linf")] == [own[k] for k in ("accuracy", "auroc", "linf")]
+    # crafted on an SCE model of the same data: evaluated on the LQ parent, with the SCE model's loss
+    source = train_json(spec_file, tmp_path / "src", "model.output=softmax", "model.loss=cross_entropy", "seed=5")["run"]
+    source_own = attack_json(source, "--eps", "0,0.3", "--runs-dir", tmp_path)
+    moved = attack_json(parent, "--eps", "0,0.3", "--craft-on", source, "--runs-dir", tmp_path)
+    assert moved["crafted_on"] == source and moved["attack_loss"] == "cross_entropy" and moved["loss"] == "quadratic"
+    assert moved["clean_accuracy"] == own["clean_accuracy"] and moved["accuracy"][0] == pytest.approx(own["clean_accuracy"])
+    assert moved["accuracy"][1] != own["accuracy"][1]  # other images than the white-box attack's
+    assert moved["accuracy"][1] != source_own["accuracy"][1] or moved["auroc"] != source_own["auroc"]
+    assert runs.read_metrics(Path(moved["run"]))[1]["attack"]["crafted_on"] == source
+
+
+def test_transfer_attack_refuses_a_model_of_other_data(parent, tmp_path, spec_file):
+    other = train_json(spec_file, tmp_path / "src", "model.hidden=[5]")["run"]  # same widths in and out
+    with h5py.File(Path(other) / "model.h5", "a") as f:
+        f.attrs["dataset_checksum"] = "another data set"
+    error = check_refused(["attack", parent, "--craft-on", other, "--runs-dir", tmp_path / "runs"], tmp_path / "runs")
+    assert "same data" in error
+    check_refused(["attack", parent, "--craft-on", tmp_path / "nope", "--runs-dir", tmp_path / "runs"], tmp_path / "runs")
+
 BAD_ATTACK = {
     "negative eps": ["--eps=-0.1"],
     "eps above one": ["--eps", "0.1,1.5"],

@@ -34,21 +34,27 @@ def _radii(ctx, param, value):
               help="Start PGD from a uniform random point of the eps-ball [default: attack.random_start, yes].")
 @click.option("--samples", type=int, default=None,
               help="Attack a seeded random subset of this many test images [default: all].")
+@click.option("--craft-on", "craft_on", metavar="SOURCE_RUN",
+              help="Transfer attack: craft the adversarial images on SOURCE_RUN's network (trained on the same data; "
+                   "its own loss, or --loss cross_entropy) and evaluate them on RUN's [default: craft on RUN].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
               help="Where to run the network.")
 @common_options
-def attack(run, method, eps, loss, steps, step_scale, random_start, samples, device, root, console):
+def attack(run, method, eps, loss, steps, step_scale, random_start, samples, craft_on, device, root, console):
     """Accuracy of RUN's network under adversarial attack at each eps, and how well the output alone
     tells attacked from clean test images (detection AUROC). Writes a child run.
 
     The attack follows the gradient of the model's own training loss (quadratic for LQ models,
-    cross-entropy for SCE models) unless --loss cross_entropy. Settings not given here come from the attack section
+    cross-entropy for SCE models) unless --loss cross_entropy; with --craft-on the images are made on another
+    run's network and only evaluated on RUN's (a transfer attack). Settings not given here come from the attack section
     of RUN's spec. RUN is a run folder or its name in the runs folder
     [default: the newest finished train run].
     """
     from sparana_cli.phases.attack import attack as run_attack
+    from sparana_cli.store import runs
 
-    summary = run_attack(pick_run(root, run, console), root=root, console=console, device=device,
+    source = None if craft_on is None else runs.resolve_run(root, craft_on)
+    summary = run_attack(pick_run(root, run, console), root=root, console=console, device=device, craft_on=source,
                          method=method, eps=eps, loss=loss, steps=steps, step_scale=step_scale,
                          random_start=random_start, samples=samples)
     console.result(summary, _attack_text(summary))
@@ -59,7 +65,9 @@ def _attack_text(s: dict) -> str:
             for eps, acc, fooled, auc, fooled_auc in zip(s["eps"], s["accuracy"], s["fooled_rate"], s["auroc"],
                                                           s["auroc_fooled"])]
     return "\n".join([
-        f"{s['method']} raising the {s['attack_loss']} loss, on {s['samples']} {s['dataset']} test images "
+        f"{s['method']} raising the {s['attack_loss']} loss"
+        f"{', crafted on ' + s['crafted_on'] + ' (transfer)' if s['crafted_on'] else ''}, "
+        f"on {s['samples']} {s['dataset']} test images "
         f"({s['output']} output, trained on {s['loss']}); "
         f"clean accuracy {percent(s['clean_accuracy'])}",
         f"detection score: {s['score']} (AUROC of attacked vs clean; 'fooled' counts only images the attack turned wrong)",

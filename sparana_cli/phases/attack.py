@@ -35,13 +35,29 @@ def images_to_attack(spec: Spec, dataset):
     return x[pick], y[pick]
 
 
-def attack(run_dir: Path, *, root: Path, console: Console, device: str = "auto", **options) -> dict:
+def crafting_network(source: Path, net, attrs: dict, backend, run_dir: Path):
+    """The network of run `source` (a transfer attack crafts its images there) and its training loss,
+    checked to read the same data as run_dir's network: same input and output widths, same data checksum."""
+    source_net, source_attrs = runs.load_model(source, backend)
+    if source_net.sizes[0] != net.sizes[0] or source_net.sizes[-1] != net.sizes[-1]:
+        raise UserError(f"--craft-on {source}: its network maps {source_net.sizes[0]} inputs to {source_net.sizes[-1]} "
+                        f"outputs, {run_dir.name}'s {net.sizes[0]} to {net.sizes[-1]}; a transfer attack needs the same data")
+    if source_attrs.get("dataset_checksum") != attrs.get("dataset_checksum"):
+        raise UserError(f"--craft-on {source}: trained on other data ({source_attrs.get('dataset')}) than "
+                        f"{run_dir.name} ({attrs.get('dataset')}); a transfer attack needs the same data")
+    return source_net, runs.load_run_spec(source).model.loss
+
+
+def attack(run_dir: Path, *, root: Path, console: Console, device: str = "auto", craft_on: Path | None = None,
+           **options) -> dict:
     """Attack the run's network at every eps and write a child run; return the summary.
 
     options are AttackSpec fields (method, eps, steps, samples, ...) that override the run's spec.
+    craft_on: a transfer attack: the images are crafted on that run's network (its own loss, or
+    cross-entropy with loss="cross_entropy") and evaluated on run_dir's; None crafts them on run_dir's.
     """
     spec = resolve_attack(runs.load_run_spec(run_dir), **options)
-    _, net, _, dataset, backend = load_run_with_data(run_dir, console, device)
+    _, net, attrs, dataset, backend = load_run_with_data(run_dir, console, device)
     cfg, xp = spec.attack, backend.xp
     x_host, y_host = images_to_attack(spec, dataset)
     x, y = backend.asarray(x_host, net.dtype), backend.asarray(y_host)
@@ -50,8 +66,12 @@ def attack(run_dir: Path, *, root: Path, console: Console, device: str = "auto",
     clean_out = net.predict(x)
     clean_correct = clean_out.argmax(axis=1) == y
     score_name, clean_score = detection_score(net, clean_out)
-    attacked_net, loss = attack_objective(net, spec.model.loss, cfg.loss)
-    console.say(f"{cfg.method} raising the {loss} loss of {run_dir.name} ({net.output} output, trained on "
+    crafter, crafter_loss = (net, spec.model.loss) if craft_on is None else \
+        crafting_network(craft_on, net, attrs, backend, run_dir)
+    attacked_net, loss = attack_objective(crafter, crafter_loss, cfg.loss)
+    crafted = "" if craft_on is None else f", crafted on {craft_on.name} (transfer)"
+    console.say(f"{cfg.method} raising the {loss} loss of {(craft_on or run_dir).name}{crafted}, evaluated on "
+                f"{run_dir.name} ({net.output} output, trained on "
                 f"{spec.model.loss}): {n} {dataset.name} test images, clean accuracy "
                 f"{percent(float(clean_correct.mean()))}; {backend.describe()}")
 
@@ -84,7 +104,7 @@ def attack(run_dir: Path, *, root: Path, console: Console, device: str = "auto",
     settings = {"method": cfg.method, "loss": spec.model.loss, "attack_loss": loss, "output": net.output,
                 "score": score_name, "clean_accuracy": clean_accuracy, "clean_score_mean": float(clean_score.mean()),
                 "samples": n, "steps": cfg.steps, "step_scale": cfg.step_scale, "random_start": cfg.random_start,
-                "seconds": seconds}
+                "crafted_on": "" if craft_on is None else str(craft_on), "seconds": seconds}
     with runs.new_run(root, f"{spec.name}-{cfg.method}", phase="attack") as run:
         runs.write_spec(run.tmp, spec)
         attrs = runs.run_attrs(spec, dataset, phase="attack", parent=run_dir, backend=backend)
