@@ -365,7 +365,8 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
         forget_attrs = {"df_accuracy": after["df_acc"], "dr_accuracy": after["dr_acc"], "df_before": before["df_acc"],
                         "dr_before": before["dr_acc"], "target_class": target, "score": settings.score,
                         "method": method, "layers": layers, "removed_fraction": removed_fraction, "reached": reached,
-                        "stop": stop, "rounds": rounds, "seconds": seconds, "scoring_images": len(rows), "evaluate": settings.evaluate}
+                        "stop": stop, "rounds": rounds, "seconds": seconds, "scoring_images": len(rows),
+                        "evaluate": settings.evaluate}
         groups_out = {"forget": arrays, "test": {"per_class_accuracy": test.per_class, "confusion": test.confusion},
                       **({"forget/judge": judge_arrays(table_rows)} if table_rows else {})}
         runs.write_metrics(run.tmp / runs.METRICS_FILE, groups_out,
