@@ -111,3 +111,11 @@ def test_claim_script_end_to_end_on_a_tiny_model(tmp_path):
     assert "| transfer PGD-2, CE | 0.2 | 1 |" in done.stdout and "| PGD-2, CE | 0.05 | 1 |" in done.stdout
     png = tmp_path / "plots" / "claim2-attacks.png"
     assert 0 < png.stat().st_size < 200_000
+    # claim 1's table counts the seed models only, not another LQ model trained into the same folder
+    runs_dir = tmp_path / "out" / "runs"
+    before = accuracy_table.collect(runs_dir)
+    other = subprocess.run([sys.executable, "-m", "sparana_cli", "train", str(ROOT / "configs" / "lq-vs-sce.yaml"),
+                            "model.hidden=[8]", "train.epochs=1", "seed=0", "name=mnist-shrink", "--runs-dir",
+                            str(runs_dir)], capture_output=True, text=True, env=env)
+    assert other.returncode == 0, other.stderr
+    assert accuracy_table.collect(runs_dir) == before and set(before["MNIST sample (5k)"]) == {"LQ", "SCE"}

@@ -9,22 +9,25 @@ difference LQ − SCE in points) and plots each seed's accuracies per data set.
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-from claim_tables import cell, dataset_label, figure, markdown, model_kind, save_png
+from claim_tables import cell, dataset_label, figure, markdown, model_kind, save_png, table_command
 
 from sparana_cli.store import runs
 
 
 def collect(folder: Path) -> dict:
-    """{data set label: {"LQ"|"SCE": {seed: test accuracy}}} over the folder's finished training runs."""
+    """{data set label: {"LQ"|"SCE": {seed: test accuracy}}} over the folder's seed models (lib.sh's seed_model).
+
+    Only runs named DATASET-lq or DATASET-sce count: other claims train other LQ models into the same
+    folder (claim 3's 1000-1000-1000 models, say), which are not claim 1's comparison.
+    """
     found = defaultdict(lambda: defaultdict(dict))
     for run in runs.finished_runs(folder, "train"):
         spec, attrs = runs.load_run_spec(run), runs.read_model_attrs(run)
         kind = model_kind(spec)
-        if kind is None:
+        if kind is None or spec.name != f"{spec.data.name}-{kind.lower()}":
             continue
         label = dataset_label(spec.data.name, attrs.get("dataset_source", ""))
         found[label][kind][spec.seed] = runs.read_metrics(run)[1]["train"]["test_accuracy"]
@@ -61,16 +64,6 @@ def plot(found: dict, path: str) -> None:
     save_png(fig, path)
 
 
-def main(folder: str, png: str) -> None:
-    found = collect(Path(folder))
-    if not found:
-        sys.exit(f"{folder}: no finished LQ or SCE training runs")
-    print(table(found))
-    plot(found, png)
-    print(f"plot: {png}", file=sys.stderr)
-
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(__doc__.strip().splitlines()[2].strip())
-    main(*sys.argv[1:])
+    table_command(__doc__, collect, table, plot, "no finished LQ or SCE training runs")

@@ -11,11 +11,10 @@ LQ − SCE in points, and detection AUROC (how well the output alone tells attac
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-from claim_tables import cell, dataset_label, figure, markdown, model_kind, save_png
+from claim_tables import cell, dataset_label, figure, markdown, model_kind, save_png, table_command
 
 from sparana_cli.store import runs
 
@@ -93,16 +92,6 @@ def plot(found: dict, path: str) -> None:
     save_png(fig, path)
 
 
-def main(folder: str, png: str) -> None:
-    found = collect(Path(folder))
-    if not found:
-        sys.exit(f"{folder}: no finished attack runs of LQ or SCE models")
-    print(table(found))
-    plot(found, png)
-    print(f"plot: {png}", file=sys.stderr)
-
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(__doc__.strip().splitlines()[2].strip())
-    main(*sys.argv[1:])
+    table_command(__doc__, collect, table, plot, "no finished attack runs of LQ or SCE models")

@@ -64,3 +64,20 @@ def save_png(fig: Figure, path: str | Path, dpi: int = 80) -> Path:
         dpi = int(dpi * 0.8)
     assert path.stat().st_size < PNG_LIMIT, f"{path}: {path.stat().st_size} bytes even at {dpi} dpi"
     return path
+
+
+def table_command(doc: str, collect, tables, plot, nothing: str, found_in=lambda found: found) -> None:
+    """A claim's table script: `SCRIPT RUNS_FOLDER OUT.png` prints its tables and writes its plot.
+
+    collect(folder) reads the runs; tables(collected) is the markdown; plot(collected, png) draws;
+    found_in(collected) is what must not be empty (else exit with "FOLDER: nothing").
+    """
+    if len(sys.argv) != 3:
+        sys.exit(doc.strip().splitlines()[2].strip())
+    folder, png = sys.argv[1:]
+    collected = collect(Path(folder))
+    if not found_in(collected):
+        sys.exit(f"{folder}: {nothing}")
+    print(tables(collected))
+    plot(collected, png)
+    print(f"plot: {png}", file=sys.stderr)

@@ -14,12 +14,11 @@ per middle layer and class when first forgotten against the seed author's 6,500-
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
-from claim_tables import cell, dataset_label, figure, markdown, save_png
+from claim_tables import cell, dataset_label, figure, markdown, save_png, table_command
 
 from sparana_cli.store import runs
 
@@ -125,18 +124,7 @@ def plot(found: dict, path: str) -> None:
     save_png(fig, path)
 
 
-def main(folder: str, png: str) -> None:
-    found, about = collect(Path(folder))
-    if not found:
-        sys.exit(f"{folder}: no finished forget runs")
-    print(summary(found, about))
-    print()
-    print(per_class(found))
-    plot(found, png)
-    print(f"plot: {png}", file=sys.stderr)
-
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(__doc__.strip().splitlines()[2].strip())
-    main(*sys.argv[1:])
+    table_command(__doc__, collect, lambda c: summary(*c) + "\n\n" + per_class(c[0]),
+                  lambda c, png: plot(c[0], png), "no finished forget runs", found_in=lambda c: c[0])

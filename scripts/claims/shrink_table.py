@@ -10,12 +10,11 @@ and all of the way through; the accuracy column shows where the network stops wo
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from claim_tables import cell, dataset_label, figure, markdown, save_png
+from claim_tables import cell, dataset_label, figure, markdown, save_png, table_command
 
 from sparana_cli.store import runs
 
@@ -72,16 +71,7 @@ def plot(found: dict, path: str) -> None:
     save_png(fig, path)
 
 
-def main(folder: str, png: str) -> None:
-    found = collect(Path(folder))
-    if not found:
-        sys.exit(f"{folder}: no finished prune runs with per-step widths (sparana prune --steps K)")
-    print(table(found))
-    plot(found, png)
-    print(f"plot: {png}", file=sys.stderr)
-
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(__doc__.strip().splitlines()[2].strip())
-    main(*sys.argv[1:])
+    table_command(__doc__, collect, table, plot,
+                  "no finished prune runs with per-step widths (sparana prune --steps K)")
