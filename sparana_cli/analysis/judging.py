@@ -20,7 +20,7 @@ from sparana_cli.analysis.relearn import anamnesis_index, few_shot_rows, relearn
 from sparana_cli.engine.backend import to_host
 from sparana_cli.engine.losses import softmax
 from sparana_cli.engine.metrics import confusion_matrix, per_class_accuracy
-from sparana_cli.engine.network import Network
+from sparana_cli.engine.network import PREDICT_CHUNK, Network
 from sparana_cli.seeding import generator
 
 LEVELS = ("none", "quick", "full")
@@ -55,7 +55,7 @@ def probe_layers(net: Network, level: str) -> list[int]:
     return hidden if level == "full" else hidden[-1:]
 
 
-def hidden_features(net: Network, x, layers: list[int], chunk: int = 4096) -> dict:
+def hidden_features(net: Network, x, layers: list[int], chunk: int = PREDICT_CHUNK) -> dict:
     """{l: activations of hidden layer l} for rows x, computed in chunks."""
     parts = {layer: [] for layer in layers}
     for start in range(0, x.shape[0], chunk):

@@ -3,7 +3,7 @@
 The estimate counts what the engine allocates (engine/network.py, engine/optimizers.py,
 engine/training.py): weights and biases, the masks, the float64 draw of the initial weights,
 gradients and the optimizer's slots, one batch's activations and deltas (and dropout's buffers),
-the 4,096-row inference chunk, and the data held as stored. It is a lower bound of the peak: the
+the inference chunk (PREDICT_CHUNK rows), and the data held as stored. It is a lower bound of the peak: the
 interpreter and libraries come on top.
 """
 
@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sparana_cli.engine.network import PREDICT_CHUNK
 from sparana_cli.errors import UserError
-
-INFERENCE_ROWS = 4096  # rows per evaluation chunk (engine/metrics.py)
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ def training_footprint(sizes: list[int], *, batch: int, itemsize: int, optimizer
     params = weights + sum(sizes[1:])
     parameters = params * itemsize * (2 + optimizer_slots) + weights * (1 + 8)  # + masks + float64 initial draw
     per_row = sum(sizes) * itemsize * 2 + (sum(sizes[1:-1]) * (itemsize + 1) if dropout else 0)  # acts, deltas
-    return Footprint(parameters, batch * per_row, INFERENCE_ROWS * max(sizes) * itemsize * 2, data_bytes)
+    return Footprint(parameters, batch * per_row, PREDICT_CHUNK * max(sizes) * itemsize * 2, data_bytes)
 
 
 def refuse_if_too_big(needed: int, available: int, what: str, key: str) -> None:

@@ -230,8 +230,9 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
     x_rows, y_rows = backend.asarray(x_train[rows], net.dtype), backend.asarray(y_train[rows])
     x_stop = backend.asarray(x_stop, net.dtype)
     removed, rounds = {}, 0
+    h_stop = layer_input(net, x_stop, first)
     while True:
-        h, h_stop = layer_input(net, x_rows, first), layer_input(net, x_stop, first)
+        h = layer_input(net, x_rows, first)
         step_record = record if rounds == 0 else functools.partial(record, repaired=True)
         removed, reached, stop = forget_steps(net, settings, layers, h, y_rows, groups, target, first, h_stop,
                                               step_record, already=removed)

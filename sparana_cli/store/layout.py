@@ -89,8 +89,7 @@ def check_layer(w: np.ndarray, b: np.ndarray, m: np.ndarray, where: str) -> None
     if w.dtype not in (np.float32, np.float64) or b.dtype != w.dtype:
         raise UserError(f"{where} must hold float32 or float64 weights and bias of one type "
                         f"(found {w.dtype} and {b.dtype})")
-    if m.dtype != np.bool_:
-        raise UserError(f"{where}/mask must be bool (which weights exist), found {m.dtype}")
+    check_mask_dtype(m.dtype, f"{where}/mask")
     if 0 in w.shape:
         raise UserError(f"{where} has shape {w.shape}: a layer without units (a prune that deleted it)")
     for name, array in (("weights", w), ("bias", b)):

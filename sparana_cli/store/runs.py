@@ -294,7 +294,7 @@ def load_model(run_dir: Path, backend: Backend = CPU) -> tuple[Network, dict]:
     """The network stored in a run folder, on `backend`, and model.h5's root attributes."""
     path = Path(run_dir) / MODEL_FILE
     with open_h5(path) as f:
-        attrs = layout.check_model_attrs({k: layout.plain(v) for k, v in f.attrs.items()}, path)
+        attrs = _model_attrs(f, path)
         net = read_network(f, path)
     return (net.to(backend) if backend is not CPU else net), attrs
 
@@ -303,7 +303,12 @@ def read_model_attrs(run_dir: Path) -> dict:
     """model.h5's root attributes (provenance), without reading the weights."""
     path = Path(run_dir) / MODEL_FILE
     with open_h5(path) as f:
-        return layout.check_model_attrs({k: layout.plain(v) for k, v in f.attrs.items()}, path)
+        return _model_attrs(f, path)
+
+
+def _model_attrs(f: h5py.File, path: Path) -> dict:
+    """An open model.h5's root attributes as plain values, checked against the documented layout."""
+    return layout.check_model_attrs({k: layout.plain(v) for k, v in f.attrs.items()}, path)
 
 
 def read_network(f: h5py.File, path: Path) -> Network:
