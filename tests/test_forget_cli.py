@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 import yaml
 
+from sparana_cli.engine.metrics import predicted_classes
 from sparana_cli.phases import forget_compare
 from sparana_cli.store import runs
 from sparana_cli.store.catalog import list_runs
+from sparana_cli.store.reader import load_run_with_data
+from sparana_cli.ui import Console
 from tests.conftest import tiny_spec
 from tests.test_cli import check_refused, invoke, train_json, trained_tiny_run
 from tests.test_prune_cli import digest
@@ -153,6 +156,12 @@ def test_judged_table_in_metrics_csv_and_comparator_runs(parent, runs_dir):
     assert val["split"] == "val" and again["split"] == "test"
     assert val["judge"][0]["df"] == pytest.approx(summary["steps"][0]["val_df"])
     assert val["judge"][1]["df"] == pytest.approx(summary["steps"][-1]["val_df"])
+    # and Dr is the parent's accuracy on the other classes' validation images, not on the test images
+    _, net, _, data, _ = load_run_with_data(parent, Console(json_mode=True), "cpu")
+    rest = data.y_val != 5
+    val_dr = float((predicted_classes(net, data.x_val[rest]) == data.y_val[rest]).mean())
+    assert val_dr != pytest.approx(again["judge"][0]["dr"])  # the two splits tell apart here
+    assert val["judge"][0]["dr"] == pytest.approx(val_dr)
 
 
 def test_evaluate_forget_class_needs_a_derived_run(parent, runs_dir):
