@@ -129,9 +129,15 @@ def unavailable(name: str, why: str) -> dict:
     return row(name, "", "", verdict=f"not available: {why}")
 
 
+NOTE_WIDTH = 40  # a verdict or rounds cell longer than this goes under the table as a numbered note
+
+
 def render(rows: list[dict]) -> str:
-    """One plain table; keys beyond the standard ones (from another section's rows) go into the verdict column."""
-    cells = []
+    """One plain table, long verdicts and round details as numbered notes under it (the table stays readable).
+
+    Keys beyond the standard ones (from another section's rows) go into the verdict.
+    """
+    cells, notes = [], []
     for r in rows:
         extra = "; ".join(f"{k}={v}" for k, v in r.items() if k not in HEADERS and k != "ratio_range")
         ratio = r.get("ratio")
@@ -140,8 +146,15 @@ def render(rows: list[dict]) -> str:
         if "ratio_range" in r:
             values[4] += f" ({r['ratio_range'][0]:.3g}-{r['ratio_range'][1]:.3g})"
         values[6] = "; ".join(v for v in (str(values[6] or ""), extra) if v)
-        cells.append([str(v) for v in values])
-    return table(HEADERS, cells)
+        values = [str(v) for v in values]
+        for column in (6, 7):
+            if len(values[column]) > NOTE_WIDTH:
+                notes.append(f"[{len(notes) + 1}] {values[0]}, {HEADERS[column]}: {values[column]}")
+                head = values[column].split(";")[0] if column == 6 else ""
+                head = head if len(head) <= NOTE_WIDTH - 6 else ""
+                values[column] = f"{head} [{len(notes)}]".strip()
+        cells.append(values)
+    return "\n".join([table(HEADERS, cells), *notes])
 
 
 def machine_line(threads: int) -> str:

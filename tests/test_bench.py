@@ -123,3 +123,11 @@ def test_torch_comparator_trains():
     for _ in range(5):
         epoch()
     assert loss() < 0.95 * before  # the comparator's own loop trains the network (it can fit 256 rows)
+
+
+def test_a_long_verdict_goes_under_the_table_as_a_note():
+    long = "missed; the forgetting's own scoring is most of the command, see the profile row"
+    text = render([row("W x", "wall", "1 s", "2 s", 0.5, "<= 0.8", verdict=long), row("W y", "wall", "1 s", verdict="met")])
+    lines = text.splitlines()
+    assert max(len(line.rstrip()) for line in lines[:4]) < 120  # the table itself stays narrow
+    assert "missed [1]" in lines[2] and lines[4] == f"[1] W x, verdict: {long}"
