@@ -43,15 +43,17 @@ def doc_pages() -> list[Path]:
 
 def fenced_blocks(page: Path) -> list[Block]:
     """Every fenced block of a Markdown page, with its info string and whether it is marked illustrative."""
-    blocks, current, previous = [], None, ""
+    blocks, current, previous, indent = [], None, "", 0
     for number, text in enumerate(page.read_text().splitlines(), 1):
-        if current is None and text.startswith("```"):
-            current = Block(page, number, text[3:].strip(), previous.strip() == ILLUSTRATIVE)
-        elif current is not None and text.startswith("```"):
+        fence = text.lstrip().startswith("```")
+        if current is None and fence:  # a fence may be indented (inside a list item), its lines with it
+            indent = len(text) - len(text.lstrip())
+            current = Block(page, number, text.strip()[3:].strip(), previous.strip() == ILLUSTRATIVE)
+        elif current is not None and fence:
             blocks.append(current)
             current = None
         elif current is not None:
-            current.lines.append(text)
+            current.lines.append(text[indent:] if text[:indent].isspace() else text)
         if text.strip():
             previous = text
     return blocks
@@ -120,7 +122,7 @@ def resolve(group: click.Group, words: list[str]) -> tuple[list[str], click.Comm
     context = click.Context(group)
     command, path, options = group, [], []
     for word in synopsis_words(words):
-        if word.startswith("-") and len(word) > 1 and not re.fullmatch(r"-?\d[\d.e-]*", word):
+        if re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?|-[A-Za-z]", word):  # "-metric" (a --sort value) is no option
             options.append((command, word.split("=", 1)[0]))
             continue
         if isinstance(command, click.Group) and not options:

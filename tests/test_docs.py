@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -148,3 +149,28 @@ def test_the_readme_links_every_docs_page():
     readme = (ROOT / "README.md").read_text()
     for page in (ROOT / "docs").glob("*.md"):
         assert f"docs/{page.name}" in readme, f"README.md does not link docs/{page.name}"
+
+
+def every_command(group: click.Group, path=()) -> list[tuple[tuple[str, ...], click.Command]]:
+    context = click.Context(group)
+    found = []
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        found.append(((*path, name), command))
+        if isinstance(command, click.Group):
+            found += every_command(command, (*path, name))
+    return found
+
+
+@pytest.mark.parametrize("path,command", every_command(main), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_every_help_ends_with_real_examples_and_its_page(path, command):
+    help_text = CliRunner().invoke(main, [*path, "--help"]).output
+    assert "Examples:" in help_text, f"sparana {' '.join(path)} --help has no examples"
+    shown = help_text.split("Examples:", 1)[1].split("Reference:")[0]
+    lines = [line.strip() for line in shown.splitlines() if line.strip()]
+    assert len(lines) >= 1 and all(line.startswith(f"sparana {' '.join(path)}") for line in lines), lines
+    for line in lines:
+        for words in split_commands(line):
+            assert not unknown_options(main, words), f"--help example names an option that does not exist: {line}"
+    page = re.search(r"Reference: (docs/[\w.-]+\.md)", help_text).group(1)
+    assert (ROOT / page).exists()

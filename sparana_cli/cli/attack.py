@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sparana_cli.cli.common import common_options, pick_run
+from sparana_cli.cli.common import common_options, examples, pick_run
 from sparana_cli.ui import percent, table
 
 
@@ -18,7 +18,11 @@ def _radii(ctx, param, value):
         raise click.BadParameter(f"expected numbers separated by commas, e.g. 0.05,0.1,0.2; got {value!r}") from None
 
 
-@click.command()
+@click.command(epilog=examples(
+    "sparana attack",
+    "sparana attack runs/mnist-20261121-153012 --method pgd --eps 0.05,0.1,0.2 --steps 10",
+    "sparana attack runs/lq-20261121-153012 --craft-on runs/sce-20261121-153544 --loss cross_entropy",
+    page="attacks.md"))
 @click.argument("run", required=False)
 @click.option("--method", type=click.Choice(["fgsm", "pgd"]), default=None,
               help="fgsm: one signed gradient step; pgd: projected gradient descent [default: the run's attack.method, fgsm].")

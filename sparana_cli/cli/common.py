@@ -101,6 +101,12 @@ class SparanaGroup(click.Group):
         return code
 
 
+def examples(*commands: str, page: str) -> str:
+    """A command's help epilog: real example command lines, and the docs page that is its reference."""
+    lines = "\n".join(f"  {command}" for command in commands)
+    return f"\b\nExamples:\n{lines}\n\nReference: docs/{page} (in the Sparana repository)."
+
+
 def common_options(command):
     """--runs-dir and --json, taken by every command (a subcommand inherits its group's)."""
 

@@ -6,13 +6,19 @@ import json
 
 import click
 
+from sparana_cli.cli.common import examples
 
-@click.group("data")
+
+@click.group("data", epilog=examples(
+    "sparana data list",
+    "sparana data fetch fashion-mnist", page="data.md"))
 def data_command():
     """Download the standard data sets into $SPARANA_DATA (default ~/.cache/sparana) and list what is there."""
 
 
-@data_command.command("fetch")
+@data_command.command("fetch", epilog=examples("sparana data fetch mnist",
+                                                 "sparana data fetch kmnist --mirror http://cache.example.org/kmnist/",
+                                                 page="data.md"))
 @click.argument("name", metavar="NAME")
 @click.option("--mirror", metavar="URL", default=None,
               help="Fetch the same file names from this URL instead [default: $SPARANA_DATA_MIRROR, else the publisher].")
@@ -29,7 +35,7 @@ def fetch(name, mirror):
     click.echo(f"{name}: ready in {folder}")
 
 
-@data_command.command("list")
+@data_command.command("list", epilog=examples("sparana data list", "sparana data list --json", page="data.md"))
 @click.option("--json", "json_mode", is_flag=True, help="Print the table as JSON.")
 def list_sets(json_mode):
     """Show which standard data sets are in $SPARANA_DATA, where, their size and checksum status."""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import click
 
-from sparana_cli.cli.common import common_options, pick_run
+from sparana_cli.cli.common import common_options, examples, pick_run
 from sparana_cli.ui import percent, table
 
 
-@click.command()
+@click.command(epilog=examples(
+    "sparana evaluate",
+    "sparana evaluate runs/mnist-prune-20261121-160301 --json",
+    "sparana evaluate runs/mnist-forget-20261121-160301 --forget-class 7 --split val", page="commands.md"))
 @click.argument("run", required=False)
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
               help="Where to run the network.")

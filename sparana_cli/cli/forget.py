@@ -6,7 +6,7 @@ from typing import get_args, get_type_hints
 
 import click
 
-from sparana_cli.cli.common import common_options, pick_run
+from sparana_cli.cli.common import common_options, examples, pick_run
 from sparana_cli.cli.prune import _layer_list
 from sparana_cli.spec import ForgetSpec
 from sparana_cli.ui import percent, table
@@ -27,7 +27,10 @@ def _comparators(ctx, param, value):
     return list(dict.fromkeys(names))
 
 
-@click.command()
+@click.command(epilog=examples(
+    "sparana forget --class 7",
+    "sparana forget --class 3 --compare retrain,ssd --evaluate full",
+    "sparana forget --run runs/mnist-20261121-153012 --class 3 --evaluate none", page="forgetting.md"))
 @click.option("--class", "target_class", type=int, default=None, metavar="K",
               help="The class to forget [spec forget.target_class].")
 @click.option("--run", "run", metavar="DIR", default=None,

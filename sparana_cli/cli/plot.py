@@ -6,11 +6,14 @@ from pathlib import Path
 
 import click
 
-from sparana_cli.cli.common import common_options, pick_run
+from sparana_cli.cli.common import common_options, examples, pick_run
 from sparana_cli.errors import UserError
 
 
-@click.command()
+@click.command(epilog=examples(
+    "sparana plot",
+    "sparana plot runs/mnist-forget-20261121-160301",
+    "sparana plot runs/mnist-20261121-153012 --out figures/", page="runs.md"))
 @click.argument("run", required=False)
 @click.option("--out", "out_dir", metavar="DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Write the PNGs into DIR instead of the run folder.")

@@ -6,7 +6,7 @@ from typing import get_args, get_type_hints
 
 import click
 
-from sparana_cli.cli.common import common_options, pick_run
+from sparana_cli.cli.common import common_options, examples, pick_run
 from sparana_cli.spec import PruneSpec
 from sparana_cli.ui import percent, table
 
@@ -22,7 +22,10 @@ def _layer_list(ctx, param, value):
         raise click.BadParameter(f"expected layer numbers separated by commas, e.g. 1,2; got {value!r}") from None
 
 
-@click.command()
+@click.command(epilog=examples(
+    "sparana prune --method maav",
+    "sparana prune --method magnitude --sparsity 0.95 --steps 5 --finetune-epochs 1",
+    "sparana prune --count 5000 --layers 1,2 --scope column --shrink --format csr", page="pruning.md"))
 @click.option("--run", "run", metavar="DIR", default=None,
               help="Run to prune: a folder or its name in the runs folder [default: the newest finished train run].")
 @click.option("--method", type=click.Choice(_CHOICES["method"]), default=None,

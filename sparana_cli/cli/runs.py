@@ -8,7 +8,7 @@ import json
 
 import click
 
-from sparana_cli.cli.common import common_options
+from sparana_cli.cli.common import common_options, examples
 from sparana_cli.errors import UserError
 from sparana_cli.ui import _jsonable, table
 
@@ -16,7 +16,10 @@ CSV_COLUMNS = ("name", "phase", "parent", "dataset", "metric", "test_accuracy", 
                "sweep", "run")
 
 
-@click.group("runs", invoke_without_command=True)
+@click.group("runs", invoke_without_command=True, epilog=examples(
+    "sparana runs --phase forget --sort -metric",
+    "sparana runs --where model.hidden=[300,100] --csv",
+    "sparana runs show mnist-20261121-153012", page="runs.md"))
 @click.option("--csv", "csv_mode", is_flag=True, help="Print the list as CSV on stdout.")
 @click.option("--phase", default=None, metavar="PHASE", help="Only runs of this phase (train, prune, forget, attack).")
 @click.option("--dataset", default=None, metavar="NAME", help="Only runs on this dataset.")
@@ -109,7 +112,8 @@ def _status(row: dict) -> str:
     return f"{row['status']} ({detail})"
 
 
-@runs_command.command()
+@runs_command.command(epilog=examples("sparana runs show mnist-20261121-153012",
+                                      "sparana runs show runs/mnist-forget-20261121-160301 --json", page="runs.md"))
 @click.argument("run_name", metavar="RUN")
 @common_options
 def show(run_name, root, console):
@@ -160,7 +164,9 @@ def show(run_name, root, console):
     console.result(summary, "\n".join(lines))
 
 
-@runs_command.command()
+@runs_command.command(epilog=examples("sparana runs compare mnist-20261121-153012 mnist-prune-20261121-160301",
+                                      "sparana runs compare mnist-forget-20261121-160301 mnist-forget-20261121-161507 --json",
+                                      page="runs.md"))
 @click.argument("run_names", metavar="RUN RUN [RUN]...", nargs=-1, required=True)
 @common_options
 def compare(run_names, root, console):
@@ -177,7 +183,7 @@ def compare(run_names, root, console):
                          [[name, *("" if v is None else v for v in row)] for name, row in values.items()]))
 
 
-@runs_command.command()
+@runs_command.command(epilog=examples("sparana runs diff mnist-20261121-153012 mnist-20261121-160344", page="runs.md"))
 @click.argument("run_a", metavar="RUN_A")
 @click.argument("run_b", metavar="RUN_B")
 @common_options
@@ -197,7 +203,8 @@ def _shown(value) -> str:
     return "(absent)" if value is None else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
-@runs_command.command("rm")
+@runs_command.command("rm", epilog=examples("sparana runs rm mnist-20261121-153012 --recursive",
+                                                "sparana runs rm --incomplete --yes", page="runs.md"))
 @click.argument("run_names", metavar="[RUN]...", nargs=-1)
 @click.option("--recursive", is_flag=True, help="Also remove the runs made from these (children, grandchildren, ...) "
                                                 "and, for a sweep folder, the runs it started.")

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import click
 
+from sparana_cli.cli.common import examples
 
-@click.command("spec")
+
+@click.command("spec", epilog=examples(
+    "sparana spec",
+    "sparana spec configs/mnist.yaml train.epochs=3", page="training.md"))
 @click.argument("spec_file", metavar="[SPEC]", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("overrides", metavar="[KEY=VALUE]...", nargs=-1)
 def show_spec(spec_file, overrides):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import click
 
-from sparana_cli.cli.common import common_options
+from sparana_cli.cli.common import common_options, examples
 from sparana_cli.errors import RunStopped
 from sparana_cli.ui import table
 
 
-@click.command()
+@click.command(epilog=examples(
+    "sparana sweep configs/mnist.yaml seed=1..3 model.hidden=[300,100],[1000,800,400] --workers 2",
+    "sparana sweep runs/mnist-20261121-153012 class=0..9 --command forget",
+    "sparana sweep configs/mnist.yaml seed=1..8 --scheduler tcp://HOST:8786", page="sweeps.md"))
 @click.argument("target", metavar="SPEC|RUN")
 @click.argument("axes", metavar="KEY=V1,V2,...|KEY=A..B...", nargs=-1)
 @click.option("--command", "command", default="train", show_default=True, metavar="NAME",

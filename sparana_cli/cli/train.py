@@ -6,13 +6,16 @@ from pathlib import Path
 
 import click
 
-from sparana_cli.cli.common import common_options
+from sparana_cli.cli.common import common_options, examples
 from sparana_cli.errors import RunStopped, UserError
 from sparana_cli.store import runstate
 from sparana_cli.ui import percent
 
 
-@click.command()
+@click.command(epilog=examples(
+    "sparana train configs/mnist.yaml",
+    "sparana train configs/mnist.yaml train.epochs=3 model.hidden=[300,100] seed=4",
+    "sparana train --resume runs/mnist-20261121-153012.tmp", page="training.md"))
 @click.argument("spec_file", metavar="[SPEC]", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("overrides", metavar="[KEY=VALUE]...", nargs=-1)
 @click.option("--resume", "resume", metavar="RUN", default=None,
