@@ -11,7 +11,7 @@
 #   SPARANA   the command to run (sparana)   PYTHON    a Python to read the JSON (python3)
 # Columns: class, score, df_before, df_after, dr_before, dr_after, probe_recall, relearn_steps,
 # weights_removed, removed_fraction (of the pruned layers), reached, seconds, run. The judged table
-# of every class (the parent, the child and each comparator; see README, "Judging a forgetting") goes
+# of every class (the parent, the child and each comparator; see docs/forgetting.md, "Judging a forgetting") goes
 # to OUT with -judged.csv for .csv, one row per class and method. Rows are appended as each run
 # finishes; a failing run stops the script.
 set -euo pipefail

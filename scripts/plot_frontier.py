@@ -3,7 +3,7 @@
     python scripts/plot_frontier.py docs/forget-frontier-validation.csv docs/forget-frontier.png
 
 The CSV holds one row per (class, method): class, method, weights_removed, df, dr, probe_recall,
-relearn_steps, relearn_df_10, as measured when the default was chosen (see README).
+relearn_steps, relearn_df_10, as measured when the default was chosen (see docs/forgetting.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 # LQ seed model of claim 1 (trained here if missing) with each METHOD:
 #   seed     the seed's own method: sparana forget --score diff --step 100 --overshoot 1
 #   default  sparana forget with the default settings
-# (both with --evaluate none: the judged figures are the README's forgetting section's), prints the weights
+# (both with --evaluate none: the judged figures are in docs/forgetting.md), prints the weights
 # removed per layer with Df and Dr (mean ± std over seeds) and writes $PLOTS/claim4-forget.png.
 #
 #   scripts/claims/claim4_forget.sh [seed] [default]     (no argument: both; environment: scripts/claims/lib.sh,

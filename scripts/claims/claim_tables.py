@@ -14,7 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # scripts/: lq_vs_sce_table's names
 from lq_vs_sce_table import MODELS  # noqa: E402  {(output, loss): "LQ" | "SCE"}
 
-PNG_LIMIT = 200_000  # bytes: the README's PNGs stay small
+PNG_LIMIT = 200_000  # bytes: the docs' PNGs stay small
 
 
 def dataset_label(name: str, source: str = "") -> str:
