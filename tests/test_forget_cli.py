@@ -22,6 +22,7 @@ from tests.test_prune_cli import digest
 
 FAST = ["--step", "4", "--max-fraction", "0.5", "--evaluate", "none"]
 QUICK_JUDGE = ["--step", "4", "--max-fraction", "0.5", "--probe-samples", "200", "--relearn-steps", "8"]
+STEPWISE = ["--rescore", "every_step", "--repair", "sgd"]  # the earlier default: re-score every step, SGD repair
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def forget_json(runs_dir, *args):
 
 def test_forget_writes_a_child_and_leaves_the_parent_byte_identical(parent, runs_dir):
     before = digest(parent)
-    summary = forget_json(runs_dir, "--class", "7", "--score", "taylor_disc", *FAST)
+    summary = forget_json(runs_dir, "--class", "7", "--score", "taylor_disc", *FAST, *STEPWISE)
     assert digest(parent) == before
     child = Path(summary["run"])
     assert child.parent == runs_dir and child.name.startswith("tiny-forget-") and not child.name.endswith(".tmp")
@@ -66,7 +67,7 @@ def test_forget_writes_a_child_and_leaves_the_parent_byte_identical(parent, runs
     gone = ~net.masks[1]
     assert int(gone.sum()) == summary["removed"][1] > 0 and np.all(net.weights[1][gone] == 0)
     unrepaired = Path(forget_json(runs_dir, "--class", "7", "--run", parent, "--score", "taylor_disc", *FAST,
-                                  "--repair-steps", "0")["run"])
+                                  *STEPWISE, "--repair-steps", "0")["run"])
     pruned_only = runs.load_model(unrepaired)[0]
     np.testing.assert_array_equal(pruned_only.masks[1], net.masks[1])
     np.testing.assert_array_equal(pruned_only.weights[1][~gone], old.weights[1][~gone])
@@ -91,7 +92,7 @@ def test_forget_writes_a_child_and_leaves_the_parent_byte_identical(parent, runs
     np.testing.assert_array_equal(forget["per_class_accuracy"][-1], arrays["test"]["per_class_accuracy"])
     # the target's mean output falls as its weights go
     assert forget["target_outputs"][-1, 7] < forget["target_outputs"][0, 7]
-    assert (child / "forget.png").stat().st_size > 1000
+    assert not (child / "forget.png").exists()  # --evaluate none alone: `sparana plot` draws it
     row = next(r for r in list_runs(runs_dir) if r["run"] == str(child))
     assert row["phase"] == "forget" and row["metric"].startswith("Df ") and " Dr " in row["metric"]
     drawn = invoke("plot", child, "--out", runs_dir.parent / "plots", "--runs-dir", runs_dir)
@@ -204,7 +205,7 @@ def test_pruning_starts_again_while_the_repair_gives_the_class_back(gives_back, 
                 net.weights[i][...], net.masks[i][...] = original.weights[i], original.masks[i]
 
     monkeypatch.setattr(forget_phase, "repair", undoing_repair)
-    result = invoke("forget", "--class", "7", *FAST, "--repair-rounds", "3", "--runs-dir", runs_dir, "--json")
+    result = invoke("forget", "--class", "7", *FAST, *STEPWISE, "--repair-rounds", "3", "--runs-dir", runs_dir, "--json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert calls == list(range(rounds)) and summary["rounds"] == rounds, result.stderr

@@ -37,12 +37,27 @@ def _comparators(ctx, param, value):
 @click.option("--layers", callback=_layer_list, default=None, metavar="I,J",
               help="Weight matrices to prune, 0-based [default: all but the output for the probe scores; the "
                    "hidden-to-hidden ones for the others].")
+@click.option("--rescore", type=click.Choice(["never", "every_step"]), default=None,
+              help="never: score the parent once and prune the shortest prefix of each layer's ranking that meets "
+                   "--target; every_step: re-score after every step (the earlier default) [default: never].")
+@click.option("--search-growth", type=float, default=None, metavar="G",
+              help="--rescore never: grow the pruned fraction by G until --target is met, then bisect [default: 2].")
+@click.option("--bisections", type=int, default=None, metavar="N",
+              help="--rescore never: bisection steps between the last fraction that missed and the first that met "
+                   "--target [default: 3].")
+@click.option("--target-samples", type=int, default=None, metavar="N",
+              help="--rescore never: score on N seeded training images of the class [default: 1000; the spec's "
+                   "null: all].")
+@click.option("--repair", type=click.Choice(["readout", "sgd", "none"]), default=None,
+              help="After pruning, mend the other classes: readout (refit the output layer by least squares on "
+                   "retained images, the class's output aimed at each image's lowest), sgd (--repair-steps of "
+                   "fine-tuning, the earlier default), none [default: readout].")
 @click.option("--step", type=int, default=None, metavar="N",
               help="Weights removed from each pruned layer per step (re-scoring after each); instead of --step-fraction.")
 @click.option("--step-fraction", type=float, default=None, metavar="F",
               help="Fraction of each pruned layer removed per step [default: 0.0006].")
 @click.option("--step-growth", type=float, default=None, metavar="G",
-              help="Multiply the step by G after every step until the target is met [default: 1].")
+              help="--rescore every_step: multiply the step by G after every step until the target is met [default: 1].")
 @click.option("--target", type=float, default=None, metavar="A",
               help="Stop rule: accuracy on the class's validation images at most A [default: 0.01].")
 @click.option("--max-fraction", type=float, default=None, metavar="F",
@@ -55,7 +70,7 @@ def _comparators(ctx, param, value):
               help="Score on N seeded training images of each other class; the class itself always uses all of "
                    "its own [default: 300; the spec's null: all].")
 @click.option("--repair-steps", type=int, default=None, metavar="S",
-              help="After pruning, fine-tune S steps of 100 retained training images (never the class; masks held) "
+              help="--repair sgd: fine-tune S steps of 100 retained training images (never the class; masks held) "
                    "to mend the other classes; 0: none [default: 100].")
 @click.option("--repair-rounds", type=int, default=None, metavar="R",
               help="While the repair gives the class back (Df on its validation images above --target), prune and "
