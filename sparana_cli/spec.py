@@ -234,8 +234,10 @@ class ForgetSpec:
     relearn_others: int = setting(900, "few-shot relearning: training images of the other classes", bounds="[0, inf)")
     relearn_steps: int = setting(100, "few-shot relearning: fine-tuning steps of 100 images (Adam as in train)",
                                  bounds="[1, inf)")
-    compare: list[Literal["retrain", "random", "magnitude", "ssd", "ssd_fixed"]] = setting(
-        [], "comparators to run and judge beside the forgetting (retrain, random, magnitude, ssd, ssd_fixed)")
+    compare: list[Literal["retrain", "random", "magnitude", "ssd", "ssd_fixed", "project", "salun", "finetune",
+                          "head"]] = setting(
+        [], "comparators to run and judge beside the forgetting (retrain, random, magnitude, ssd, ssd_fixed, project, "
+            "salun, finetune, head)")
     relearn_epochs: int | None = setting(
         None, "ignored: the retain-only relearn test of runs written before judging existed (it erases a class "
               "from any network, so it tests nothing); kept so that their specs still load", bounds="[0, inf)")

@@ -121,7 +121,8 @@ def test_judged_table_in_metrics_csv_and_comparator_runs(parent, runs_dir):
     summary = forget_json(runs_dir, "--class", "5", *QUICK_JUDGE, "--compare")
     child = Path(summary["run"])
     methods = [r["method"] for r in summary["judge"]]
-    assert methods == ["parent", "forget (probe)", "retrain", "random", "magnitude", "ssd", "ssd_fixed"]
+    assert methods == ["parent", "forget (probe)", "retrain", "random", "magnitude", "ssd", "ssd_fixed", "project",
+                       "salun", "finetune", "head"]
     with open(child / "compare.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["method"] for r in rows] == methods
@@ -138,6 +139,10 @@ def test_judged_table_in_metrics_csv_and_comparator_runs(parent, runs_dir):
     assert by["parent"]["relearn_steps"] == 0  # the no-op control is at the parent's level before any step
     assert by["parent"]["anamnesis"] == 0 and by["retrain"]["anamnesis"] == 1
     assert "chosen on validation" in by["ssd"]["setting"] and "alpha 10, lambda 1" == by["ssd_fixed"]["setting"]
+    assert all("chosen on validation" in by[m]["setting"] for m in ("project", "salun", "finetune"))
+    # head refits the output layer alone: every hidden layer, so the last hidden layer's probe, is the parent's
+    assert by["head"]["probe_recall"] == by["parent"]["probe_recall"]
+    assert by["head"]["weights_changed"] > 0
     assert all(0 <= r["probe_recall"] <= 1 and r["seconds"] >= 0 for r in summary["judge"])
     # every comparator is a child run of the parent with its figures, and evaluate re-judges the child alike
     for r in summary["judge"][2:]:

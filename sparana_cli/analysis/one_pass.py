@@ -7,9 +7,9 @@ ranking, so one number says how far pruning has gone: f grows geometrically unti
 is met, and a few bisection steps between the last miss and the first hit find the smallest such
 f. Everything here is NumPy (CuPy) products: no Numba kernel runs, so none is compiled or loaded.
 
-The read-out refit (`readout_refit`) is the closed-form repair: the output layer's live weights
-are refit by ridge least squares so that, on retained images only, the pruned network's outputs
-match the parent's with the class's output pinned to the row's lowest output. Its input is the
+The read-out refit (`readout_refit` toward `pinned_targets`) is the closed-form repair: the output
+layer's live weights are refit by ridge least squares so that, on retained images only, the pruned
+network's outputs match the parent's with the class's output pinned to the row's lowest output. Its input is the
 pruned last hidden layer, so it mends Dr without touching what the hidden layers still hold,
 and its target carries nothing of the class (the parent's own output for the class would teach
 the read-out how alike each retained image is to the class).
@@ -117,23 +117,28 @@ def smallest_fraction(forgets, start: float, growth: float, ceiling: float, refi
     return f, f
 
 
-@timed("forgetting: read-out refit")
-def readout_refit(net: Network, h, parent_out, target: int) -> None:
-    """Refit net's output layer (in place, live weights and bias) by ridge least squares from h to the parent's outputs.
+def pinned_targets(parent_out, target: int):
+    """The parent's outputs (rows, classes) with the class's column set to each row's lowest output: nothing of the class."""
+    xp = array_module(parent_out)
+    t = parent_out.astype(xp.float64)
+    t[:, target] = t.min(axis=1)
+    return t
 
-    h: (rows, hidden) the pruned network's last hidden layer on retained images; parent_out
-    (rows, classes) the parent's outputs (pre-activation) on them. The class's column is aimed at
-    each row's lowest parent output, so nothing of the class is in the target. One Gram matrix of
-    [h, 1]; a column whose weights are partly pruned is solved on its live rows alone.
+
+@timed("forgetting: read-out refit")
+def readout_refit(net: Network, h, targets) -> None:
+    """Refit net's output layer (in place, live weights and bias) by ridge least squares from h to `targets`.
+
+    h: (rows, hidden) the network's last hidden layer on some images; targets (rows, classes) what
+    the outputs (pre-activation) should be on them. One Gram matrix of [h, 1]; a column whose
+    weights are partly pruned is solved on its live rows alone.
     """
     xp = net.xp
     i = net.n_layers - 1
     x = xp.concatenate([h.astype(xp.float64), xp.ones((h.shape[0], 1))], axis=1)
-    t = parent_out.astype(xp.float64).copy()
-    t[:, target] = t.min(axis=1)
     gram = x.T @ x
     gram[xp.diag_indices_from(gram)] += READOUT_RIDGE * float(xp.trace(gram)) / gram.shape[0]
-    rhs = x.T @ t
+    rhs = x.T @ xp.asarray(targets, dtype=xp.float64)
     live = net.masks[i]
     if bool(live.all()):
         solved = xp.linalg.solve(gram, rhs)

@@ -35,7 +35,15 @@ from sparana_cli.analysis.forgetting import (
     select_removals,
 )
 from sparana_cli.analysis.judging import JudgeSettings, judge_rows
-from sparana_cli.analysis.one_pass import all_scores, counts_at, prune_prefix, ranked, readout_refit, smallest_fraction
+from sparana_cli.analysis.one_pass import (
+    all_scores,
+    counts_at,
+    pinned_targets,
+    prune_prefix,
+    ranked,
+    readout_refit,
+    smallest_fraction,
+)
 from sparana_cli.analysis.pruning import chosen_matrices
 from sparana_cli.engine.backend import to_host
 from sparana_cli.engine.losses import activate_output
@@ -304,7 +312,7 @@ def forget_once(net: Network, settings: ForgetSpec, layers: list[int], x_train, 
         prune_prefix(net, parent, order, counts)
         if settings.repair == "readout":
             net.weights[-1][...], net.biases[-1][...] = parent.weights[-1], parent.biases[-1]
-            readout_refit(net, forward_from(net, h[retained], first)[-2], acts[-1][retained], target)
+            readout_refit(net, forward_from(net, h[retained], first)[-2], pinned_targets(acts[-1][retained], target))
         elif settings.repair == "sgd" and settings.repair_steps:
             repair(net, x_train, y_train, target, settings.repair_steps, train_cfg=train_cfg, loss=loss, seed=seed,
                    backend=backend, round_index=rounds - 1)
