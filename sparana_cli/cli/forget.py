@@ -27,7 +27,12 @@ def _comparators(ctx, param, value):
     return list(dict.fromkeys(names))
 
 
-@click.command()
+@click.command(epilog="""\b
+Examples:
+  sparana forget --class 7 --evaluate none                  # the fast default, no judging
+  sparana forget --class 3 --compare retrain,project,head   # judged beside comparators
+  sparana forget --class 3 --rescore every_step --repair sgd  # the earlier default
+""")
 @click.option("--class", "target_class", type=int, default=None, metavar="K",
               help="The class to forget [spec forget.target_class].")
 @click.option("--run", "run", metavar="DIR", default=None,
@@ -53,9 +58,11 @@ def _comparators(ctx, param, value):
                    "retained images, the class's output aimed at each image's lowest), sgd (--repair-steps of "
                    "fine-tuning, the earlier default), none [default: readout].")
 @click.option("--step", type=int, default=None, metavar="N",
-              help="Weights removed from each pruned layer per step (re-scoring after each); instead of --step-fraction.")
+              help="Weights removed from each pruned layer per step (--rescore every_step; with never: the first "
+                   "count tried, as a fraction of the smallest pruned layer); instead of --step-fraction.")
 @click.option("--step-fraction", type=float, default=None, metavar="F",
-              help="Fraction of each pruned layer removed per step [default: 0.0006].")
+              help="Fraction of each pruned layer removed per step (--rescore never: the first fraction tried) "
+                   "[default: 0.0006].")
 @click.option("--step-growth", type=float, default=None, metavar="G",
               help="--rescore every_step: multiply the step by G after every step until the target is met [default: 1].")
 @click.option("--target", type=float, default=None, metavar="A",
@@ -103,11 +110,13 @@ def _comparators(ctx, param, value):
 def forget(run, device, root, console, **options):
     """Make a trained run forget one class by pruning the weights that serve it; write a child run.
 
-    Each step re-scores the current network and removes the highest-scored weights of each pruned
-    layer until the class's validation images are no longer recognised, then goes on to --overshoot
-    times as many; a short fine-tune on retained images (--repair-steps) mends the other classes,
-    and the result is judged beside the untouched parent (--evaluate, see README). Options override
-    the parent spec's `forget:` section, which overrides the defaults.
+    By default the parent is scored once and each pruned layer's highest-scored weights go, the
+    pruned fraction growing (then bisected) until the class's validation images are no longer
+    recognised; then --overshoot times as many go, and the output layer is refit in closed form on
+    retained images (--repair readout) to mend the other classes. --rescore every_step --repair sgd
+    is the earlier, slower default. The result is judged beside the untouched parent (--evaluate)
+    and every comparator asked for (--compare). Options override the parent spec's `forget:`
+    section, which overrides the defaults.
     For example:
 
         sparana forget --class 7 --compare
