@@ -316,3 +316,34 @@ def test_forget_each_class_script_writes_one_row_per_class(parent, runs_dir, tmp
     compared = list(csv.DictReader((tmp_path / "each-judged.csv").open()))
     assert [(r["class"], r["method"]) for r in compared] == [
         (c, m) for c in ("6", "7") for m in ("parent", "forget (taylor_disc)", "random", "magnitude")]
+
+
+def test_the_default_scores_once_prunes_a_prefix_and_refits_only_the_read_out(parent, runs_dir):
+    summary = forget_json(runs_dir, "--class", "3", "--max-fraction", "0.5", "--evaluate", "none")
+    assert summary["settings"]["rescore"] == "never" and summary["settings"]["repair"] == "readout"
+    assert summary["reached"] and summary["steps"][-1]["val_df"] <= 0.01 and len(summary["steps"]) == 2
+    net, old = runs.load_model(Path(summary["run"]))[0], runs.load_model(parent)[0]
+    threshold, removed = summary["threshold_removed"], summary["removed"]
+    for i in summary["layers"]:  # the overshoot multiplies the smallest fraction that met the target
+        assert threshold[i] <= removed[i] == int((~net.masks[i]).sum() - (~old.masks[i]).sum())
+        live = net.masks[i]
+        np.testing.assert_array_equal(net.weights[i][live], old.weights[i][live])  # pruning alone moved them
+        assert not (live & ~old.masks[i]).any()
+    out = net.n_layers - 1
+    np.testing.assert_array_equal(net.masks[out], old.masks[out])
+    assert not np.array_equal(net.weights[out], old.weights[out])  # the closed-form repair refit the read-out
+    assert not (Path(summary["run"]) / "forget.png").exists()
+
+
+def test_the_default_forgetting_process_imports_neither_numba_nor_matplotlib(parent, runs_dir):
+    import subprocess
+    import sys
+
+    code = ("import sys, runpy; sys.argv = ['sparana'] + sys.argv[1:]\n"
+            "try:\n    runpy.run_module('sparana_cli', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
+            "print(sorted(m for m in ('numba', 'matplotlib', 'scipy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, "forget", "--class", "2", "--run", str(parent), "--evaluate",
+                           "none", "--runs-dir", str(runs_dir)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
