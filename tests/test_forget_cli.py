@@ -347,3 +347,22 @@ def test_the_default_forgetting_process_imports_neither_numba_nor_matplotlib(par
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
+def test_the_default_prunes_further_while_the_read_out_refit_gives_the_class_back(parent, runs_dir, monkeypatch):
+    """A refit that undoes the pruning on its first call: a second round prunes search_growth times as much."""
+    from sparana_cli.phases import forget as forget_phase
+
+    original, calls = runs.load_model(parent)[0], []
+
+    def undoing_refit(net, h, targets):
+        calls.append(len(calls))
+        if len(calls) == 1:
+            net.load_state(original)
+
+    monkeypatch.setattr(forget_phase, "readout_refit", undoing_refit)
+    summary = forget_json(runs_dir, "--class", "3", "--max-fraction", "0.5", "--evaluate", "none", "--overshoot", "1",
+                          "--bisections", "0")
+    assert calls == [0, 1] and summary["rounds"] == 2 and summary["steps"][-1]["val_df"] <= 0.01
+    for i in summary["layers"]:  # round 2 prunes twice the fraction of round 1 (which was the threshold itself)
+        assert summary["removed"][i] > summary["threshold_removed"][i]

@@ -265,15 +265,15 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
 
 
 def forget_once(net: Network, settings: ForgetSpec, layers: list[int], x_train, y_train, x_stop, target: int, seed: int,
-                backend, record, *, train_cfg, loss: str) -> tuple[dict, bool, str, float, int]:
+                backend, record, *, train_cfg, loss: str) -> tuple[dict, bool, str, float, int, dict]:
     """forget_network with --rescore never: score the parent once, prune the shortest prefix that forgets, repair.
 
     The fraction f of every pruned layer that first brings the stop rule's images to the target is
     found by analysis/one_pass.smallest_fraction; overshoot x f is pruned, then repaired (readout:
     the output layer refit on the scoring set's retained rows; sgd: repair()). While the repair
-    gives the class back, f grows by step_growth and the parent is pruned and repaired again, up to
-    repair_rounds rounds. record sees the parent and the
-    round's final state; the weights removed per layer at that first state are returned last.
+    gives the class back, f grows by search_growth and the parent is pruned and repaired again, up
+    to repair_rounds rounds. record sees the parent and the final state; the weights removed per
+    layer at the smallest fraction that met the target are returned last.
     """
     backend.synchronize()
     started = time.perf_counter()
@@ -309,9 +309,9 @@ def forget_once(net: Network, settings: ForgetSpec, layers: list[int], x_train, 
     while True:
         rounds += 1
         counts = counts_at(fraction, sizes, order)
+        net.load_state(parent)  # every round starts from the parent: an SGD repair moves every layer
         prune_prefix(net, parent, order, counts)
         if settings.repair == "readout":
-            net.weights[-1][...], net.biases[-1][...] = parent.weights[-1], parent.biases[-1]
             readout_refit(net, forward_from(net, h[retained], first)[-2], pinned_targets(acts[-1][retained], target))
         elif settings.repair == "sgd" and settings.repair_steps:
             repair(net, x_train, y_train, target, settings.repair_steps, train_cfg=train_cfg, loss=loss, seed=seed,
@@ -322,10 +322,9 @@ def forget_once(net: Network, settings: ForgetSpec, layers: list[int], x_train, 
         if stop_df <= settings.target or rounds >= settings.repair_rounds or fraction >= ceiling or not reached:
             break
         fraction = min(ceiling, fraction * settings.search_growth)
+    record(counts, lambda value=stop_df: value, repaired=repaired)  # record's own time is subtracted by the caller
     backend.synchronize()
-    seconds = time.perf_counter() - started
-    record(counts, lambda value=stop_df: value, repaired=repaired)
-    return counts, reached, stop, seconds, rounds, threshold
+    return counts, reached, stop, time.perf_counter() - started, rounds, threshold
 
 
 REPAIR_BATCH = 100
