@@ -366,3 +366,21 @@ def test_the_default_prunes_further_while_the_read_out_refit_gives_the_class_bac
     assert calls == [0, 1] and summary["rounds"] == 2 and summary["steps"][-1]["val_df"] <= 0.01
     for i in summary["layers"]:  # round 2 prunes twice the fraction of round 1 (which was the threshold itself)
         assert summary["removed"][i] > summary["threshold_removed"][i]
+
+
+def test_cpu_seconds_script_times_each_forget_and_the_training(parent, runs_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "cpu.csv"
+    env = {**os.environ, "CLASSES": "1 4", "SPARANA": f"{sys.executable} -m sparana_cli", "PYTHONPATH": str(root),
+           "RUNS_DIR": str(runs_dir)}
+    done = subprocess.run(["bash", root / "scripts" / "forget_vs_train_cpu.sh", parent, parent / "spec.yaml", out],
+                          env=env, capture_output=True, text=True, cwd=root, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["command"], r["class"]) for r in rows] == [("forget", "1"), ("forget", "4"), ("train", "-")]
+    assert all(float(r["cpu_s"]) > 0 and float(r["wall_s"]) > 0 for r in rows)
+    assert len([p for p in runs_dir.iterdir() if "-forget-" in p.name]) == 2
