@@ -191,10 +191,10 @@ class ForgetSpec:
                                bounds="[1, inf)")
     step_fraction: float | None = setting(
         None, "fraction of each pruned layer removed per step; null (and step null): 0.0006", bounds="(0, 1]")
-    rescore: Literal["never", "at_threshold", "every_step"] = setting(
+    rescore: Literal["never", "every_step"] = setting(
         "never", "never: score the parent once, prune the shortest prefix of each layer's ranking that meets the "
-                 "target (grown by search_growth, then bisected); at_threshold: score once more there, and rank the "
-                 "overshoot's weights by it; every_step: re-score after every step (the earlier default)")
+                 "target (grown by step_growth, then bisected); every_step: re-score after every step (the earlier "
+                 "default)")
     step_growth: float = setting(1.0, "rescore every_step: multiply the step by this after every step until the "
                                       "target is met", bounds="[1, inf)")
     search_growth: float = setting(2.0, "rescore never: multiply the pruned fraction by this until the target is "

@@ -384,12 +384,3 @@ def test_cpu_seconds_script_times_each_forget_and_the_training(parent, runs_dir,
     assert [(r["command"], r["class"]) for r in rows] == [("forget", "1"), ("forget", "4"), ("train", "-")]
     assert all(float(r["cpu_s"]) > 0 and float(r["wall_s"]) > 0 for r in rows)
     assert len([p for p in runs_dir.iterdir() if "-forget-" in p.name]) == 2
-
-
-def test_rescoring_at_the_threshold_keeps_the_threshold_prefix_and_re_ranks_the_overshoot(parent, runs_dir):
-    once = forget_json(runs_dir, "--class", "3", "--max-fraction", "0.5", "--evaluate", "none", "--repair", "none")
-    twice = forget_json(runs_dir, "--class", "3", "--run", parent, "--max-fraction", "0.5", "--evaluate", "none",
-                        "--repair", "none", "--rescore", "at_threshold")
-    assert twice["threshold_removed"] == once["threshold_removed"] and twice["removed"] == once["removed"]
-    a, b = runs.load_model(Path(once["run"]))[0], runs.load_model(Path(twice["run"]))[0]
-    assert any(not np.array_equal(a.masks[i], b.masks[i]) for i in once["layers"])  # the overshoot differs

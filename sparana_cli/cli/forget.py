@@ -42,10 +42,9 @@ Examples:
 @click.option("--layers", callback=_layer_list, default=None, metavar="I,J",
               help="Weight matrices to prune, 0-based [default: all but the output for the probe scores; the "
                    "hidden-to-hidden ones for the others].")
-@click.option("--rescore", type=click.Choice(["never", "at_threshold", "every_step"]), default=None,
+@click.option("--rescore", type=click.Choice(["never", "every_step"]), default=None,
               help="never: score the parent once and prune the shortest prefix of each layer's ranking that meets "
-                   "--target; at_threshold: score once more there and rank the overshoot by it; every_step: "
-                   "re-score after every step (the earlier default) [default: never].")
+                   "--target; every_step: re-score after every step (the earlier default) [default: never].")
 @click.option("--search-growth", type=float, default=None, metavar="G",
               help="--rescore never: grow the pruned fraction by G until --target is met, then bisect [default: 2].")
 @click.option("--bisections", type=int, default=None, metavar="N",

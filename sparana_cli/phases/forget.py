@@ -232,7 +232,7 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
     images, their input to the first pruned layer, every step and repair (record's own time
     included: subtract it).
     """
-    if settings.rescore != "every_step":
+    if settings.rescore == "never":
         return forget_once(net, settings, layers, x_train, y_train, x_stop, target, seed, backend, record,
                            train_cfg=train_cfg, loss=loss)
     _ = backend.sparse  # import the sparse module (a fifth of a second, once) before the clock starts
@@ -266,12 +266,10 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
 
 def forget_once(net: Network, settings: ForgetSpec, layers: list[int], x_train, y_train, x_stop, target: int, seed: int,
                 backend, record, *, train_cfg, loss: str) -> tuple[dict, bool, str, float, int, dict]:
-    """forget_network with --rescore never (or at_threshold): score the parent once, prune the shortest prefix that
-    forgets, repair.
+    """forget_network with --rescore never: score the parent once, prune the shortest prefix that forgets, repair.
 
     The fraction f of every pruned layer that first brings the stop rule's images to the target is
-    found by analysis/one_pass.smallest_fraction; overshoot x f is pruned (at_threshold: the weights past
-    the threshold ranked by a second scoring of the network pruned at the threshold), then repaired (readout:
+    found by analysis/one_pass.smallest_fraction; overshoot x f is pruned, then repaired (readout:
     the output layer refit on the scoring set's retained rows; sgd: repair()). While the repair
     gives the class back, f grows by search_growth and the parent is pruned and repaired again, up
     to repair_rounds rounds. record sees the parent and the final state; the weights removed per
@@ -307,11 +305,6 @@ def forget_once(net: Network, settings: ForgetSpec, layers: list[int], x_train, 
     threshold = counts_at(fraction, sizes, order)
     if reached:
         fraction = min(ceiling, settings.overshoot * fraction)
-        if settings.rescore == "at_threshold":  # the overshoot follows the class as the threshold's pruning left it
-            prune_prefix(net, parent, order, threshold)
-            again = ranked(all_scores(settings.score, net, forward_from(net, h, first), first, layers, y_rows, groups,
-                                      target, alpha=settings.ratio_alpha))
-            order = {i: backend.xp.concatenate([order[i][:threshold[i]], again[i]]) for i in layers}
     retained = slice(groups[target].stop, None)
     while True:
         rounds += 1
@@ -381,7 +374,7 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
     check_stop_images(dataset, target)
     layers = chosen_layers(settings, parent.n_layers)
     rows = scoring_rows(dataset.y_train, target, settings.samples, spec.seed,
-                        settings.target_samples if settings.rescore != "every_step" else None)  # forget_network's own
+                        settings.target_samples if settings.rescore == "never" else None)  # forget_network's own
     splits = device_splits(dataset, backend)
     first = min(layers)
     sizes = {i: int(parent.masks[i].size) for i in layers}
