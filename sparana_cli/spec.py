@@ -214,7 +214,7 @@ class ForgetSpec:
         300, "score on this many training images of each other class (seeded; the class itself: all); null: all",
         bounds="[1, inf)")
     target_samples: int | None = setting(
-        1000, "rescore never: score on this many training images of the class (seeded); null: all", bounds="[1, inf)")
+        300, "rescore never: score on this many training images of the class (seeded); null: all", bounds="[1, inf)")
     repair: Literal["readout", "sgd", "none"] = setting(
         "readout", "after pruning, mend the other classes: readout (refit the output layer in closed form on "
                    "retained images), sgd (repair_steps fine-tuning steps, the earlier default), none")

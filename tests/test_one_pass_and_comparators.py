@@ -119,3 +119,13 @@ def test_salun_trains_only_the_salient_weights_and_labels_the_class_as_others():
         moved = np.flatnonzero((tuned.weights[i] != net.weights[i]).ravel())
         assert set(moved.tolist()) <= set(idx.tolist()) and len(moved) > 0
         np.testing.assert_array_equal(tuned.biases[i], net.biases[i])
+
+
+def test_scoring_rows_take_target_samples_of_the_class_and_samples_of_each_other():
+    from sparana_cli.phases.forget import scoring_rows
+
+    y = np.repeat(np.arange(3), [20, 12, 4])
+    rows = scoring_rows(y, 1, 3, seed=0, target_samples=5)
+    assert np.bincount(y[rows]).tolist() == [3, 5, 3] and (y[rows[:5]] == 1).all()  # the class first
+    assert np.bincount(y[scoring_rows(y, 1, 3, seed=0)]).tolist() == [3, 12, 3]  # None: all of the class
+    assert np.bincount(y[scoring_rows(y, 1, 3, seed=0, target_samples=50)]).tolist() == [3, 12, 3]

@@ -51,7 +51,7 @@ Examples:
               help="--rescore never: bisection steps between the last fraction that missed and the first that met "
                    "--target [default: 3].")
 @click.option("--target-samples", type=int, default=None, metavar="N",
-              help="--rescore never: score on N seeded training images of the class [default: 1000; the spec's "
+              help="--rescore never: score on N seeded training images of the class [default: 300; the spec's "
                    "null: all].")
 @click.option("--repair", type=click.Choice(["readout", "sgd", "none"]), default=None,
               help="After pruning, mend the other classes: readout (refit the output layer by least squares on "

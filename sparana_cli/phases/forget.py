@@ -123,7 +123,7 @@ def scoring_rows(y: np.ndarray, target: int, samples: int | None, seed: int, tar
         rows = np.flatnonzero(y == c)
         limit = target_samples if c == target else samples
         if limit is not None and limit < len(rows):
-            rows = np.sort(rng.choice(rows, samples, replace=False))
+            rows = np.sort(rng.choice(rows, limit, replace=False))
         picked.append(rows)
     rows = np.concatenate(picked)
     order, _ = group_rows(y[rows], target)
