@@ -15,10 +15,9 @@ import time
 
 import numpy as np
 
-from sparana_cli.analysis.pruning import remove_count
-from sparana_cli.analysis.scores import magnitude, random_scores
 from sparana_cli.analysis.one_pass import readout_refit
 from sparana_cli.analysis.projection import PROJECTION_ALPHAS, layer_bases, projected
+from sparana_cli.analysis.pruning import remove_count
 from sparana_cli.analysis.retained_tuning import (
     FINETUNE_LR_SCALES,
     FINETUNE_STEPS,
@@ -29,6 +28,7 @@ from sparana_cli.analysis.retained_tuning import (
     salient_weights,
     tuned_copies,
 )
+from sparana_cli.analysis.scores import magnitude, random_scores
 from sparana_cli.analysis.ssd import choice_key, ssd, tuned_ssd
 from sparana_cli.engine.backend import Backend, to_host
 from sparana_cli.engine.metrics import predicted_classes
