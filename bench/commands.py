@@ -77,9 +77,9 @@ def command_rows(label: str, config: Path, *, classes: list[int], repeats: int, 
 def whole_command_rows(*, quick: bool = False, repeats: int = 3) -> list[dict]:
     if quick:
         return command_rows("embedded MNIST sample (quick)", CONFIGS / "mnist.yaml", classes=[0], repeats=1,
-                            overrides=QUICK_OVERRIDES, target=">= 20")
+                            overrides=QUICK_OVERRIDES, target=">= 5")
     rows = command_rows("embedded MNIST sample", CONFIGS / "mnist.yaml", classes=list(range(10)), repeats=repeats,
-                        overrides=[], target=">= 20")
+                        overrides=[], target=">= 5")
     if FASHION_MNIST.is_dir():
         rows += command_rows("Fashion-MNIST", CONFIGS / "fashion-mnist.yaml", classes=list(range(10)), repeats=repeats,
                              overrides=[], target=">= 40")

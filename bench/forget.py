@@ -7,9 +7,11 @@ the training data without the class, exactly what `sparana forget --compare retr
 then `sparana forget`'s forgetting with each preset, one after the other, so that they share the
 machine's state; the table gives medians and the median of the per-repeat ratios. Presets:
 
-  default  the forget section's defaults (--score probe --samples 300, every layer but the output)
-  output   --score taylor_disc --samples 10 --overshoot 2 --repair-steps 0 (the earlier default: cuts the
-           read-out only, much faster)
+  default   the forget section's defaults (--score probe scored once, --repair readout)
+  stepwise  --rescore every_step --repair sgd --step-growth 1 (the default before issue 24: re-scores every
+            step, SGD repair rounds)
+  output    --score taylor_disc --samples 10 --overshoot 2 --rescore every_step --repair none (the default
+            before that: cuts the read-out only)
 
 On a machine shared with other work the absolute seconds swing; only ratios from one repeat mean
 anything. BLAS threads change the ratio too (retraining's large products gain more from a second
@@ -32,7 +34,9 @@ from sparana_cli.phases.forget_compare import retrain
 from sparana_cli.store import runs
 from sparana_cli.ui import Console, table
 
-PRESETS = {"default": {}, "output": {"score": "taylor_disc", "samples": 10, "overshoot": 2.0, "repair_steps": 0}}
+PRESETS = {"default": {}, "stepwise": {"rescore": "every_step", "repair": "sgd", "step_growth": 1.0},
+           "output": {"score": "taylor_disc", "samples": 10, "overshoot": 2.0, "rescore": "every_step",
+                      "repair": "none"}}
 
 
 class Quiet(Console):
@@ -53,7 +57,7 @@ def forget_rows(run: Path, classes: list[int], repeats: int, device: str = "auto
 
     def forgetting(target: int, options: dict) -> float:
         settings = resolve_settings(spec.forget, {"target_class": target, **options})
-        *_, seconds = forget_network(parent.copy(), settings, chosen_layers(settings, parent.n_layers), dataset.x_train,
+        _, _, _, seconds, *_ = forget_network(parent.copy(), settings, chosen_layers(settings, parent.n_layers), dataset.x_train,
                                      dataset.y_train, dataset.x_val[dataset.y_val == target], target, spec.seed,
                                      backend, lambda removed, stop_df, repaired=False: None, train_cfg=spec.train,
                                      loss=spec.model.loss)

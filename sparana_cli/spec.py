@@ -191,8 +191,17 @@ class ForgetSpec:
                                bounds="[1, inf)")
     step_fraction: float | None = setting(
         None, "fraction of each pruned layer removed per step; null (and step null): 0.0006", bounds="(0, 1]")
-    step_growth: float = setting(1.0, "multiply the step by this after every step until the target is met",
-                                 bounds="[1, inf)")
+    rescore: Literal["never", "every_step"] = setting(
+        "never", "never: score the parent once, prune the shortest prefix of each layer's ranking that meets the "
+                 "target (grown by step_growth, then bisected); every_step: re-score after every step (the earlier "
+                 "default)")
+    step_growth: float = setting(1.0, "rescore every_step: multiply the step by this after every step until the "
+                                      "target is met", bounds="[1, inf)")
+    search_growth: float = setting(2.0, "rescore never: multiply the pruned fraction by this until the target is "
+                                        "met (and once more per repair round that gives the class back)",
+                                   bounds="(1, inf)")
+    bisections: int = setting(3, "rescore never: bisection steps between the last fraction that missed the target "
+                                 "and the first that met it", bounds="[0, inf)")
     target: float = setting(0.01, "stop once accuracy on the class's validation images is at most this",
                             bounds="[0, 1]")
     max_fraction: float = setting(0.05, "never remove more than this fraction of the pruned layers", bounds="(0, 1]")
@@ -204,8 +213,13 @@ class ForgetSpec:
     samples: int | None = setting(
         300, "score on this many training images of each other class (seeded; the class itself: all); null: all",
         bounds="[1, inf)")
+    target_samples: int | None = setting(
+        300, "rescore never: score on this many training images of the class (seeded); null: all", bounds="[1, inf)")
+    repair: Literal["readout", "sgd", "none"] = setting(
+        "readout", "after pruning, mend the other classes: readout (refit the output layer in closed form on "
+                   "retained images), sgd (repair_steps fine-tuning steps, the earlier default), none")
     repair_steps: int = setting(100, "after pruning, fine-tune this many steps of 100 retained training images "
-                                     "(never the class; masks held) to mend the other classes; 0: none",
+                                     "(never the class; masks held) to mend the other classes (repair sgd); 0: none",
                                 bounds="[0, inf)")
     repair_rounds: int = setting(8, "prune and repair again, up to this many rounds in all, while the repair gives "
                                     "the class back (Df on its validation images above target)", bounds="[1, inf)")
@@ -220,8 +234,10 @@ class ForgetSpec:
     relearn_others: int = setting(900, "few-shot relearning: training images of the other classes", bounds="[0, inf)")
     relearn_steps: int = setting(100, "few-shot relearning: fine-tuning steps of 100 images (Adam as in train)",
                                  bounds="[1, inf)")
-    compare: list[Literal["retrain", "random", "magnitude", "ssd", "ssd_fixed"]] = setting(
-        [], "comparators to run and judge beside the forgetting (retrain, random, magnitude, ssd, ssd_fixed)")
+    compare: list[Literal["retrain", "random", "magnitude", "ssd", "ssd_fixed", "project", "salun", "finetune",
+                          "head"]] = setting(
+        [], "comparators to run and judge beside the forgetting (retrain, random, magnitude, ssd, ssd_fixed, project, "
+            "salun, finetune, head)")
     relearn_epochs: int | None = setting(
         None, "ignored: the retain-only relearn test of runs written before judging existed (it erases a class "
               "from any network, so it tests nothing); kept so that their specs still load", bounds="[0, inf)")

@@ -38,11 +38,14 @@ def test_forgetting_loads_only_the_forgetting_kernel_and_inference_no_numba(tmp_
     run = trained_tiny_run(tmp_path)
     runs_dir = tmp_path / "runs"
     quiet = ["--evaluate", "none", "--repair-steps", 0]
-    forget = kernels_loaded("forget", "--class", 3, "--run", run, *quiet, "--runs-dir", runs_dir, "--json")
+    stepwise = ["--rescore", "every_step", "--repair", "sgd"]  # the earlier default: the fused kernel every step
+    forget = kernels_loaded("forget", "--class", 3, "--run", run, *quiet, *stepwise, "--runs-dir", runs_dir, "--json")
     assert forget["kernels"] == {"_taylor_margin": 1}  # one kernel, one signature
-    repaired = kernels_loaded("forget", "--class", 3, "--run", run, "--evaluate", "none", "--runs-dir", runs_dir, "--json")
+    repaired = kernels_loaded("forget", "--class", 3, "--run", run, "--evaluate", "none", *stepwise,
+                              "--runs-dir", runs_dir, "--json")
     assert repaired["kernels"]["_taylor_margin"] == 1 and set(repaired["kernels"].values()) == {1}  # + a training step's
     for args in (["evaluate", run], ["prune", "--run", run, "--sparsity", 0.5],
-                 ["forget", "--class", 3, "--run", run, "--score", "diff", *quiet]):
+                 ["forget", "--class", 3, "--run", run, "--evaluate", "none"],  # the default scores once, in NumPy
+                 ["forget", "--class", 3, "--run", run, "--score", "diff", *quiet, *stepwise]):
         report = kernels_loaded(*args, "--runs-dir", runs_dir, "--json")
         assert not report["numba"], args

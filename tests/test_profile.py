@@ -66,15 +66,22 @@ def test_profile_flag_prints_the_breakdown_of_a_command(tmp_path):
 def test_environment_variable_profiles_a_forget_process_with_numba_and_run_writing(tmp_path):
     run = trained_tiny_run(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SPARANA_PROFILE": "1"}
-    result = subprocess.run([sys.executable, "-m", "sparana_cli", "forget", "--class", "3", "--run", str(run),
-                             "--evaluate", "none", "--runs-dir", str(tmp_path / "runs")],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    sections, wall = breakdown(result.stderr)
+    def profiled(*options):
+        result = subprocess.run([sys.executable, "-m", "sparana_cli", "forget", "--class", "3", "--run", str(run),
+                                 "--evaluate", "none", *options, "--runs-dir", str(tmp_path / "runs")],
+                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return breakdown(result.stderr)
+
+    sections, wall = profiled("--rescore", "every_step", "--repair", "sgd")  # the earlier default runs a Numba kernel
     for name in ("process start (interpreter, before the CLI)", "imports", "numba: import",
                  "numba: start-up, kernel typing and cache load (or compile)", "data load", "model load",
                  "forgetting: scoring and choosing weights", "run writing (files of the run folder)"):
         assert sections.get(name, 0) > 0, name
+    assert abs(sum(sections.values()) - wall) < 0.01 * wall + 0.005
+    sections, wall = profiled()  # the default: scored once in NumPy, no Numba at all
+    assert sections.get("data load", 0) > 0 and sections.get("model load", 0) > 0
+    assert not any(name.startswith("numba") for name in sections), sections
     assert abs(sum(sections.values()) - wall) < 0.01 * wall + 0.005
 
 

@@ -290,6 +290,19 @@ def output_margin(acts: list, groups: dict, target: int) -> float:
     return float(out[t_rows, target].mean() - out[t_rows.stop:, target].mean())
 
 
+def taylor_gains(score: str, net: Network, acts: list, first: int, layers, groups: dict, target: int) -> dict:
+    """{layer: d(gain)/d(layer output) per row}: the gain term of a taylor-family score, W * (a^T gain) per layer."""
+    if score in PROBE_SCORES:
+        probe, margin = probe_deltas(net, acts, first, layers, groups, target, net.n_layers - 1)
+        gains = {i: probe[i] / max(abs(margin), 1e-12) for i in layers}
+        if score == "taylor_probe":  # both margins on one scale: each term is the relative first-order drop of its margin
+            out = target_deltas(net, acts, first, layers, groups, target, disc=True)
+            out_margin = max(abs(output_margin(acts, groups, target)), 1e-12)
+            gains = {i: out[i] / out_margin + gains[i] for i in layers}
+        return gains
+    return target_deltas(net, acts, first, layers, groups, target, disc=score == "taylor_disc")
+
+
 def select_taylor(score: str, net: Network, acts: list, first: int, layers, y, groups: dict, target: int,
                   counts: dict) -> dict:
     """The (at most) counts[i] live weights of each layer with the highest positive taylor / taylor_disc scores.
@@ -298,16 +311,7 @@ def select_taylor(score: str, net: Network, acts: list, first: int, layers, y, g
     index, only positive scores). The gain term is one product per layer; the protection term and
     the score come from one fused kernel, which never holds the other classes' gradients.
     """
-    if score in PROBE_SCORES:
-        probe, margin = probe_deltas(net, acts, first, layers, groups, target, net.n_layers - 1)
-        if score == "probe":
-            gains = {i: probe[i] / max(abs(margin), 1e-12) for i in layers}
-        else:  # both margins on one scale: each term is the relative first-order drop of its margin
-            out = target_deltas(net, acts, first, layers, groups, target, disc=True)
-            out_margin = output_margin(acts, groups, target)
-            gains = {i: out[i] / max(abs(out_margin), 1e-12) + probe[i] / max(abs(margin), 1e-12) for i in layers}
-    else:
-        gains = target_deltas(net, acts, first, layers, groups, target, disc=score == "taylor_disc")
+    gains = taylor_gains(score, net, acts, first, layers, groups, target)
     r0 = groups[target].stop  # the protection looks at the other classes' rows only: rows r0.. (grouped by class)
     starts = [groups[c].start - r0 for c in groups if c != target] + [acts[0].shape[0] - r0]
     own = own_deltas(net, [x[r0:] for x in acts], first, layers, y[r0:])

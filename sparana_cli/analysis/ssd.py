@@ -12,8 +12,11 @@ from sparana_cli.engine.backend import array_module
 from sparana_cli.engine.network import Network, Workspace, backward, forward_train
 
 
-def importance(net: Network, x, y, *, batch: int, loss: str) -> list:
-    """Mean over minibatches (rows in order, `batch` at a time) of each squared loss gradient: [w0, b0, w1, b1, ...]."""
+def importance(net: Network, x, y, *, batch: int, loss: str, square: bool = True) -> list:
+    """Mean over minibatches (rows in order, `batch` at a time) of each squared loss gradient: [w0, b0, w1, b1, ...].
+
+    square=False: the mean gradient itself (SalUn's saliency is its magnitude).
+    """
     xp = net.xp
     ws = Workspace(net, min(batch, x.shape[0]))
     sums = [xp.zeros(p.shape, dtype=xp.float64) for pair in zip(net.weights, net.biases) for p in pair]
@@ -24,7 +27,7 @@ def importance(net: Network, x, y, *, batch: int, loss: str) -> list:
         forward_train(net, ws, n)
         backward(net, ws, n, y[start:start + n], loss=loss)
         for total, g in zip(sums, (g for pair in zip(ws.grad_w, ws.grad_b) for g in pair)):
-            total += g.astype(xp.float64) ** 2
+            total += g.astype(xp.float64) ** 2 if square else g
         batches += 1
     return [(s / max(batches, 1)).astype(net.dtype) for s in sums]
 
@@ -57,6 +60,12 @@ def ssd(net: Network, x_forget, y_forget, x_full, y_full, *, alpha: float, lam: 
     return dampened(net, forget, full, alpha=alpha, lam=lam)
 
 
+def choice_key(df: float, dr: float, dr_parent: float, dr_tolerance: float = 0.01) -> tuple:
+    """Sort key of a setting tried on validation (lowest wins): Dr within dr_tolerance of the parent's first, then the
+    lowest Df (then the higher Dr); a setting that loses more Dr ranks after, by the higher Dr."""
+    return (0, df, -dr) if dr >= dr_parent - dr_tolerance else (1, -dr, df)
+
+
 TUNING_ALPHAS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 TUNING_LAMBDAS = (0.1, 1.0, 10.0)
 
@@ -77,7 +86,7 @@ def tuned_ssd(net: Network, x_forget, y_forget, x_full, y_full, score, *, batch:
         for lam in lambdas:
             candidate, changed = dampened(net, forget, full, alpha=alpha, lam=lam)
             df, dr = score(candidate)
-            key = (0, df, -dr) if dr >= dr_parent - dr_tolerance else (1, -dr, df)
+            key = choice_key(df, dr, dr_parent, dr_tolerance)
             if best is None or key < best[0]:
                 best = (key, candidate, changed, alpha, lam)
     return best[1:]

@@ -28,9 +28,9 @@ def _comparators(ctx, param, value):
 
 
 @click.command(epilog=examples(
-    "sparana forget --class 7",
-    "sparana forget --class 3 --compare retrain,ssd --evaluate full",
-    "sparana forget --run runs/mnist-20261121-153012 --class 3 --evaluate none", page="forgetting.md"))
+    "sparana forget --class 7 --evaluate none",
+    "sparana forget --class 3 --compare retrain,project,head",
+    "sparana forget --class 3 --rescore every_step --repair sgd", page="forgetting.md"))
 @click.option("--class", "target_class", type=int, default=None, metavar="K",
               help="The class to forget [spec forget.target_class].")
 @click.option("--run", "run", metavar="DIR", default=None,
@@ -40,12 +40,29 @@ def _comparators(ctx, param, value):
 @click.option("--layers", callback=_layer_list, default=None, metavar="I,J",
               help="Weight matrices to prune, 0-based [default: all but the output for the probe scores; the "
                    "hidden-to-hidden ones for the others].")
+@click.option("--rescore", type=click.Choice(["never", "every_step"]), default=None,
+              help="never: score the parent once and prune the shortest prefix of each layer's ranking that meets "
+                   "--target; every_step: re-score after every step (the earlier default) [default: never].")
+@click.option("--search-growth", type=float, default=None, metavar="G",
+              help="--rescore never: grow the pruned fraction by G until --target is met, then bisect [default: 2].")
+@click.option("--bisections", type=int, default=None, metavar="N",
+              help="--rescore never: bisection steps between the last fraction that missed and the first that met "
+                   "--target [default: 3].")
+@click.option("--target-samples", type=int, default=None, metavar="N",
+              help="--rescore never: score on N seeded training images of the class [default: 300; the spec's "
+                   "null: all].")
+@click.option("--repair", type=click.Choice(["readout", "sgd", "none"]), default=None,
+              help="After pruning, mend the other classes: readout (refit the output layer by least squares on "
+                   "retained images, the class's output aimed at each image's lowest), sgd (--repair-steps of "
+                   "fine-tuning, the earlier default), none [default: readout].")
 @click.option("--step", type=int, default=None, metavar="N",
-              help="Weights removed from each pruned layer per step (re-scoring after each); instead of --step-fraction.")
+              help="Weights removed from each pruned layer per step (--rescore every_step; with never: the first "
+                   "count tried, as a fraction of the smallest pruned layer); instead of --step-fraction.")
 @click.option("--step-fraction", type=float, default=None, metavar="F",
-              help="Fraction of each pruned layer removed per step [default: 0.0006].")
+              help="Fraction of each pruned layer removed per step (--rescore never: the first fraction tried) "
+                   "[default: 0.0006].")
 @click.option("--step-growth", type=float, default=None, metavar="G",
-              help="Multiply the step by G after every step until the target is met [default: 1].")
+              help="--rescore every_step: multiply the step by G after every step until the target is met [default: 1].")
 @click.option("--target", type=float, default=None, metavar="A",
               help="Stop rule: accuracy on the class's validation images at most A [default: 0.01].")
 @click.option("--max-fraction", type=float, default=None, metavar="F",
@@ -58,7 +75,7 @@ def _comparators(ctx, param, value):
               help="Score on N seeded training images of each other class; the class itself always uses all of "
                    "its own [default: 300; the spec's null: all].")
 @click.option("--repair-steps", type=int, default=None, metavar="S",
-              help="After pruning, fine-tune S steps of 100 retained training images (never the class; masks held) "
+              help="--repair sgd: fine-tune S steps of 100 retained training images (never the class; masks held) "
                    "to mend the other classes; 0: none [default: 100].")
 @click.option("--repair-rounds", type=int, default=None, metavar="R",
               help="While the repair gives the class back (Df on its validation images above --target), prune and "
@@ -91,11 +108,13 @@ def _comparators(ctx, param, value):
 def forget(run, device, root, console, **options):
     """Make a trained run forget one class by pruning the weights that serve it; write a child run.
 
-    Each step re-scores the current network and removes the highest-scored weights of each pruned
-    layer until the class's validation images are no longer recognised, then goes on to --overshoot
-    times as many; a short fine-tune on retained images (--repair-steps) mends the other classes,
-    and the result is judged beside the untouched parent (--evaluate, see README). Options override
-    the parent spec's `forget:` section, which overrides the defaults.
+    By default the parent is scored once and each pruned layer's highest-scored weights go, the
+    pruned fraction growing (then bisected) until the class's validation images are no longer
+    recognised; then --overshoot times as many go, and the output layer is refit in closed form on
+    retained images (--repair readout) to mend the other classes. --rescore every_step --repair sgd
+    is the earlier, slower default. The result is judged beside the untouched parent (--evaluate)
+    and every comparator asked for (--compare). Options override the parent spec's `forget:`
+    section, which overrides the defaults.
     For example:
 
         sparana forget --class 7 --compare

@@ -49,7 +49,11 @@ class Evaluation:
 
 def evaluate_network(net, x, labels, n_classes: int) -> Evaluation:
     """Accuracy, per-class accuracy and confusion matrix of net on (x, labels)."""
-    confusion = confusion_matrix(labels, predicted_classes(net, x), n_classes)
+    return evaluation_of(confusion_matrix(labels, predicted_classes(net, x), n_classes))
+
+
+def evaluation_of(confusion) -> Evaluation:
+    """Accuracy, per-class accuracy and the confusion matrix itself, from a confusion matrix."""
     total = confusion.sum()
     return Evaluation(float(np.trace(confusion) / total) if total else float("nan"),
                       per_class_accuracy(confusion), confusion)

@@ -76,6 +76,11 @@ class Network:
         return Network([w.copy() for w in self.weights], [b.copy() for b in self.biases],
                        [m.copy() for m in self.masks], output=self.output)
 
+    def load_state(self, other: Network) -> None:
+        """Copy other's weights, biases and masks into this network's arrays (same shapes), in place."""
+        for mine, theirs in zip(self.weights + self.biases + self.masks, other.weights + other.biases + other.masks):
+            mine[...] = theirs
+
     def to(self, backend: Backend) -> Network:
         """The same network with every array on `backend`."""
         move = backend.asarray

@@ -146,13 +146,15 @@ class Trainer:
             progress.loss_sum, progress.correct = loss_sum, correct
 
 
-def train_steps(net: Network, x, y, cfg, *, loss: str, steps: int, seed: int, stream: str, on_step=None) -> None:
+def train_steps(net: Network, x, y, cfg, *, loss: str, steps: int, seed: int, stream: str, on_step=None,
+                trainable: list | None = None) -> None:
     """Take `steps` training steps on net in place, batches drawn from seeded reshuffles of the rows of (x, y).
 
     For short fine-tunes counted in steps rather than epochs (a reshuffle whenever fewer than a
     batch of rows is left); masked weights stay zero. on_step(step) is called after each step.
+    trainable: as Trainer's (only those weights move; every bias keeps its value).
     """
-    trainer = Trainer(net, cfg, loss=loss, seed=seed)
+    trainer = Trainer(net, cfg, loss=loss, seed=seed, trainable=trainable)
     n, batch = x.shape[0], min(cfg.batch_size, x.shape[0])
     rng = generator(seed, stream)
     order, position = None, n

@@ -35,10 +35,19 @@ from sparana_cli.analysis.forgetting import (
     select_removals,
 )
 from sparana_cli.analysis.judging import JudgeSettings, judge_rows
+from sparana_cli.analysis.one_pass import (
+    all_scores,
+    counts_at,
+    pinned_targets,
+    prune_prefix,
+    ranked,
+    readout_refit,
+    smallest_fraction,
+)
 from sparana_cli.analysis.pruning import chosen_matrices
 from sparana_cli.engine.backend import to_host
 from sparana_cli.engine.losses import activate_output
-from sparana_cli.engine.metrics import confusion_matrix, evaluate_network, per_class_accuracy
+from sparana_cli.engine.metrics import confusion_matrix, evaluation_of, per_class_accuracy
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.training import train_steps
 from sparana_cli.errors import UserError
@@ -105,14 +114,16 @@ def check_class(target: int, dataset) -> int:
     return target
 
 
-def scoring_rows(y: np.ndarray, target: int, samples: int | None, seed: int) -> np.ndarray:
-    """Indices of the scoring set: every training image of the target first, then up to `samples` of each other class (seeded)."""
+def scoring_rows(y: np.ndarray, target: int, samples: int | None, seed: int, target_samples: int | None = None) -> np.ndarray:
+    """Indices of the scoring set: the target's training images first (up to `target_samples`, seeded; None: all),
+    then up to `samples` of each other class (seeded)."""
     rng = generator(seed, "forget-samples")
     picked = []
     for c in np.unique(y):
         rows = np.flatnonzero(y == c)
-        if c != target and samples is not None and samples < len(rows):
-            rows = np.sort(rng.choice(rows, samples, replace=False))
+        limit = target_samples if c == target else samples
+        if limit is not None and limit < len(rows):
+            rows = np.sort(rng.choice(rows, limit, replace=False))
         picked.append(rows)
     rows = np.concatenate(picked)
     order, _ = group_rows(y[rows], target)
@@ -205,9 +216,9 @@ def forget_steps(net: Network, settings: ForgetSpec, layers: list[int], h, y, gr
 
 
 def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_train, y_train, x_stop, target: int,
-                   seed: int, backend, record, *, train_cfg, loss: str) -> tuple[dict, bool, str, float, int]:
-    """Forget `target` in net (in place) from the host training split; forget_steps's result, the seconds it all took
-    and the rounds of pruning it took.
+                   seed: int, backend, record, *, train_cfg, loss: str) -> tuple[dict, bool, str, float, int, dict | None]:
+    """Forget `target` in net (in place) from the host training split; forget_steps's result, the seconds it all took,
+    the rounds of pruning it took and (rescore never) the weights removed per layer when the target was first met.
 
     x_stop: the held-out host images of the target the stop rule watches (the validation split's).
     After pruning, `repair_steps` fine-tuning steps on retained training images (train_cfg's
@@ -221,6 +232,9 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
     images, their input to the first pruned layer, every step and repair (record's own time
     included: subtract it).
     """
+    if settings.rescore == "never":
+        return forget_once(net, settings, layers, x_train, y_train, x_stop, target, seed, backend, record,
+                           train_cfg=train_cfg, loss=loss)
     _ = backend.sparse  # import the sparse module (a fifth of a second, once) before the clock starts
     backend.synchronize()
     started = time.perf_counter()
@@ -237,7 +251,7 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
         removed, reached, stop = forget_steps(net, settings, layers, h, y_rows, groups, target, first, h_stop,
                                               step_record, already=removed)
         rounds += 1
-        if not settings.repair_steps:
+        if settings.repair != "sgd" or not settings.repair_steps:
             break
         repair(net, x_train, y_train, target, settings.repair_steps, train_cfg=train_cfg, loss=loss, seed=seed,
                backend=backend, round_index=rounds - 1)
@@ -247,7 +261,70 @@ def forget_network(net: Network, settings: ForgetSpec, layers: list[int], x_trai
             record(dict(removed), lambda value=stop_df: value, repaired=True)
             break
     backend.synchronize()
-    return removed, reached, stop, time.perf_counter() - started, rounds
+    return removed, reached, stop, time.perf_counter() - started, rounds, None
+
+
+def forget_once(net: Network, settings: ForgetSpec, layers: list[int], x_train, y_train, x_stop, target: int, seed: int,
+                backend, record, *, train_cfg, loss: str) -> tuple[dict, bool, str, float, int, dict]:
+    """forget_network with --rescore never: score the parent once, prune the shortest prefix that forgets, repair.
+
+    The fraction f of every pruned layer that first brings the stop rule's images to the target is
+    found by analysis/one_pass.smallest_fraction; overshoot x f is pruned, then repaired (readout:
+    the output layer refit on the scoring set's retained rows; sgd: repair()). While the repair
+    gives the class back, f grows by search_growth and the parent is pruned and repaired again, up
+    to repair_rounds rounds. record sees the parent and the final state; the weights removed per
+    layer at the smallest fraction that met the target are returned last.
+    """
+    backend.synchronize()
+    started = time.perf_counter()
+    parent = net.copy()
+    rows = scoring_rows(y_train, target, settings.samples, seed, settings.target_samples)
+    first = min(layers)
+    _, groups = group_rows(y_train[rows], target)
+    y_rows = backend.asarray(y_train[rows])
+    h = layer_input(parent, backend.asarray(x_train[rows], net.dtype), first)
+    acts = forward_from(parent, h, first)
+    order = ranked(all_scores(settings.score, parent, acts, first, layers, y_rows, groups, target,
+                              alpha=settings.ratio_alpha))
+    h_stop = layer_input(parent, backend.asarray(x_stop, net.dtype), first)
+    sizes = {i: int(net.masks[i].size) for i in layers}
+    ceiling = settings.max_fraction
+    start = settings.step_fraction if settings.step_fraction is not None else DEFAULT_STEP_FRACTION
+    if settings.step is not None:
+        start = settings.step / min(sizes.values())
+    record({}, lambda value=class_accuracy(parent, h_stop, first, target): value)
+
+    def df_at(fraction: float) -> float:
+        prune_prefix(net, parent, order, counts_at(fraction, sizes, order))
+        return class_accuracy(net, h_stop, first, target)
+
+    found, tried = smallest_fraction(lambda f: df_at(f) <= settings.target, min(start, ceiling),
+                                     settings.search_growth, ceiling, settings.bisections)
+    reached = found is not None
+    fraction, rounds, stop = (found if reached else tried), 0, "target" if reached else "max_fraction"
+    threshold = counts_at(fraction, sizes, order)
+    if reached:
+        fraction = min(ceiling, settings.overshoot * fraction)
+    retained = slice(groups[target].stop, None)
+    while True:
+        rounds += 1
+        counts = counts_at(fraction, sizes, order)
+        net.load_state(parent)  # every round starts from the parent: an SGD repair moves every layer
+        prune_prefix(net, parent, order, counts)
+        if settings.repair == "readout":
+            readout_refit(net, forward_from(net, h[retained], first)[-2], pinned_targets(acts[-1][retained], target))
+        elif settings.repair == "sgd" and settings.repair_steps:
+            repair(net, x_train, y_train, target, settings.repair_steps, train_cfg=train_cfg, loss=loss, seed=seed,
+                   backend=backend, round_index=rounds - 1)
+        repaired = settings.repair == "sgd" and settings.repair_steps > 0
+        stop_in = layer_input(net, backend.asarray(x_stop, net.dtype), first) if repaired else h_stop
+        stop_df = class_accuracy(net, stop_in, first, target)
+        if stop_df <= settings.target or rounds >= settings.repair_rounds or fraction >= ceiling or not reached:
+            break
+        fraction = min(ceiling, fraction * settings.search_growth)
+    record(counts, lambda value=stop_df: value, repaired=repaired)  # record's own time is subtracted by the caller
+    backend.synchronize()
+    return counts, reached, stop, time.perf_counter() - started, rounds, threshold
 
 
 REPAIR_BATCH = 100
@@ -267,6 +344,19 @@ def repair(net: Network, x_train, y_train, target: int, steps: int, *, train_cfg
                 steps=steps, seed=seed, stream="repair" + suffix)
 
 
+def stored_test_confusion(run_dir: Path, attrs: dict, dataset) -> np.ndarray | None:
+    """The test confusion matrix the run's metrics.h5 holds for its own network, when it was measured on the data read
+    now (same checksum); else None."""
+    if attrs.get("dataset_checksum") != dataset.checksum:
+        return None
+    arrays, _ = runs.read_metrics(run_dir)
+    confusion = arrays.get("test", {}).get("confusion")
+    n = dataset.n_classes
+    if confusion is None or confusion.shape != (n, n) or int(confusion.sum()) != len(dataset.y_test):
+        return None
+    return np.asarray(confusion)
+
+
 def check_stop_images(dataset, target: int) -> None:
     """The stop rule watches the validation images of the class: refuse a split that has none."""
     if not (dataset.y_val == target).any():
@@ -278,12 +368,13 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
     """Make the run's network forget a class as the settings say, judge it, write a child run; return the summary."""
     started = time.perf_counter()
     run_dir = Path(run_dir).resolve()
-    spec, parent, _, dataset, backend = load_run_with_data(run_dir, console, device)
+    spec, parent, parent_attrs, dataset, backend = load_run_with_data(run_dir, console, device)
     settings = resolve_settings(spec.forget, options)
     target = check_class(settings.target_class, dataset)
     check_stop_images(dataset, target)
     layers = chosen_layers(settings, parent.n_layers)
-    rows = scoring_rows(dataset.y_train, target, settings.samples, spec.seed)  # (forget_network picks the same)
+    rows = scoring_rows(dataset.y_train, target, settings.samples, spec.seed,
+                        settings.target_samples if settings.rescore == "never" else None)  # forget_network's own
     splits = device_splits(dataset, backend)
     first = min(layers)
     sizes = {i: int(parent.masks[i].size) for i in layers}
@@ -299,19 +390,30 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
     net = parent.copy()
     history: list[dict] = []
     spent = [0.0]  # seconds in record(): bookkeeping, not forgetting
+    last_confusion = [None]
+
+    on_target = y_test_host == target
+    stored = stored_test_confusion(run_dir, parent_attrs, dataset)
 
     def record(removed: dict, stop_accuracy, repaired: bool = False) -> None:
         t0 = time.perf_counter()
         val_df = stop_accuracy()
         inputs = layer_input(net, x_test_rows, first) if repaired else test_in
-        out = activate_output(forward_from(net, inputs, first)[-1], net.output)
-        per_class = per_class_accuracy(confusion_matrix(y_test, out.argmax(axis=1), dataset.n_classes))
-        right = to_host(out.argmax(axis=1)) == y_test_host
-        on_target = y_test_host == target
+        if not history and stored is not None:  # the parent's: its run measured it; only the class's outputs are new
+            confusion = stored
+            target_out = forward_from(net, inputs[backend.asarray(on_target)], first)[-1]
+        else:
+            out = forward_from(net, inputs, first)[-1]
+            confusion = confusion_matrix(y_test, out.argmax(axis=1), dataset.n_classes)
+            target_out = out[backend.asarray(on_target)]
+        last_confusion[0] = confusion
+        per_class = per_class_accuracy(confusion)
+        right_rest = float(np.trace(confusion) - confusion[target, target])
         snapshot = {"removed": [removed.get(i, 0) for i in range(net.n_layers)],
-                    "weights_removed": sum(removed.values()), "df_acc": float(right[on_target].mean()),
-                    "dr_acc": float(right[~on_target].mean()), "val_df": val_df, "per_class_accuracy": per_class,
-                    "target_outputs": to_host(out[backend.asarray(on_target)].mean(axis=0))}
+                    "weights_removed": sum(removed.values()), "df_acc": float(per_class[target]),
+                    "dr_acc": right_rest / float(confusion.sum() - confusion[target].sum()), "val_df": val_df,
+                    "per_class_accuracy": per_class,
+                    "target_outputs": to_host(activate_output(target_out, net.output).mean(axis=0))}
         history.append(snapshot)
         console.say(f"step {len(history) - 1:3d}: removed {snapshot['weights_removed']:6d} "
                     f"({100 * snapshot['weights_removed'] / sum(sizes.values()):.3f}%)  val Df {percent(val_df)}  "
@@ -319,7 +421,7 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
         backend.synchronize()
         spent[0] += time.perf_counter() - t0
 
-    removed, reached, stop, seconds, rounds = forget_network(net, settings, layers, dataset.x_train, dataset.y_train,
+    removed, reached, stop, seconds, rounds, threshold = forget_network(net, settings, layers, dataset.x_train, dataset.y_train,
                                                      dataset.x_val[dataset.y_val == target], target, spec.seed, backend,
                                                      record, train_cfg=spec.train, loss=spec.model.loss)
     seconds -= spent[0]
@@ -330,7 +432,7 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
         console.warn(f"warning: after {rounds} round{'s' * (rounds > 1)} of pruning and repair, Df on the class's "
                      f"validation images is {percent(history[-1]['val_df'])}, above {percent(settings.target)}: "
                      "the repair gives part of the class back (more --repair-rounds, or fewer --repair-steps)")
-    test = evaluate_network(net, x_test, y_test, dataset.n_classes)
+    test = evaluation_of(last_confusion[0])  # record's last state is the final network
     before, after = history[0], history[-1]
     removed_fraction = sum(removed.values()) / sum(sizes.values())
     method = f"forget ({settings.score})"
@@ -367,6 +469,7 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
                         "dr_before": before["dr_acc"], "target_class": target, "score": settings.score,
                         "method": method, "layers": layers, "removed_fraction": removed_fraction, "reached": reached,
                         "stop": stop, "rounds": rounds, "seconds": seconds, "scoring_images": len(rows),
+                        **({"threshold_removed": [threshold.get(i, 0) for i in range(net.n_layers)]} if threshold else {}),
                         "evaluate": settings.evaluate}
         groups_out = {"forget": arrays, "test": {"per_class_accuracy": test.per_class, "confusion": test.confusion},
                       **({"forget/judge": judge_arrays(table_rows)} if table_rows else {})}
@@ -374,10 +477,11 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
                            {"forget": forget_attrs, "test": {"accuracy": test.accuracy}})
         if table_rows:
             write_text_atomic(run.tmp / COMPARE_FILE, judge_csv(table_rows))
-        from sparana_cli.plots import forget_figure, save_figures
+        if table_rows:  # with --evaluate none alone the figure is left to `sparana plot` (matplotlib costs a second)
+            from sparana_cli.plots import forget_figure, save_figures
 
-        marks = judge_arrays(table_rows[1:]) if settings.compare else None  # this forgetting first, then each comparator
-        save_figures({PLOT_FILE: forget_figure(arrays, target, compare=marks)}, run.tmp)
+            marks = judge_arrays(table_rows[1:]) if settings.compare else None  # this forgetting, then each comparator
+            save_figures({PLOT_FILE: forget_figure(arrays, target, compare=marks)}, run.tmp)
     child = next((r for r in table_rows if r["method"] == method), {})
     return {
         "run": str(run.path),
@@ -398,6 +502,7 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
         "reached": reached,
         "stop": stop,
         "rounds": rounds,
+        "threshold_removed": [threshold.get(i, 0) for i in range(net.n_layers)] if threshold else None,
         "scoring_images": len(rows),
         "seconds": seconds,
         "seconds_total": time.perf_counter() - started,

@@ -1,0 +1,131 @@
+"""One-pass forgetting and the literature comparators on tiny networks where the answer is known."""
+
+import numpy as np
+import pytest
+
+from sparana_cli.analysis.forgetting import forward_from, group_rows, select_removals
+from sparana_cli.analysis.one_pass import (
+    all_scores,
+    counts_at,
+    pinned_targets,
+    prune_prefix,
+    ranked,
+    readout_refit,
+    smallest_fraction,
+)
+from sparana_cli.analysis.projection import layer_bases, projected
+from sparana_cli.analysis.retained_tuning import random_other_labels, salient_weights, tuned_copies
+from sparana_cli.engine.network import Network
+from sparana_cli.spec import TrainSpec
+from tests.test_forgetting import TARGET, small
+
+
+def grouped(net, x, y):
+    order, groups = group_rows(y, TARGET)
+    return forward_from(net, x[order], 0), y[order], groups
+
+
+@pytest.mark.parametrize("score", ["probe", "taylor_disc", "taylor", "diff"])
+def test_scoring_once_ranks_as_the_stepwise_selection_chooses(score):
+    """The top of all_scores' ranking is what select_removals (the fused kernel, or MAAV's) removes in one step."""
+    net, x, y = small()
+    layers = [0, 1, 2] if score in ("probe", "taylor_disc", "taylor") else [1, 2]
+    acts, y_sorted, groups = grouped(net, x, y)
+    order = ranked(all_scores(score, net, acts, 0, layers, y_sorted, groups, TARGET))
+    counts = {i: 3 for i in layers}
+    picks = select_removals(score, net, acts, 0, layers, y_sorted, groups, TARGET, counts)
+    for i in layers:
+        k = min(3, len(order[i]))
+        assert set(np.flatnonzero(picks[i].ravel())) == set(order[i][:k].tolist())
+        assert net.masks[i].ravel()[order[i]].all()
+
+
+def test_prune_prefix_removes_exactly_the_first_counts_and_restores_the_rest():
+    net, _, _ = small()
+    parent = net.copy()
+    order = {1: np.flatnonzero(parent.masks[1].ravel())[::-1]}
+    prune_prefix(net, parent, order, {1: 4})
+    gone = parent.masks[1] & ~net.masks[1]
+    assert set(np.flatnonzero(gone.ravel())) == set(order[1][:4].tolist())
+    assert np.all(net.weights[1][~net.masks[1]] == 0)
+    prune_prefix(net, parent, order, {1: 1})  # a smaller prefix gives the others back
+    assert int((parent.masks[1] & ~net.masks[1]).sum()) == 1
+    np.testing.assert_array_equal(net.weights[1][net.masks[1]], parent.weights[1][net.masks[1]])
+    assert counts_at(0.5, {1: 10}, {1: np.arange(3)}) == {1: 3}  # never more than the ranking holds
+
+
+@pytest.mark.parametrize("threshold", [0.0007, 0.01, 0.3])
+def test_smallest_fraction_finds_a_monotone_threshold_within_the_bisection(threshold):
+    calls = []
+
+    def forgets(f):
+        calls.append(f)
+        return f >= threshold
+
+    found, _ = smallest_fraction(forgets, 0.001, 2.0, 0.5, 6)
+    assert threshold <= found <= threshold * 2 ** (1 / 2 ** 5)  # six geometric bisections of a factor 2
+    assert len(calls) <= np.ceil(np.log2(max(threshold / 0.001, 1))) + 2 + 6
+    assert smallest_fraction(lambda f: False, 0.001, 2.0, 0.05, 3) == (None, 0.05)
+
+
+def test_readout_refit_solves_least_squares_and_keeps_pruned_output_weights_at_zero():
+    rng = np.random.default_rng(1)
+    net = Network.xavier([5, 6, 3], seed=1, dtype="float64")
+    h = rng.random((200, 6))
+    truth_w, truth_b = rng.normal(size=(6, 3)), rng.normal(size=3)
+    readout_refit(net, h, h @ truth_w + truth_b)
+    np.testing.assert_allclose(net.weights[1], truth_w, atol=5e-2)  # the ridge shrinks a little
+    np.testing.assert_allclose(net.biases[1], truth_b, atol=5e-2)
+    net.masks[1][2, 0] = False
+    readout_refit(net, h, h @ truth_w + truth_b)
+    assert net.weights[1][2, 0] == 0 and not np.allclose(net.weights[1][:, 0], truth_w[:, 0], atol=5e-2)
+    np.testing.assert_allclose(net.weights[1][:, 1:], truth_w[:, 1:], atol=5e-2)
+    pinned = pinned_targets(np.array([[1.0, 5.0, -2.0], [0.5, 0.0, 3.0]]), target=1)
+    np.testing.assert_array_equal(pinned[:, 1], [-2.0, 0.0])
+
+
+def test_projection_removes_a_planted_input_direction_and_keeps_the_retained_inputs():
+    """Retained inputs live in coordinates 0-2; the class's add coordinate 3, which nothing else uses: projecting
+    removes the first layer's response to coordinate 3 and leaves its response to the retained inputs."""
+    rng = np.random.default_rng(0)
+    net = Network.xavier([5, 8, 6, 3], seed=0, dtype="float64")
+    x_retain = np.zeros((300, 5))
+    x_retain[:, :3] = rng.random((300, 3))
+    x_forget = x_retain[:100].copy()
+    x_forget[:, 3] = 2 + rng.random(100)
+    out = projected(net, layer_bases(net, x_forget, x_retain), alpha=1e6)
+    planted = np.eye(5)[3]
+    assert np.abs(planted @ net.weights[0]).max() > 0.1
+    np.testing.assert_allclose(planted @ out.weights[0], 0, atol=1e-4)  # importance 1 - O(1/alpha)
+    np.testing.assert_allclose(x_retain @ out.weights[0], x_retain @ net.weights[0], atol=1e-4)
+    np.testing.assert_array_equal(out.biases[0], net.biases[0])
+    weak = projected(net, layer_bases(net, x_forget, x_retain), alpha=1.0)  # low-energy directions count less
+    assert np.abs(planted @ weak.weights[0]).max() > 1e-3
+
+
+def test_salun_trains_only_the_salient_weights_and_labels_the_class_as_others():
+    net, x, y = small(rows=60)
+    on = y == TARGET
+    chosen = salient_weights(net, x[on], y[on], 0.2, batch=16, loss="quadratic")
+    for i, idx in enumerate(chosen):
+        assert len(idx) == max(1, round(0.2 * int(net.masks[i].sum())))
+    labels = random_other_labels(y[on], TARGET, 3, seed=0)
+    assert set(labels.tolist()) <= {0, 2} and len(set(labels.tolist())) == 2
+    cfg = TrainSpec(lr=1e-2, batch_size=16)
+    (steps, tuned), = tuned_copies(net, x, y, cfg, loss="quadratic", seed=0, stream="t", checkpoints=[5],
+                                   trainable=chosen)
+    assert steps == 5
+    for i, idx in enumerate(chosen):
+        moved = np.flatnonzero((tuned.weights[i] != net.weights[i]).ravel())
+        assert set(moved.tolist()) <= set(idx.tolist()) and len(moved) > 0
+        np.testing.assert_array_equal(tuned.biases[i], net.biases[i])
+
+
+def test_scoring_rows_take_target_samples_of_the_class_and_samples_of_each_other():
+    from sparana_cli.phases.forget import scoring_rows
+
+    y = np.repeat(np.arange(3), [20, 12, 4])
+    rows = scoring_rows(y, 1, 3, seed=0, target_samples=5)
+    assert np.bincount(y[rows]).tolist() == [3, 5, 3] and (y[rows[:5]] == 1).all()  # the class first
+    assert np.bincount(y[scoring_rows(y, 1, 3, seed=0)]).tolist() == [3, 12, 3]  # None: all of the class
+    assert np.bincount(y[scoring_rows(y, 1, 3, seed=0, target_samples=50)]).tolist() == [3, 12, 3]
