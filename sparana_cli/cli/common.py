@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 from pathlib import Path
 
 import click
 
-from sparana_cli.errors import RunStopped, UserError
+from sparana_cli.errors import RunStopped, UserError, is_full_disk
 from sparana_cli.profile import PROFILE, section
 from sparana_cli.signals import end_process, interrupting, signals_received, start_command
 from sparana_cli.ui import Console
@@ -95,6 +96,12 @@ class SparanaGroup(click.Group):
         except RunStopped as err:
             click.echo(f"{err.prefix}: {err}", err=True)
             code = err.exit_code
+        except OSError as err:
+            if not is_full_disk(err):
+                raise
+            click.echo(f"error: {getattr(err, 'filename', None) or 'a file'}: no space left on the device "
+                       f"({os.strerror(err.errno)}); free some space and run the command again", err=True)
+            code = 3
         except (click.Abort, KeyboardInterrupt):
             click.echo("interrupted", err=True)
             code = 130

@@ -30,8 +30,8 @@ from sparana_cli.engine.backend import CPU, Backend, host_free_memory, to_host
 from sparana_cli.engine.footprint import refuse_if_too_big
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.sparse import csr_parts, dense_from_csr
-from sparana_cli.errors import UserError
-from sparana_cli.files import atomic_path, write_text_atomic
+from sparana_cli.errors import RunFailed, UserError
+from sparana_cli.files import atomic_path, require_space, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
 from sparana_cli.store import layout, provenance, runstate
 
@@ -96,8 +96,13 @@ def reserve_run(root: Path, name: str, now: datetime | None = None, *, phase: st
             os.rmdir(tmp)
             continue
         lock = runstate.take_lock(tmp)
-        runstate.write_status(tmp, runstate.RUNNING, **runstate.start_fields(phase))
-        provenance.start(tmp)
+        try:
+            runstate.write_status(tmp, runstate.RUNNING, **runstate.start_fields(phase))
+            provenance.start(tmp)
+        except (OSError, RunFailed) as err:  # a full disk before anything of the run is written: exit status 2
+            lock.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise UserError(f"{root}: cannot write a run folder there ({err})") from None
         return PendingRun(tmp, final, lock)
     raise UserError(f"{root}: no free run name for {name}-{stamp}")
 
@@ -197,6 +202,10 @@ def _locate_unfinished(root: Path, run: str) -> Path:
         raise UserError(f"{path}: not a run folder (expected a name <name>-<YYYYmmdd-HHMMSS>[-k].tmp)")
     if not path.name.endswith(TMP_SUFFIX):
         raise UserError(f"{path}: a finished run; a finished run is never changed (train a new one)")
+    links = sorted(p.name for p in path.iterdir() if p.is_symlink())
+    if links:  # planted: writing the run would write through it, outside the runs folder
+        raise UserError(f"{path / links[0]}: a symbolic link inside the run folder; a run's files are never written "
+                        "through a link (remove it)")
     return path
 
 
@@ -230,8 +239,13 @@ def save_model(path: Path, net: Network, attrs: dict, *, csr_layers=()) -> None:
     Layers in csr_layers are stored as /layers/<i>/csr/{data, indices, indptr} (the mask's True
     entries, row by row) instead of dense weights and mask.
     """
-    with atomic_path(path) as part, h5py.File(part, "w") as f:
+    with atomic_path(path, needs=network_bytes(net)) as part, h5py.File(part, "w") as f:
         write_network(f, net, attrs, csr_layers=csr_layers)
+
+
+def network_bytes(net: Network) -> int:
+    """The bytes of a network's weights, biases and masks: at most what write_network stores."""
+    return sum(int(a.nbytes) for arrays in (net.weights, net.biases, net.masks) for a in arrays)
 
 
 def write_network(f: h5py.File, net: Network, attrs: dict, *, compress_masks: bool = True, csr_layers=()) -> None:
@@ -259,6 +273,10 @@ def write_network(f: h5py.File, net: Network, attrs: dict, *, compress_masks: bo
 
 def write_metrics(path: Path, arrays: dict[str, dict], attrs: dict[str, dict] | None = None) -> None:
     """metrics.h5: arrays[group][name] -> /group/name; attrs[group] -> that group's attributes."""
+    if Path(path).is_symlink():
+        raise UserError(f"{path}: a symbolic link; a run's files are never written through a link")
+    require_space(Path(path).parent, sum(np.asarray(v).nbytes for items in arrays.values() for v in items.values()),
+                  str(path))
     with h5py.File(path, "a") as f:
         for group, items in arrays.items():
             g = f.require_group(group)
