@@ -84,7 +84,7 @@ def _grouped(rows: list[dict], groups: list[dict], sort: str | None) -> list[tup
             shown.add(group["name"])
             members = [m for m in rows if member_of.get(m["name"]) is group]
             done = sum(m["status"] == "complete" for m in members)
-            header = {**{k: "" for k in r}, "phase": "sweep", "sparsity": None, "created": group["created"],
+            header = {**{k: "" for k in r if k != "progress"}, "phase": "sweep", "sparsity": None, "created": group["created"],
                       "metric": f"{done}/{len(group['runs'])} runs", "status": group["status"], "state": group["state"]}
             out.append((group["name"], header))
             out += [("  " + m["name"], m) for m in members]
@@ -147,6 +147,7 @@ def show(run_name, root, console):
                 f"  time      {p.get('started')} -> {p.get('ended') or '(not ended)'}"]
         made += [f"  sweep     {p['sweep']}"] if p.get("sweep") else []
         made += [f"  resumed   {s.get('started')}: {' '.join(s.get('argv') or [])}" for s in p.get("sessions", [])]
+        made += [f"  damaged   provenance.json: {', '.join(p['damaged'])} of the wrong shape, not shown"] if "damaged" in p else []
     spec_text = runs.read_spec_text(record.path) if record.spec is not None else "(no spec.yaml)"
     state = record.state + (f": {record.message}" if record.message and not record.finished else "")
     lines = [f"run: {record.path}", f"  phase {record.phase}, dataset {record.dataset}, {state}, created "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -270,6 +271,10 @@ def removal_plan(root: Path, names: list[str], *, recursive: bool, incomplete: b
     running = [r.name for r in unique if r.state == runstate.RUNNING]
     if running:
         raise UserError(f"{running[0]}: still running; stop it first (Ctrl-C or kill -TERM)")
+    for record in unique:  # asked before anything is said or removed: a read-only folder is refused whole
+        stuck = [p for p in (record.path.parent, record.path) if not os.access(p, os.W_OK | os.X_OK)]
+        if stuck:
+            raise UserError(f"{stuck[0]}: read-only, so {record.name} cannot be removed; nothing was removed")
     return unique
 
 
@@ -285,8 +290,12 @@ def locate(root: Path, name: str) -> Path:
 
 def remove(plan: list[RunRecord]) -> None:
     """Delete the planned folders (children first, so a crash midway never leaves a child without its parent)."""
-    for record in reversed(plan):
-        shutil.rmtree(record.path)
+    for k, record in enumerate(reversed(plan)):
+        try:
+            shutil.rmtree(record.path)
+        except OSError as err:
+            raise UserError(f"{err.filename or record.path}: cannot remove ({err.strerror or err}); removed {k} of "
+                            f"{len(plan)} folders before it") from None
 
 
 def attack_series(record: RunRecord, root: Path) -> dict[str, tuple[dict, dict]]:

@@ -95,12 +95,42 @@ def write(folder: Path, record: dict) -> None:
 
 
 def read(folder: Path) -> dict | None:
-    """provenance.json as a dict; None when absent (older runs) or unreadable."""
+    """provenance.json as a dict; None when absent (older runs) or unreadable.
+
+    A field of the wrong shape (hand-edited, or written by something else) is left out and named in
+    `damaged`, so that whoever shows the record never meets a list where a string belongs.
+    """
     try:
         record = json.loads((Path(folder) / PROVENANCE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) else None
+    return well_formed(record) if isinstance(record, dict) else None
+
+
+def _is_argv(value) -> bool:
+    return isinstance(value, list) and all(isinstance(a, str) for a in value)
+
+
+def _is_git(value) -> bool:
+    return value is None or (isinstance(value, dict) and isinstance(value.get("commit"), str)
+                             and isinstance(value.get("dirty", False), bool))
+
+
+def _is_session(value) -> bool:
+    return isinstance(value, dict) and _is_argv(value.get("argv", [])) and _is_git(value.get("git"))
+
+
+_SHAPES = {"argv": _is_argv, "git": _is_git, "pid": lambda v: v is None or type(v) is int,
+           "sessions": lambda v: isinstance(v, list) and all(map(_is_session, v))}
+
+
+def well_formed(record: dict) -> dict:
+    """The record with every field of the wrong shape left out and named in `damaged` (absent when none was)."""
+    bad = [k for k, v in record.items()
+           if not (_SHAPES[k](v) if k in _SHAPES else v is None or isinstance(v, (str, int, float, bool)))]
+    if not bad:
+        return record
+    return {**{k: v for k, v in record.items() if k not in bad}, "damaged": bad}
 
 
 def start(folder: Path) -> None:
