@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sparana_cli.errors import DiskFull, is_full_disk
+from sparana_cli.memory import in_words
 from sparana_cli.profile import section
 
 PART_SUFFIX = ".part"
@@ -32,12 +33,8 @@ def require_space(folder: Path, nbytes: int, what: str) -> None:
     """
     free = shutil.disk_usage(folder).free
     if free < nbytes + MARGIN:
-        raise DiskFull(f"{what}: no space left on the device ({_mib(free)} free, about {_mib(nbytes + MARGIN)} needed); "
-                       "free some space and run the command again")
-
-
-def _mib(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB"
+        raise DiskFull(f"{what}: no space left on the device ({in_words(free)} free, about {in_words(nbytes + MARGIN)} "
+                       "needed); free some space and run the command again")
 
 
 @contextlib.contextmanager

@@ -99,4 +99,6 @@ def _label(cell: str, path: Path, line: int) -> int:
                         f"0..C-1)") from None
     if value < 0:
         raise UserError(f"{path}: line {line}: label {value} is negative (labels are the classes 0..C-1)")
+    if value > np.iinfo(np.int64).max:
+        raise UserError(f"{path}: line {line}: label {cell.strip()[:30]} is too large (labels are the classes 0..C-1)")
     return value
