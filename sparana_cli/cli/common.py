@@ -80,6 +80,7 @@ class SparanaGroup(click.Group):
         """Run the command; its exit status, with the one line that says why it is not 0 printed on stderr."""
         try:
             try:
+                _refuse_undecodable(sys.argv[1:] if args is None else args)
                 code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             finally:
                 signals.quiet()  # from here on a signal is only counted: the reporting below is never cut short
@@ -106,6 +107,16 @@ class SparanaGroup(click.Group):
             click.echo("interrupted", err=True)
             code = 130
         return code
+
+
+def _refuse_undecodable(args) -> None:
+    """A UserError for an argument that is not UTF-8 text (Python keeps such bytes as surrogates that nothing can write)."""
+    for i, arg in enumerate(map(str, args), 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            raise UserError(f"argument {i} ({shown}) is not valid UTF-8; give names and values as UTF-8 text") from None
 
 
 def common_options(command):

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import urllib.parse
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,9 @@ def fetch_set(name: str, home: Path, *, mirror: str | None = None, say=print, on
     """Download (or keep, when already verified) the set's files into home/name; return that folder."""
     standard = _standard(name)
     folder = home / name
+    base = _checked_url(mirror, os.environ.get(MIRROR_ENV)) or standard.url.rstrip("/") + "/"
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    base = (mirror or os.environ.get(MIRROR_ENV) or standard.url).rstrip("/") + "/"
     try:
         if standard.members:
             _fetch_archive(standard, folder, base, say, on_bytes)
@@ -36,6 +37,17 @@ def fetch_set(name: str, home: Path, *, mirror: str | None = None, say=print, on
             folder.rmdir()  # a failed first fetch leaves nothing behind
         raise
     return folder
+
+
+def _checked_url(option: str | None, env: str | None) -> str | None:
+    """The mirror's base URL ending in "/" (None: none given); a UserError naming where it came from when it is no URL."""
+    value, where = (option, "--mirror") if option else (env, MIRROR_ENV)
+    if not value:
+        return None
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.netloc):
+        raise UserError(f"{where} {value}: not a URL (expected http://HOST/PATH, https://HOST/PATH or file:///PATH)")
+    return value.rstrip("/") + "/"
 
 
 def _fetch_files(standard: StandardSet, folder: Path, base: str, say, on_bytes) -> None:

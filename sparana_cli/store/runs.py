@@ -44,8 +44,15 @@ RUN_FOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*-\d{8}-\d{6}(?:-\d+)?")  # <
 
 
 def runs_root(option: str | None) -> Path:
-    """The runs folder: --runs-dir, else $SPARANA_RUNS, else ./runs."""
-    return Path(option or os.environ.get(RUNS_ENV) or "runs")
+    """The runs folder: --runs-dir, else $SPARANA_RUNS, else ./runs; a UserError when its path is not UTF-8 text."""
+    root = option or os.environ.get(RUNS_ENV) or "runs"
+    try:
+        root.encode("utf-8")  # its runs record their paths (model.h5's parent), which HDF5 keeps as UTF-8
+    except UnicodeEncodeError:
+        shown = root.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+        raise UserError(f"{'--runs-dir' if option else RUNS_ENV} {shown}: not valid UTF-8; name a folder whose path "
+                        "is UTF-8 text") from None
+    return Path(root)
 
 
 # -- creating ---------------------------------------------------------------------------------

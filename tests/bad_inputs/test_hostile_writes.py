@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def invoke(world: World, *args):
-    result = CliRunner().invoke(main, [*map(str, args), "--runs-dir", str(world.runs)])
+    """Run a command on the world's runs folder (the data commands take none)."""
+    runs_dir = [] if args[0] == "data" else ["--runs-dir", str(world.runs)]
+    result = CliRunner().invoke(main, [*map(str, args), *runs_dir])
     lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("run: ")]
     assert "Traceback" not in result.output, result.output
     return result, lines
