@@ -118,7 +118,7 @@ def show(run_name, root, console):
     RUN may be unfinished (a .tmp folder): its state and provenance say what became of it.
     """
     from sparana_cli.store import runs
-    from sparana_cli.store.catalog import key_metric, lineage, locate, metric_table, records
+    from sparana_cli.store.catalog import key_metric, lineage, locate, metric_table, metric_text, records
     from sparana_cli.store.reader import read_run
 
     folder = locate(root, run_name)
@@ -144,6 +144,7 @@ def show(run_name, root, console):
                                            if p.get(k)),
                 f"  host      {p.get('host')} ({p.get('platform')}), pid {p.get('pid')}",
                 f"  device    {p.get('device') or '(none)'}",
+                f"  data      {(p.get('data') or {}).get('source') or '(not recorded)'}",
                 f"  time      {p.get('started')} -> {p.get('ended') or '(not ended)'}"]
         made += [f"  sweep     {p['sweep']}"] if p.get("sweep") else []
         made += [f"  resumed   {s.get('started')}: {' '.join(s.get('argv') or [])}" for s in p.get("sessions", [])]
@@ -157,7 +158,8 @@ def show(run_name, root, console):
              f"  parents   {' <- '.join(family['ancestors']) or '(none: a training run)'}",
              f"  children  {', '.join(family['descendants']) or '(none)'}",
              "", "made by:", *made, "", f"metrics: {summary['metric']}",
-             table(["metric", "value"], [[k, v] for k, v in headline.items()]), "", "spec:", spec_text.rstrip()]
+             table(["metric", "value"], [[k, metric_text(k, v)] for k, v in headline.items()]), "", "spec:",
+             spec_text.rstrip()]
     console.result(summary, "\n".join(lines))
 
 
@@ -168,6 +170,7 @@ def compare(run_names, root, console):
     """Metrics of finished runs side by side: summary numbers, last per-step values, per-class accuracy."""
     from sparana_cli.store import runs
     from sparana_cli.store.catalog import compare as compare_runs
+    from sparana_cli.store.catalog import metric_text
 
     if len(run_names) < 2:
         raise UserError("runs compare: give at least two runs")
@@ -175,7 +178,7 @@ def compare(run_names, root, console):
     values = compare_runs(folders)
     console.result({"run": [str(f) for f in folders], "metrics": values},
                    table(["metric", *[f.name for f in folders]],
-                         [[name, *("" if v is None else v for v in row)] for name, row in values.items()]))
+                         [[name, *(metric_text(name, v) for v in row)] for name, row in values.items()]))
 
 
 @runs_command.command()

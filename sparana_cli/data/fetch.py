@@ -25,6 +25,10 @@ def fetch_set(name: str, home: Path, *, mirror: str | None = None, say=print, on
     standard = _standard(name)
     folder = home / name
     base = _checked_url(mirror, os.environ.get(MIRROR_ENV)) or standard.url.rstrip("/") + "/"
+    for status in (_status(standard, place) for place in elsewhere(name, home)):
+        if status.present:
+            say(f"note: training already finds {name} in {status.folder} (checksums {status.checksums}); "
+                f"the copy fetched into {home / name} is read first once it is there")
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -94,8 +98,20 @@ class SetStatus:
 
 
 def list_sets(home: Path) -> list[SetStatus]:
-    """What <data home> holds of each standard set."""
-    return [_status(standard, home / name) for name, standard in STANDARD_SETS.items()]
+    """What each standard set has on this machine: <data home>/<name>, else the first other place training reads it
+    from without data.path (Debian's Fashion-MNIST), else <data home>/<name> as missing."""
+    out = []
+    for name, standard in STANDARD_SETS.items():
+        statuses = [_status(standard, place) for place in [home / name, *elsewhere(name, home)]]
+        out.append(next((s for s in statuses if s.present), statuses[0]))
+    return out
+
+
+def elsewhere(name: str, home: Path) -> list[Path]:
+    """The places other than <home>/<name> that training finds the set in without data.path."""
+    from sparana_cli.data.idx_set import idx_places
+
+    return [p for p in idx_places(name) if p != home / name]
 
 
 def _status(standard: StandardSet, folder: Path) -> SetStatus:

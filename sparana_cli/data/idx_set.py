@@ -30,14 +30,16 @@ def locate_idx_files(name: str, path: str | None) -> dict[str, Path] | None:
             expected = IDX_NAMES["train_images"][0]
             raise UserError(f"data.path {path}: no {name} IDX files there (expected {expected}[.gz] and its three siblings)")
         return found
-    places = [data_home() / name]
-    if name == "fashion-mnist":
-        places.append(DEBIAN_FASHION_MNIST)
-    for place in places:
+    for place in idx_places(name):
         found = idx_files_in(place)
         if found is not None:
             return found
     return None
+
+
+def idx_places(name: str) -> list[Path]:
+    """Where a data set's IDX files are looked for without data.path, in order: <data home>/<name>, Debian's copy."""
+    return [data_home() / name, *([DEBIAN_FASHION_MNIST] if name == "fashion-mnist" else [])]
 
 
 def idx_files_in(folder: Path) -> dict[str, Path] | None:

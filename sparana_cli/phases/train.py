@@ -67,7 +67,7 @@ def _train_into(run: runs.PendingRun | None, root: Path, spec: Spec, dataset: Da
             with deferred_signals():  # a folder is reserved whole or not at all
                 run = runs.reserve_run(root, spec.name, phase="train")
         console.say(f"training {'-'.join(map(str, net.sizes))} ({spec.model.output}/{spec.model.loss}) on "
-                    f"{dataset.name}: {len(dataset.y_train)} train, {len(dataset.y_val)} validation, "
+                    f"{dataset.name} ({dataset.source}): {len(dataset.y_train)} train, {len(dataset.y_val)} validation, "
                     f"{len(dataset.y_test)} test images; {backend.describe()}")
         if checkpoint is not None:
             p = checkpoint.progress

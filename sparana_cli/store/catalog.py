@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -132,6 +133,21 @@ def key_metric(phase: str, metrics: dict) -> str:
     if not parts and phase in KEY_METRICS:
         return key_metric("", metrics)
     return " ".join(parts)
+
+
+_FRACTION = re.compile(r"accuracy|sparsity|fraction|recall|(?:^|_)d[fr](?:_|$)|^mia$")  # leaf names of 0..1 shares
+
+
+def metric_text(name: str, value):
+    """A metric as a table shows it: a share of 0..1 (accuracy, Df, Dr, sparsity, ...) in percent like every other
+    place sparana prints one (94.60%, not 0.946); other values as they are (the table rounds them); None as blank."""
+    if value is None:
+        return ""
+    leaf = name.split("[")[0].removesuffix(" (last)").rsplit(".", 1)[-1]
+    number = _number(value)
+    if number is not None and not isinstance(value, (bool, np.bool_)) and _FRACTION.search(leaf):
+        return f"{100 * number:.2f}%"
+    return value
 
 
 def _number(value):

@@ -4,6 +4,7 @@
   sparana_version   and `git` {commit, dirty} when sparana runs from a git checkout (else null)
   python, numpy, numba, h5py, cupy   versions (cupy null when not installed)
   host, platform, pid, started, ended, device (from model.h5 once the weights are written)
+  data              {name, source, checksum} of the data the weights were computed from (from model.h5, at the end)
   sweep             the sweep folder that started the run, when one did ($SPARANA_SWEEP)
   sessions          later sessions of a resumed run: their argv, pid, host and start
 Runs written before provenance existed have no provenance.json; readers treat it as absent.
@@ -121,6 +122,7 @@ def _is_session(value) -> bool:
 
 
 _SHAPES = {"argv": _is_argv, "git": _is_git, "pid": lambda v: v is None or type(v) is int,
+           "data": lambda v: v is None or (isinstance(v, dict) and all(isinstance(x, str) for x in v.values())),
            "sessions": lambda v: isinstance(v, list) and all(map(_is_session, v))}
 
 
@@ -148,12 +150,14 @@ def resumed(folder: Path) -> None:
     write(folder, record)
 
 
-def finish(folder: Path, device: str | None = None) -> None:
-    """The run ends: its end time and the device its weights were computed on."""
+def finish(folder: Path, device: str | None = None, data: dict | None = None) -> None:
+    """The run ends: its end time, the device its weights were computed on and the data (name, source, checksum)."""
     record = read(folder)
     if record is None:
         return
     record["ended"] = now()
     if device:
         record["device"] = device
+    if data:
+        record["data"] = data
     write(folder, record)

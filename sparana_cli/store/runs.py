@@ -134,7 +134,7 @@ def finish_run(run: PendingRun, **status) -> None:
     """Mark the run completed and rename <name>.tmp to <name>: from then on its results never change."""
     try:
         runstate.write_status(run.tmp, runstate.COMPLETED, **{"ended": runstate.now(), **status})
-        provenance.finish(run.tmp, device=_device_of(run.tmp))
+        provenance.finish(run.tmp, **_made_from(run.tmp))
         (run.tmp / runstate.LOCK_FILE).unlink(missing_ok=True)
         if run.path.exists():
             raise UserError(f"{run.path}: already exists; the finished run stays in {run.tmp}")
@@ -148,15 +148,17 @@ def record_session(run: PendingRun) -> None:
     provenance.resumed(run.tmp)
 
 
-def _device_of(folder: Path) -> str | None:
-    """The device model.h5 says its weights were computed on (None when there is no model.h5)."""
+def _made_from(folder: Path) -> dict:
+    """The device model.h5 says its weights were computed on and the data they were computed from ({} without model.h5)."""
     if not (folder / MODEL_FILE).is_file():
-        return None
+        return {}
     try:
         attrs = read_model_attrs(folder)
     except UserError:
-        return None
-    return str(attrs.get("device_name") or attrs.get("device") or "") or None
+        return {}
+    data = {key: str(attrs[f"dataset{suffix}"]) for key, suffix in (("name", ""), ("source", "_source"),
+                                                                      ("checksum", "_checksum")) if f"dataset{suffix}" in attrs}
+    return {"device": str(attrs.get("device_name") or attrs.get("device") or "") or None, "data": data or None}
 
 
 def reopen_run(root: Path, run: str) -> PendingRun:
@@ -481,14 +483,16 @@ def _made(run: Path) -> tuple[str, str]:
 
 
 def resolve_run(root: Path, run: str | None) -> Path:
-    """A finished run folder from a path or a name in root; None means the newest finished `train` run in root."""
+    """A finished run folder from a path or a name in root; None means the newest finished `train` run in root that
+    no sweep made (a sweep's runs are points of a study, often short: named, not taken by default), else the newest."""
     if run is None:
         runs = finished_runs(root, DEFAULT_PHASE)
         if not runs:
             others = " (only runs of other phases: name one)" if finished_runs(root) else ""
             raise UserError(f"{root}: no finished {DEFAULT_PHASE} run{others}; train one first, "
                             "e.g. 'sparana train configs/mnist.yaml'")
-        return runs[-1]
+        alone = [r for r in runs if not (provenance.read(r) or {}).get("sweep")]
+        return (alone or runs)[-1]
     if not _is_path(run) and not NAME_CHARS.fullmatch(run):
         raise UserError(f"run {run}: not a run folder name")
     for candidate in (Path(run), root / run):
