@@ -94,3 +94,13 @@ def test_tables_print_shares_in_percent_like_the_rest(template, tmp_path):  # no
         row = next(line for line in output.splitlines() if line.startswith("test.accuracy "))
         assert f"{100 * accuracy:.2f}%" in row, row
         assert next(line for line in output.splitlines() if line.startswith("model.sparsity ")).endswith("%")
+
+
+def test_a_repair_step_in_forgets_progress_says_what_it_is(template, tmp_path):  # noqa: F811
+    world = World(tmp_path, template)
+    result, _ = invoke(world, "forget", "--class", "3", "--run", world.finished.name, "--repair-steps", "5",
+                       "--repair-rounds", "1")
+    assert result.exit_code == 0, result.output
+    steps = [line for line in result.output.splitlines() if line.startswith("step ")]
+    assert steps[-1].endswith("after repair (5 fine-tuning steps on retained images; no weight removed)"), steps
+    assert not any("after repair" in line for line in steps[:-1])
