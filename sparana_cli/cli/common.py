@@ -146,6 +146,6 @@ def pick_run(root: Path, run: str | None, console: Console) -> Path:
 
     folder = runs.resolve_run(root, run)
     if run is None:
-        console.warn(f"run: {folder.name} (the newest finished {runs.DEFAULT_PHASE} run not made by a sweep, if any; name another "
-                     "to use it)")
+        console.warn(f"run: {folder.name} (the newest finished {runs.DEFAULT_PHASE} run not made by a sweep, if any; "
+                     "name another to use it)")
     return folder

@@ -148,7 +148,8 @@ def show(run_name, root, console):
                 f"  time      {p.get('started')} -> {p.get('ended') or '(not ended)'}"]
         made += [f"  sweep     {p['sweep']}"] if p.get("sweep") else []
         made += [f"  resumed   {s.get('started')}: {' '.join(s.get('argv') or [])}" for s in p.get("sessions", [])]
-        made += [f"  damaged   provenance.json: {', '.join(p['damaged'])} of the wrong shape, not shown"] if "damaged" in p else []
+        if "damaged" in p:
+            made.append(f"  damaged   provenance.json: {', '.join(p['damaged'])} of the wrong shape, not shown")
     spec_text = runs.read_spec_text(record.path) if record.spec is not None else "(no spec.yaml)"
     state = record.state + (f": {record.message}" if record.message and not record.finished else "")
     lines = [f"run: {record.path}", f"  phase {record.phase}, dataset {record.dataset}, {state}, created "

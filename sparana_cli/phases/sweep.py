@@ -73,8 +73,7 @@ def sweep(target: str, axis_items, *, command: str, cmd: sweeps.SweepCommand, wo
     except BaseException as err:
         if client is not None:
             client.close()
-        if run.tmp.is_dir():
-            runstate.write_status(run.tmp, runstate.FAILED, message=f"{type(err).__name__}: {err}")
+        runstate.mark_failed(run.tmp, f"{type(err).__name__}: {err}")
         run.release()
         raise
     else:

@@ -143,11 +143,15 @@ def metric_text(name: str, value):
     place sparana prints one (94.60%, not 0.946); other values as they are (the table rounds them); None as blank."""
     if value is None:
         return ""
-    leaf = name.split("[")[0].removesuffix(" (last)").rsplit(".", 1)[-1]
     number = _number(value)
-    if number is not None and not isinstance(value, (bool, np.bool_)) and _FRACTION.search(leaf):
+    if number is not None and not isinstance(value, (bool, np.bool_)) and is_share(name):
         return f"{100 * number:.2f}%"
     return value
+
+
+def is_share(name: str) -> bool:
+    """Whether a metric (test.accuracy, forget/judge.df[ssd], train.val_accuracy (last), ...) is a share of 0..1."""
+    return bool(_FRACTION.search(name.split("[")[0].removesuffix(" (last)").rsplit(".", 1)[-1]))
 
 
 def _number(value):

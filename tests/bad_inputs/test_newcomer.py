@@ -104,3 +104,13 @@ def test_a_repair_step_in_forgets_progress_says_what_it_is(template, tmp_path): 
     steps = [line for line in result.output.splitlines() if line.startswith("step ")]
     assert steps[-1].endswith("after repair (5 fine-tuning steps on retained images; no weight removed)"), steps
     assert not any("after repair" in line for line in steps[:-1])
+
+
+def test_a_sweeps_summary_table_prints_shares_in_percent():
+    from sparana_cli.cli.sweep import _summary_text
+
+    points = [{"train.lr": 0.01, "n": 3, "test_accuracy_mean": 0.5167, "test_accuracy_std": 0.1563,
+               "seconds_mean": 2.5, "seconds_std": None}]
+    text = _summary_text({"group_keys": ["train.lr"], "metrics": ["test_accuracy", "seconds"], "points": points,
+                          "summary_files": ["summary.csv"]})
+    assert "51.67% ± 15.63%" in text and "2.5000" in text and "0.5167" not in text
