@@ -34,7 +34,7 @@ def _array(stored, present: set, key: str, path: Path) -> np.ndarray:
 
 def _check_header(archive: zipfile.ZipFile, key: str, path: Path) -> None:
     """The shape the .npy header of `key` claims fits the member's bytes and the free memory (read before allocating)."""
-    info = archive.getinfo(key + ".npy")
+    info = archive.getinfo(key + ".npy" if key + ".npy" in archive.namelist() else key)
     with archive.open(info) as member:
         version = np.lib.format.read_magic(member)
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
