@@ -18,6 +18,7 @@ from typing import Iterator
 from sparana_cli.errors import DiskFull, is_full_disk
 from sparana_cli.memory import in_words
 from sparana_cli.profile import section
+from sparana_cli.signals import deferred_signals
 
 PART_SUFFIX = ".part"
 RUN_WRITING = "run writing (files of the run folder)"
@@ -49,19 +50,19 @@ def atomic_path(path: Path, *, needs: int | None = None) -> Iterator[Path]:
     with section(RUN_WRITING):
         if needs is not None:
             require_space(path.parent, needs, str(path))
+        part = None
         try:
-            fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=PART_SUFFIX, dir=path.parent)
-        except OSError as err:
-            raise _disk_full(err, path) if is_full_disk(err) else err from None
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        os.close(fd)
-        part = Path(name)
-        try:
+            with deferred_signals():  # a signal lands before the file is made or once its name is known, never between
+                fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=PART_SUFFIX, dir=path.parent)
+                part = Path(name)
+                os.fchmod(fd, 0o666 & ~_UMASK)
+                os.close(fd)
             yield part
             os.replace(part, path)
         except BaseException as err:
-            with contextlib.suppress(OSError):
-                part.unlink()
+            if part is not None:
+                with contextlib.suppress(OSError):
+                    part.unlink()
             if is_full_disk(err):
                 raise _disk_full(err, path) from None
             raise
