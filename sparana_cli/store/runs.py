@@ -491,8 +491,7 @@ def resolve_run(root: Path, run: str | None) -> Path:
             others = " (only runs of other phases: name one)" if finished_runs(root) else ""
             raise UserError(f"{root}: no finished {DEFAULT_PHASE} run{others}; train one first, "
                             "e.g. 'sparana train configs/mnist.yaml'")
-        alone = [r for r in runs if not (provenance.read(r) or {}).get("sweep")]
-        return (alone or runs)[-1]
+        return next((r for r in reversed(runs) if not (provenance.read(r) or {}).get("sweep")), runs[-1])
     if not _is_path(run) and not NAME_CHARS.fullmatch(run):
         raise UserError(f"run {run}: not a run folder name")
     for candidate in (Path(run), root / run):
