@@ -1,5 +1,7 @@
 """The exceptions that end a command with a message instead of a traceback."""
 
+import errno
+
 
 class UserError(Exception):
     """Bad input (spec, data file, run folder, option): reported as one line, exit status 2."""
@@ -30,3 +32,12 @@ class RunFailed(RunStopped):
     """A run could not finish (its loss or weights became NaN or infinite), or runs of a sweep did not; exit status 3."""
 
     exit_code = 3
+
+
+class DiskFull(RunFailed):
+    """The disk (or the user's quota) filled up while a run was being written; exit status 3."""
+
+
+def is_full_disk(err: BaseException) -> bool:
+    """Whether an error is the file system saying it is full (or the user's quota is spent)."""
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -47,9 +47,16 @@ def build_network(spec: Spec, dataset: Dataset, backend: Backend) -> Network:
     return Network.xavier(sizes, output=m.output, bias=m.bias, dtype=m.dtype, seed=spec.seed, backend=backend)
 
 
-def check_memory(spec: Spec, sizes: list[int], dataset: Dataset, backend: Backend) -> None:
-    """Refuse (naming the key to change) a network or batch whose training cannot fit the device's memory."""
-    data = sum({id(x.stored): x.nbytes for x in (dataset.x_train, dataset.x_val, dataset.x_test)}.values())  # splits share
+def check_memory(spec: Spec, sizes: list[int], dataset: Dataset | None, backend: Backend) -> None:
+    """Refuse (naming the key to change) a network or batch whose training cannot fit the device's memory.
+
+    With no dataset (a sweep's check of its points, before any data are read) the smallest data the spec
+    could meet stand in: one input, two classes, no bytes of data; what cannot fit then never fits.
+    """
+    if dataset is None:
+        sizes, data = [1, *spec.model.hidden, 2], 0
+    else:
+        data = sum({id(x.stored): x.nbytes for x in (dataset.x_train, dataset.x_val, dataset.x_test)}.values())  # splits share
     slots = len(make_optimizer([np.zeros(1, np.float32)], spec.train).state())
     need = training_footprint(sizes, batch=spec.train.batch_size, itemsize=np.dtype(spec.model.dtype).itemsize,
                               optimizer_slots=slots, dropout=spec.train.dropout > 0, data_bytes=data)

@@ -217,12 +217,34 @@ def summary_figure(points: list[dict], keys: list[str], metric: str) -> Figure:
             x = [float(t) for t in ticks] if numeric else np.arange(len(ticks))
             ax.errorbar(x, [p[f"{metric}_mean"] for p in rows], yerr=[p[f"{metric}_std"] or 0 for p in rows],
                         marker="o", ms=4, capsize=3, label=", ".join(f"{k}={v}" for k, v in zip(others, label)) or None)
-            if not numeric:
-                ax.set_xticks(x, ticks, rotation=20)
+            if numeric and min(x) > 0 and max(x) >= 10 * min(x):  # a learning rate's 1e-4..0.3: spread, not piled at 0
+                ax.set_xscale("log")
+                ax.minorticks_off()
+            if not numeric or ax.get_xscale() == "log":  # a tick at every swept value, each readable
+                ax.set_xticks(x, [f"{float(t):g}" if numeric else t for t in ticks],
+                              rotation=30 if len(ticks) > 4 else 0, ha="right" if len(ticks) > 4 else "center")
         ax.set(xlabel=key, ylabel=metric, title=f"{metric} against {key}")
         ax.grid(alpha=0.3)
         if others:
             ax.legend(fontsize="small")
+    return fig
+
+
+def seeds_figure(rows: list[dict], seed_key: str, metric: str, mean: float, std: float | None) -> Figure:
+    """A seeds-only sweep: the metric of each run against its seed, with the mean and a band of one std."""
+    done = [r for r in rows if r.get("status") == "completed" and _is_number(str(r.get(metric, "")))]
+    seeds, values = [str(r[seed_key]) for r in done], [float(r[metric]) for r in done]
+    fig = Figure(figsize=(5.5, 3.8), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(len(seeds))
+    ax.plot(x, values, "o", ms=5, label="one run per seed")
+    ax.axhline(mean, color="C1", label=f"mean {mean:.4g}" + (f", std {std:.2g}" if std is not None else ""))
+    if std is not None:
+        ax.axhspan(mean - std, mean + std, color="C1", alpha=0.15)
+    ax.set_xticks(x, seeds, rotation=30 if len(seeds) > 8 else 0)
+    ax.set(xlabel=seed_key, ylabel=metric, title=f"{metric} over {len(done)} seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
     return fig
 
 

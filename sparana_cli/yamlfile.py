@@ -53,6 +53,8 @@ def parse_yaml(text: str, source: str) -> Any:
         raise UserError(f"{source}: not valid YAML{where}: {problem}") from None
     except RecursionError:
         raise UserError(f"{source}: nested too deeply (more than {MAX_DEPTH} levels)") from None
+    except (ValueError, TypeError, OverflowError) as err:  # a tag whose text is not its type: !!float 1e-3x, !!int 9x
+        raise UserError(f"{source}: not valid YAML: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
     check_size(value, source)
     return value
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 from pathlib import Path
 
 import click
 
-from sparana_cli.errors import RunStopped, UserError
+from sparana_cli.errors import RunStopped, UserError, is_full_disk
 from sparana_cli.profile import PROFILE, section
 from sparana_cli.signals import end_process, interrupting, signals_received, start_command
 from sparana_cli.ui import Console
@@ -79,6 +80,7 @@ class SparanaGroup(click.Group):
         """Run the command; its exit status, with the one line that says why it is not 0 printed on stderr."""
         try:
             try:
+                _refuse_undecodable(sys.argv[1:] if args is None else args)
                 code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             finally:
                 signals.quiet()  # from here on a signal is only counted: the reporting below is never cut short
@@ -95,6 +97,12 @@ class SparanaGroup(click.Group):
         except RunStopped as err:
             click.echo(f"{err.prefix}: {err}", err=True)
             code = err.exit_code
+        except OSError as err:
+            if not is_full_disk(err):
+                raise
+            click.echo(f"error: {getattr(err, 'filename', None) or 'a file'}: no space left on the device "
+                       f"({os.strerror(err.errno)}); free some space and run the command again", err=True)
+            code = 3
         except (click.Abort, KeyboardInterrupt):
             click.echo("interrupted", err=True)
             code = 130
@@ -105,6 +113,16 @@ def examples(*commands: str, page: str) -> str:
     """A command's help epilog: real example command lines, and the docs page that is its reference."""
     lines = "\n".join(f"  {command}" for command in commands)
     return f"\b\nExamples:\n{lines}\n\nReference: docs/{page} (in the Sparana repository)."
+
+
+def _refuse_undecodable(args) -> None:
+    """A UserError for an argument that is not UTF-8 text (Python keeps such bytes as surrogates that nothing can write)."""
+    for i, arg in enumerate(map(str, args), 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            raise UserError(f"argument {i} ({shown}) is not valid UTF-8; give names and values as UTF-8 text") from None
 
 
 def common_options(command):
@@ -134,5 +152,6 @@ def pick_run(root: Path, run: str | None, console: Console) -> Path:
 
     folder = runs.resolve_run(root, run)
     if run is None:
-        console.warn(f"run: {folder.name} (the newest finished {runs.DEFAULT_PHASE} run; name another to use it)")
+        console.warn(f"run: {folder.name} (the newest finished {runs.DEFAULT_PHASE} run not made by a sweep, if any; "
+                     "name another to use it)")
     return folder

@@ -87,7 +87,7 @@ def _grouped(rows: list[dict], groups: list[dict], sort: str | None) -> list[tup
             shown.add(group["name"])
             members = [m for m in rows if member_of.get(m["name"]) is group]
             done = sum(m["status"] == "complete" for m in members)
-            header = {**{k: "" for k in r}, "phase": "sweep", "sparsity": None, "created": group["created"],
+            header = {**{k: "" for k in r if k != "progress"}, "phase": "sweep", "sparsity": None, "created": group["created"],
                       "metric": f"{done}/{len(group['runs'])} runs", "status": group["status"], "state": group["state"]}
             out.append((group["name"], header))
             out += [("  " + m["name"], m) for m in members]
@@ -122,7 +122,7 @@ def show(run_name, root, console):
     RUN may be unfinished (a .tmp folder): its state and provenance say what became of it.
     """
     from sparana_cli.store import runs
-    from sparana_cli.store.catalog import key_metric, lineage, locate, metric_table, records
+    from sparana_cli.store.catalog import key_metric, lineage, locate, metric_table, metric_text, records
     from sparana_cli.store.reader import read_run
 
     folder = locate(root, run_name)
@@ -148,9 +148,12 @@ def show(run_name, root, console):
                                            if p.get(k)),
                 f"  host      {p.get('host')} ({p.get('platform')}), pid {p.get('pid')}",
                 f"  device    {p.get('device') or '(none)'}",
+                f"  data      {(p.get('data') or {}).get('source') or '(not recorded)'}",
                 f"  time      {p.get('started')} -> {p.get('ended') or '(not ended)'}"]
         made += [f"  sweep     {p['sweep']}"] if p.get("sweep") else []
         made += [f"  resumed   {s.get('started')}: {' '.join(s.get('argv') or [])}" for s in p.get("sessions", [])]
+        if "damaged" in p:
+            made.append(f"  damaged   provenance.json: {', '.join(p['damaged'])} of the wrong shape, not shown")
     spec_text = runs.read_spec_text(record.path) if record.spec is not None else "(no spec.yaml)"
     state = record.state + (f": {record.message}" if record.message and not record.finished else "")
     lines = [f"run: {record.path}", f"  phase {record.phase}, dataset {record.dataset}, {state}, created "
@@ -160,7 +163,8 @@ def show(run_name, root, console):
              f"  parents   {' <- '.join(family['ancestors']) or '(none: a training run)'}",
              f"  children  {', '.join(family['descendants']) or '(none)'}",
              "", "made by:", *made, "", f"metrics: {summary['metric']}",
-             table(["metric", "value"], [[k, v] for k, v in headline.items()]), "", "spec:", spec_text.rstrip()]
+             table(["metric", "value"], [[k, metric_text(k, v)] for k, v in headline.items()]), "", "spec:",
+             spec_text.rstrip()]
     console.result(summary, "\n".join(lines))
 
 
@@ -173,6 +177,7 @@ def compare(run_names, root, console):
     """Metrics of finished runs side by side: summary numbers, last per-step values, per-class accuracy."""
     from sparana_cli.store import runs
     from sparana_cli.store.catalog import compare as compare_runs
+    from sparana_cli.store.catalog import metric_text
 
     if len(run_names) < 2:
         raise UserError("runs compare: give at least two runs")
@@ -180,7 +185,7 @@ def compare(run_names, root, console):
     values = compare_runs(folders)
     console.result({"run": [str(f) for f in folders], "metrics": values},
                    table(["metric", *[f.name for f in folders]],
-                         [[name, *("" if v is None else v for v in row)] for name, row in values.items()]))
+                         [[name, *(metric_text(name, v) for v in row)] for name, row in values.items()]))
 
 
 @runs_command.command(epilog=examples("sparana runs diff mnist-20261121-153012 mnist-20261121-160344", page="runs.md"))

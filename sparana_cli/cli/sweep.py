@@ -65,12 +65,16 @@ def _rows_text(summary: dict) -> str:
 
 def _summary_text(summary: dict) -> str:
     """The points over seeds: the other swept keys, n, and mean ± std of each headline metric."""
+    from sparana_cli.store.catalog import is_share
+
     keys, metrics = summary["group_keys"], summary["metrics"]
 
     def cell(point, metric):
         mean, std = point[f"{metric}_mean"], point[f"{metric}_std"]
         if mean is None:
             return "n/a"
+        if is_share(metric):  # in percent, as `sparana runs` shows the same runs
+            return f"{100 * mean:.2f}%" + ("" if std is None else f" ± {100 * std:.2f}%")
         return f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}")
 
     body = table([*keys, "n", *(f"{m} (mean ± std)" for m in metrics)],

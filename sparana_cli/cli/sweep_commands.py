@@ -22,15 +22,16 @@ def _train_argv(target: str, overrides: list[str]) -> list[str]:
 
 
 def _train_check(target: str, overrides: list[str], root: Path) -> str:
-    """The point's spec is valid, its data files are there and its device exists (nothing is read or allocated)."""
+    """The point's spec is valid, its data files are there, its device exists and its model could fit (nothing is read)."""
     from sparana_cli.data import check_source
     from sparana_cli.engine.backend import resolve_backend
     from sparana_cli.spec import load_spec
 
+    from sparana_cli.fitting import check_memory
+
     spec = load_spec(target, overrides)
     check_source(spec.data)
-    if spec.device == "gpu":
-        resolve_backend(spec.device)
+    check_memory(spec, [], None, resolve_backend(spec.device))  # a network or batch too big for any data
     return spec.name
 
 

@@ -40,7 +40,7 @@ def read_csv_set(path: Path, test_path: Path | None, label_column: int | str, te
 def read_csv_table(path: Path, label_column: int | str) -> tuple[np.ndarray, np.ndarray]:
     """(features (n, f): uint8 when every value is a whole number in 0..255, else float32; labels (n,) int64)."""
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a leading byte-order mark is no part of a name
             rows = [(i + 1, row) for i, row in enumerate(csv.reader(f)) if row and any(c.strip() for c in row)]
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
@@ -79,6 +79,9 @@ def read_csv_table(path: Path, label_column: int | str) -> tuple[np.ndarray, np.
             raise UserError(f"{path}: line {line}: {bad.strip()!r} is not a number (every column but the label "
                             f"must be numeric)") from None
         labels[r] = _label(row[label_at], path, line)
+    bad = np.flatnonzero(~np.isfinite(features).all(axis=1))
+    if bad.size:  # said here, by the file's line, before any rows are held out for testing
+        raise UserError(f"{path}: line {rows[int(bad[0])][0]}: NaN or infinite feature; remove or fill it")
     whole_bytes = np.all((features >= 0) & (features <= 255) & (features == np.round(features)))
     return features.astype(np.uint8 if whole_bytes else np.float32), labels
 
@@ -99,4 +102,6 @@ def _label(cell: str, path: Path, line: int) -> int:
                         f"0..C-1)") from None
     if value < 0:
         raise UserError(f"{path}: line {line}: label {value} is negative (labels are the classes 0..C-1)")
+    if value > np.iinfo(np.int64).max:
+        raise UserError(f"{path}: line {line}: label {cell.strip()[:30]} is too large (labels are the classes 0..C-1)")
     return value

@@ -10,6 +10,7 @@ import numpy as np
 from sparana_cli.data.csv_file import read_csv_set
 from sparana_cli.data.features import Features
 from sparana_cli.data.hdf5_file import read_hdf5
+from sparana_cli.data.home import user_path
 from sparana_cli.data.idx_set import DEBIAN_FASHION_MNIST, IDX_NAMES, locate_idx_files, read_idx_set
 from sparana_cli.data.labelled import LabelledData, checked
 from sparana_cli.data.npz_file import read_npz
@@ -82,18 +83,18 @@ def check_source(spec) -> None:
             raise _no_idx_files(spec.name)
         return
     for key, value in (("data.path", spec.path), ("data.test_path", spec.test_path)):
-        if value is not None and not Path(value).expanduser().is_file():
+        if value is not None and not user_path(value, key).is_file():
             raise UserError(f"{key} {value}: file not found")
 
 
 def _read(spec) -> LabelledData:
-    path = Path(spec.path).expanduser() if spec.path is not None else None
+    path = user_path(spec.path, "data.path") if spec.path is not None else None
     if spec.format == "npz":
         return read_npz(path, spec.keys)
     if spec.format == "hdf5":
         return read_hdf5(path, spec.keys)
     if spec.format == "csv":
-        test_path = Path(spec.test_path).expanduser() if spec.test_path is not None else None
+        test_path = user_path(spec.test_path, "data.test_path") if spec.test_path is not None else None
         return read_csv_set(path, test_path, spec.label_column, spec.test_fraction)
     files = locate_idx_files(spec.name, spec.path)
     if files is not None:

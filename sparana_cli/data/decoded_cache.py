@@ -19,13 +19,17 @@ from typing import Callable
 import numpy as np
 
 from sparana_cli.data.home import data_home
+from sparana_cli.errors import UserError
 
 _META = "meta.json"
 
 
 def cached_decode(files: dict[str, Path], decode: Callable[[], tuple[dict[str, np.ndarray], str]]):
     """(arrays by role, checksum) for the source files: memory-mapped from the cache, else decode() and store it."""
-    folder = data_home() / "decoded" / _key(files)
+    try:
+        folder = data_home() / "decoded" / _key(files)
+    except UserError:  # $SPARANA_DATA names a file or an unknown ~user: decode as if the cache could not be written
+        return decode()
     found = _read_entry(folder, files)
     if found is not None:
         return found

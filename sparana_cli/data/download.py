@@ -69,7 +69,7 @@ def _fetch_once(url: str, part: Path, on_bytes) -> None:
         if have and response.status != 206:  # the server sent the whole file again
             have = 0
         length = response.headers.get("Content-Length")
-        expected = have + int(length) if length is not None else None
+        expected = have + int(length) if length is not None and length.strip().isdigit() else None  # else unknown
         with open(part, "ab" if have else "wb") as out:
             while block := response.read(_BLOCK):
                 out.write(block)

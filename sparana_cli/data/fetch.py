@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import urllib.parse
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,13 @@ def fetch_set(name: str, home: Path, *, mirror: str | None = None, say=print, on
     """Download (or keep, when already verified) the set's files into home/name; return that folder."""
     standard = _standard(name)
     folder = home / name
+    base = _checked_url(mirror, os.environ.get(MIRROR_ENV)) or standard.url.rstrip("/") + "/"
+    for status in (_status(standard, place) for place in elsewhere(name, home)):
+        if status.present:
+            say(f"note: training already finds {name} in {status.folder} (checksums {status.checksums}); "
+                f"the copy fetched into {home / name} is read first once it is there")
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    base = (mirror or os.environ.get(MIRROR_ENV) or standard.url).rstrip("/") + "/"
     try:
         if standard.members:
             _fetch_archive(standard, folder, base, say, on_bytes)
@@ -36,6 +41,17 @@ def fetch_set(name: str, home: Path, *, mirror: str | None = None, say=print, on
             folder.rmdir()  # a failed first fetch leaves nothing behind
         raise
     return folder
+
+
+def _checked_url(option: str | None, env: str | None) -> str | None:
+    """The mirror's base URL ending in "/" (None: none given); a UserError naming where it came from when it is no URL."""
+    value, where = (option, "--mirror") if option else (env, MIRROR_ENV)
+    if not value:
+        return None
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.netloc):
+        raise UserError(f"{where} {value}: not a URL (expected http://HOST/PATH, https://HOST/PATH or file:///PATH)")
+    return value.rstrip("/") + "/"
 
 
 def _fetch_files(standard: StandardSet, folder: Path, base: str, say, on_bytes) -> None:
@@ -82,8 +98,20 @@ class SetStatus:
 
 
 def list_sets(home: Path) -> list[SetStatus]:
-    """What <data home> holds of each standard set."""
-    return [_status(standard, home / name) for name, standard in STANDARD_SETS.items()]
+    """What each standard set has on this machine: <data home>/<name>, else the first other place training reads it
+    from without data.path (Debian's Fashion-MNIST), else <data home>/<name> as missing."""
+    out = []
+    for name, standard in STANDARD_SETS.items():
+        statuses = [_status(standard, place) for place in [home / name, *elsewhere(name, home)]]
+        out.append(next((s for s in statuses if s.present), statuses[0]))
+    return out
+
+
+def elsewhere(name: str, home: Path) -> list[Path]:
+    """The places other than <home>/<name> that training finds the set in without data.path."""
+    from sparana_cli.data.idx_set import idx_places
+
+    return [p for p in idx_places(name) if p != home / name]
 
 
 def _status(standard: StandardSet, folder: Path) -> SetStatus:

@@ -7,6 +7,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from sparana_cli.data.claims import check_claim
 from sparana_cli.data.labelled import LabelledData, read_keyed
 from sparana_cli.errors import UserError
 
@@ -27,4 +28,8 @@ def _dataset(f: h5py.File, key: str, path: Path) -> np.ndarray:
     if not isinstance(node, h5py.Dataset):
         what = "is a group, not a dataset" if node is not None else "does not exist"
         raise UserError(f"{path}: {key} {what} (data.keys)")
+    if node.dtype.kind not in "uifb":
+        raise UserError(f"{path}: {key} holds {node.dtype}, not numbers (data.keys)")
+    check_claim(f"{path}: {key}", node.shape, node.dtype, node.id.get_storage_size(),
+                compressed=node.compression is not None or bool(node.chunks and node.id.get_create_plist().get_nfilters()))
     return node[()]

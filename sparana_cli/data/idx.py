@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import struct
 import zlib
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
+from sparana_cli.data.claims import check_claim
 from sparana_cli.errors import UserError
 
 # type code in the third magic byte -> big-endian element type
@@ -20,28 +23,54 @@ _GZIP_MAGIC = b"\x1f\x8b"
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (raw or gzip-compressed) into a native-endian array.
 
-    A missing, truncated or corrupt file raises UserError naming the file and what is wrong.
+    The header is read first and its dimensions checked against the file's bytes and the free memory;
+    gzip data are then inflated as a stream, never past what the header claims. A missing, truncated or
+    corrupt file raises UserError naming the file and what is wrong.
     """
     path = Path(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise UserError(f"{path}: truncated IDX file ({len(raw)} bytes, no complete header)")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES or raw[3] == 0:
-        raise UserError(f"{path}: not an IDX file (bad magic number 0x{raw[:4].hex()})")
-    ndim = raw[3]
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            gz = handle.read(2) == _GZIP_MAGIC
+            handle.seek(0)
+            if not gz:
+                return _read_stream(handle, path, size, compressed=False)
+            try:
+                with gzip.GzipFile(fileobj=handle) as stream:
+                    return _read_stream(stream, path, size, compressed=True)
+            except (OSError, EOFError, zlib.error) as err:
+                raise UserError(f"{path}: corrupt or truncated gzip data ({err})") from None
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: a folder, not an IDX file") from None
+    except PermissionError as err:
+        raise UserError(f"{path}: cannot read ({err.strerror or err})") from None
+
+
+def _read_stream(stream: IO[bytes], path: Path, size: int, *, compressed: bool) -> np.ndarray:
+    magic = stream.read(4)
+    if len(magic) < 4:
+        raise UserError(f"{path}: truncated IDX file ({len(magic)} bytes, no complete header)")
+    if magic[0] != 0 or magic[1] != 0 or magic[2] not in _TYPES or magic[3] == 0:
+        raise UserError(f"{path}: not an IDX file (bad magic number 0x{magic.hex()})")
+    ndim = magic[3]
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise UserError(f"{path}: truncated IDX file (header needs {header} bytes, found {len(raw)})")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_TYPES[raw[2]])
-    count = math.prod(dims)  # Python integers: a product of four 32-bit sizes cannot overflow
-    expected, found = count * dtype.itemsize, len(raw) - header
-    if found < expected:
-        raise UserError(f"{path}: truncated IDX file (dimensions {dims} need {expected} bytes of data, found {found})")
-    if found > expected:
-        raise UserError(f"{path}: corrupt IDX file ({found - expected} bytes after the data its header describes)")
-    data = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
-    return data.astype(dtype.newbyteorder("="))
+    raw_dims = stream.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise UserError(f"{path}: truncated IDX file (header needs {header} bytes, found {4 + len(raw_dims)})")
+    dims = struct.unpack(f">{ndim}I", raw_dims)
+    dtype = np.dtype(_TYPES[magic[2]])
+    expected = math.prod(dims) * dtype.itemsize  # Python integers: a product of 32-bit sizes cannot overflow
+    check_claim(str(path), dims, dtype, size if compressed else size - header, compressed=compressed)
+    data = stream.read(expected)
+    if len(data) < expected:
+        raise UserError(f"{path}: truncated IDX file (dimensions {dims} need {expected} bytes of data, found {len(data)})")
+    extra = len(stream.read(1 << 16))
+    if extra:
+        raise UserError(f"{path}: corrupt IDX file ({extra}{'+' if extra == 1 << 16 else ''} bytes after the data its "
+                        "header describes)")
+    return np.frombuffer(data, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> None:
@@ -54,18 +83,3 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
     payload = bytes([0, 0, codes[dtype], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + big.tobytes()
     path = Path(path)
     path.write_bytes(gzip.compress(payload, mtime=0) if path.suffix == ".gz" else payload)
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except OSError as err:
-        raise UserError(f"{path}: cannot read ({err.strerror or err})") from None
-    if raw[:2] != _GZIP_MAGIC:
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as err:
-        raise UserError(f"{path}: corrupt or truncated gzip data ({err})") from None

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from sparana_cli.data.decoded_cache import cached_decode
-from sparana_cli.data.home import data_home
+from sparana_cli.data.home import data_home, user_path
 from sparana_cli.data.idx import read_idx
 from sparana_cli.data.labelled import LabelledData, Split, array_checksum
 from sparana_cli.errors import UserError
@@ -25,19 +25,21 @@ IDX_NAMES = {
 def locate_idx_files(name: str, path: str | None) -> dict[str, Path] | None:
     """The four IDX files from data.path (required there), else <data home>/<name>, else Debian's copy, else None."""
     if path is not None:
-        found = idx_files_in(Path(path))
+        found = idx_files_in(user_path(path, "data.path"))
         if found is None:
             expected = IDX_NAMES["train_images"][0]
             raise UserError(f"data.path {path}: no {name} IDX files there (expected {expected}[.gz] and its three siblings)")
         return found
-    places = [data_home() / name]
-    if name == "fashion-mnist":
-        places.append(DEBIAN_FASHION_MNIST)
-    for place in places:
+    for place in idx_places(name):
         found = idx_files_in(place)
         if found is not None:
             return found
     return None
+
+
+def idx_places(name: str) -> list[Path]:
+    """Where a data set's IDX files are looked for without data.path, in order: <data home>/<name>, Debian's copy."""
+    return [data_home() / name, *([DEBIAN_FASHION_MNIST] if name == "fashion-mnist" else [])]
 
 
 def idx_files_in(folder: Path) -> dict[str, Path] | None:

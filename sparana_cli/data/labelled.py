@@ -75,12 +75,13 @@ def checked(data: LabelledData) -> tuple[LabelledData, int]:
             raise UserError(f"{s.x_from}: rows of {s.x.shape[1]} features, but {flat[0].x_from} has {n_features}")
     train_labels = flat[0].y
     n_classes = int(train_labels.max()) + 1
-    if n_classes < 2 or len(np.unique(train_labels)) < 2:
+    classes = np.unique(train_labels)  # at most one entry per row: a label of 10^12 allocates nothing of its size
+    if n_classes < 2 or len(classes) < 2:
         raise UserError(f"{flat[0].y_from}: a single class ({int(train_labels[0])}); classification needs at least two")
-    missing = np.setdiff1d(np.arange(n_classes), train_labels)
-    if missing.size:
+    if len(classes) < n_classes:
+        missing = int(np.flatnonzero(classes != np.arange(len(classes)))[0])  # there is one: the largest is too big
         raise UserError(f"{flat[0].y_from}: labels must be the integers 0..{n_classes - 1} (classes 0..C-1), "
-                        f"but class {int(missing[0])} has no training rows")
+                        f"but class {missing} has no training rows")
     for s in flat[1:]:
         bad = np.flatnonzero(s.y >= n_classes)
         if bad.size:
@@ -123,4 +124,9 @@ def _checked_labels(y: np.ndarray, count: int, s: Split) -> np.ndarray:
     if negative.size:
         row = int(negative[0])
         raise UserError(f"{s.y_from}: labels must be integers 0..C-1, found {int(y[row])} at row {row}")
+    if y.dtype.kind == "u" and y.dtype.itemsize == 8:  # 2^63 and above would wrap to negative int64 labels
+        huge = np.flatnonzero(y > np.iinfo(np.int64).max)
+        if huge.size:
+            row = int(huge[0])
+            raise UserError(f"{s.y_from}: labels must be integers 0..C-1, found {int(y[row])} at row {row}")
     return y.astype(np.int64)

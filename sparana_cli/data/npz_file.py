@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sparana_cli.data.claims import check_claim
 from sparana_cli.data.labelled import LabelledData, read_keyed
 from sparana_cli.errors import UserError
 
@@ -27,4 +28,20 @@ def read_npz(path: Path, keys) -> LabelledData:
 def _array(stored, present: set, key: str, path: Path) -> np.ndarray:
     if key not in present:
         raise UserError(f"{path}: no array {key!r} (data.keys); it holds {', '.join(sorted(present)) or 'nothing'}")
+    _check_header(stored.zip, key, path)
     return stored[key]
+
+
+def _check_header(archive: zipfile.ZipFile, key: str, path: Path) -> None:
+    """The shape the .npy header of `key` claims fits the member's bytes and the free memory (read before allocating)."""
+    info = archive.getinfo(key + ".npy" if key + ".npy" in archive.namelist() else key)
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(member)
+        header = member.tell()
+    if dtype.hasobject:
+        raise UserError(f"{path}: {key} holds Python objects; only numeric arrays are read (never unpickled)")
+    compressed = info.compress_type != zipfile.ZIP_STORED
+    check_claim(f"{path}: {key}", shape, dtype, (info.compress_size if compressed else info.file_size - header),
+                compressed=compressed)

@@ -11,6 +11,7 @@ from types import ModuleType
 import numpy as np
 
 from sparana_cli.errors import UserError
+from sparana_cli.memory import host_free_memory  # noqa: F401  (re-exported: the engine's callers read it here)
 from sparana_cli.profile import NUMBA_IMPORT, section, watch_numba
 from sparana_cli.seeding import generator
 
@@ -83,18 +84,6 @@ CPU = Backend("cpu", np)
 
 
 @functools.cache
-def host_free_memory() -> int:
-    """The host's available memory in bytes (MemAvailable on Linux, else all physical memory)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-
-
 def _cpu_kernels() -> ModuleType:
     with section(NUMBA_IMPORT, keep_imports=True):
         from sparana_cli.engine import kernels_cpu  # imports Numba: only when a step needs it

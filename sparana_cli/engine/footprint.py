@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sparana_cli.engine.network import PREDICT_CHUNK
-from sparana_cli.errors import UserError
+from sparana_cli.memory import refuse_if_too_big  # noqa: F401  (re-exported for fitting and the store)
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,3 @@ def training_footprint(sizes: list[int], *, batch: int, itemsize: int, optimizer
     parameters = params * itemsize * (2 + optimizer_slots) + weights * (1 + 8)  # + masks + float64 initial draw
     per_row = sum(sizes) * itemsize * 2 + (sum(sizes[1:-1]) * (itemsize + 1) if dropout else 0)  # acts, deltas
     return Footprint(parameters, batch * per_row, PREDICT_CHUNK * max(sizes) * itemsize * 2, data_bytes)
-
-
-def refuse_if_too_big(needed: int, available: int, what: str, key: str) -> None:
-    """A UserError naming `key` when `needed` bytes exceed the `available` ones."""
-    if needed > available:
-        raise UserError(f"{key}: {what} needs about {_size(needed)}, more than the {_size(available)} of memory "
-                        "available; make it smaller")
-
-
-def _size(n: float) -> str:
-    """Bytes in words: "24.4 GB"."""
-    for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} PB"

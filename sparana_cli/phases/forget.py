@@ -414,10 +414,12 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
                     "dr_acc": right_rest / float(confusion.sum() - confusion[target].sum()), "val_df": val_df,
                     "per_class_accuracy": per_class,
                     "target_outputs": to_host(activate_output(target_out, net.output).mean(axis=0))}
+        repair_only = repaired and len(history) > 0 and history[-1]["weights_removed"] == snapshot["weights_removed"]
         history.append(snapshot)
+        label = f"  after repair ({settings.repair}; no weight removed)" if repair_only else ""
         console.say(f"step {len(history) - 1:3d}: removed {snapshot['weights_removed']:6d} "
                     f"({100 * snapshot['weights_removed'] / sum(sizes.values()):.3f}%)  val Df {percent(val_df)}  "
-                    f"test Df {percent(snapshot['df_acc'])}  Dr {percent(snapshot['dr_acc'])}")
+                    f"test Df {percent(snapshot['df_acc'])}  Dr {percent(snapshot['dr_acc'])}{label}")
         backend.synchronize()
         spent[0] += time.perf_counter() - t0
 

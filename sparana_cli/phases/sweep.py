@@ -73,8 +73,7 @@ def sweep(target: str, axis_items, *, command: str, cmd: sweeps.SweepCommand, wo
     except BaseException as err:
         if client is not None:
             client.close()
-        if run.tmp.is_dir():
-            runstate.write_status(run.tmp, runstate.FAILED, message=f"{type(err).__name__}: {err}")
+        runstate.mark_failed(run.tmp, f"{type(err).__name__}: {err}")
         run.release()
         raise
     else:
@@ -89,7 +88,7 @@ def sweep(target: str, axis_items, *, command: str, cmd: sweeps.SweepCommand, wo
                           "continue an interrupted run with 'sparana train --resume RUN'", summary)
     metrics = list(cmd.headline or cmd.columns[:1])
     points = sweepfolder.summarize(rows, keys, metrics)
-    written = sweepfolder.write_summary(run.tmp, points, keys, metrics)
+    written = sweepfolder.write_summary(run.tmp, points, keys, metrics, rows)
     runs.finish_run(run)
     summary.update(run=str(run.path), csv=str(run.path / CSV_FILE), metrics=metrics,
                    group_keys=[k for k in keys if k not in sweepfolder.SEED_KEYS], points=points,

@@ -19,7 +19,7 @@ from sparana_cli.engine.metrics import evaluate_network
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.optimizers import make_optimizer
 from sparana_cli.engine.training import EpochProgress
-from sparana_cli.errors import Interrupted, RunFailed, UserError
+from sparana_cli.errors import DiskFull, Interrupted, RunFailed, UserError
 from sparana_cli.fitting import NotFinite, TrainingStopped, build_network, device_splits, fit
 from sparana_cli.signals import deferred_signals, graceful_stop
 from sparana_cli.spec import Spec
@@ -67,7 +67,7 @@ def _train_into(run: runs.PendingRun | None, root: Path, spec: Spec, dataset: Da
             with deferred_signals():  # a folder is reserved whole or not at all
                 run = runs.reserve_run(root, spec.name, phase="train")
         console.say(f"training {'-'.join(map(str, net.sizes))} ({spec.model.output}/{spec.model.loss}) on "
-                    f"{dataset.name}: {len(dataset.y_train)} train, {len(dataset.y_val)} validation, "
+                    f"{dataset.name} ({dataset.source}): {len(dataset.y_train)} train, {len(dataset.y_val)} validation, "
                     f"{len(dataset.y_test)} test images; {backend.describe()}")
         if checkpoint is not None:
             p = checkpoint.progress
@@ -151,9 +151,12 @@ def _attempt(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Backen
                         _stopped_summary(run, runstate.FAILED, saved[0], spec)) from None
     except KeyboardInterrupt:
         raise  # handled by _train_into, also when it lands in one of these handlers
+    except DiskFull as err:
+        runstate.mark_failed(run.tmp, str(err))
+        raise DiskFull(f"{err}; the run stays in {run.tmp}, marked failed: once there is space, {_resume_hint(run)}",
+                       _stopped_summary(run, runstate.FAILED, saved[0], spec)) from None
     except BaseException as err:
-        if run.tmp.is_dir():
-            runstate.write_status(run.tmp, runstate.FAILED, message=f"{type(err).__name__}: {err}")
+        runstate.mark_failed(run.tmp, f"{type(err).__name__}: {err}")
         raise
     finally:
         run.release()

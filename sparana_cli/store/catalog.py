@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -131,6 +133,25 @@ def key_metric(phase: str, metrics: dict) -> str:
     if not parts and phase in KEY_METRICS:
         return key_metric("", metrics)
     return " ".join(parts)
+
+
+_FRACTION = re.compile(r"accuracy|sparsity|fraction|recall|(?:^|_)d[fr](?:_|$)|^mia$")  # leaf names of 0..1 shares
+
+
+def metric_text(name: str, value):
+    """A metric as a table shows it: a share of 0..1 (accuracy, Df, Dr, sparsity, ...) in percent like every other
+    place sparana prints one (94.60%, not 0.946); other values as they are (the table rounds them); None as blank."""
+    if value is None:
+        return ""
+    number = _number(value)
+    if number is not None and not isinstance(value, (bool, np.bool_)) and is_share(name):
+        return f"{100 * number:.2f}%"
+    return value
+
+
+def is_share(name: str) -> bool:
+    """Whether a metric (test.accuracy, forget/judge.df[ssd], train.val_accuracy (last), ...) is a share of 0..1."""
+    return bool(_FRACTION.search(name.split("[")[0].removesuffix(" (last)").rsplit(".", 1)[-1]))
 
 
 def _number(value):
@@ -270,6 +291,10 @@ def removal_plan(root: Path, names: list[str], *, recursive: bool, incomplete: b
     running = [r.name for r in unique if r.state == runstate.RUNNING]
     if running:
         raise UserError(f"{running[0]}: still running; stop it first (Ctrl-C or kill -TERM)")
+    for record in unique:  # asked before anything is said or removed: a read-only folder is refused whole
+        stuck = [p for p in (record.path.parent, record.path) if not os.access(p, os.W_OK | os.X_OK)]
+        if stuck:
+            raise UserError(f"{stuck[0]}: read-only, so {record.name} cannot be removed; nothing was removed")
     return unique
 
 
@@ -285,8 +310,12 @@ def locate(root: Path, name: str) -> Path:
 
 def remove(plan: list[RunRecord]) -> None:
     """Delete the planned folders (children first, so a crash midway never leaves a child without its parent)."""
-    for record in reversed(plan):
-        shutil.rmtree(record.path)
+    for k, record in enumerate(reversed(plan)):
+        try:
+            shutil.rmtree(record.path)
+        except OSError as err:
+            raise UserError(f"{err.filename or record.path}: cannot remove ({err.strerror or err}); removed {k} of "
+                            f"{len(plan)} folders before it") from None
 
 
 def attack_series(record: RunRecord, root: Path) -> dict[str, tuple[dict, dict]]:

@@ -28,7 +28,7 @@ from sparana_cli.engine.training import EpochProgress
 from sparana_cli.errors import UserError
 from sparana_cli.files import atomic_path
 from sparana_cli.store.layout import CHECKPOINT_ATTRS, check_attrs, plain
-from sparana_cli.store.runs import open_h5, read_network, write_network
+from sparana_cli.store.runs import network_bytes, open_h5, read_network, write_network
 
 CHECKPOINT_FILE = "checkpoint.h5"
 
@@ -51,7 +51,9 @@ def save_checkpoint(folder: Path, net: Network, optimizer, progress: EpochProgre
                     *, optimizer_name: str, dataset_checksum: str, trainable: list | None = None) -> Path:
     """Write the training state to folder/checkpoint.h5, replacing the previous one in one step."""
     path = Path(folder) / CHECKPOINT_FILE
-    with atomic_path(path) as part, h5py.File(part, "w") as f:
+    state = optimizer.state()
+    needs = network_bytes(net) + sum(int(a.nbytes) for arrays in state.values() for a in arrays)
+    with atomic_path(path, needs=needs) as part, h5py.File(part, "w") as f:
         write_network(f, net, {
             "sparana_version": __version__,
             "epoch": progress.epoch,
@@ -64,7 +66,7 @@ def save_checkpoint(folder: Path, net: Network, optimizer, progress: EpochProgre
             "dataset_checksum": dataset_checksum,
         }, compress_masks=False)  # written every epoch and soon deleted: speed over size
         slots = f.create_group("optimizer")
-        for name, arrays in optimizer.state().items():
+        for name, arrays in state.items():
             g = slots.create_group(name)
             for j, array in enumerate(arrays):
                 g.create_dataset(str(j), data=to_host(array))

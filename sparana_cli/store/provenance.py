@@ -4,6 +4,7 @@
   sparana_version   and `git` {commit, dirty} when sparana runs from a git checkout (else null)
   python, numpy, numba, h5py, cupy   versions (cupy null when not installed)
   host, platform, pid, started, ended, device (from model.h5 once the weights are written)
+  data              {name, source, checksum} of the data the weights were computed from (from model.h5, at the end)
   sweep             the sweep folder that started the run, when one did ($SPARANA_SWEEP)
   sessions          later sessions of a resumed run: their argv, pid, host and start
 Runs written before provenance existed have no provenance.json; readers treat it as absent.
@@ -95,12 +96,43 @@ def write(folder: Path, record: dict) -> None:
 
 
 def read(folder: Path) -> dict | None:
-    """provenance.json as a dict; None when absent (older runs) or unreadable."""
+    """provenance.json as a dict; None when absent (older runs) or unreadable.
+
+    A field of the wrong shape (hand-edited, or written by something else) is left out and named in
+    `damaged`, so that whoever shows the record never meets a list where a string belongs.
+    """
     try:
         record = json.loads((Path(folder) / PROVENANCE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) else None
+    return well_formed(record) if isinstance(record, dict) else None
+
+
+def _is_argv(value) -> bool:
+    return isinstance(value, list) and all(isinstance(a, str) for a in value)
+
+
+def _is_git(value) -> bool:
+    return value is None or (isinstance(value, dict) and isinstance(value.get("commit"), str)
+                             and isinstance(value.get("dirty", False), bool))
+
+
+def _is_session(value) -> bool:
+    return isinstance(value, dict) and _is_argv(value.get("argv", [])) and _is_git(value.get("git"))
+
+
+_SHAPES = {"argv": _is_argv, "git": _is_git, "pid": lambda v: v is None or type(v) is int,
+           "data": lambda v: v is None or (isinstance(v, dict) and all(isinstance(x, str) for x in v.values())),
+           "sessions": lambda v: isinstance(v, list) and all(map(_is_session, v))}
+
+
+def well_formed(record: dict) -> dict:
+    """The record with every field of the wrong shape left out and named in `damaged` (absent when none was)."""
+    bad = [k for k, v in record.items()
+           if not (_SHAPES[k](v) if k in _SHAPES else v is None or isinstance(v, (str, int, float, bool)))]
+    if not bad:
+        return record
+    return {**{k: v for k, v in record.items() if k not in bad}, "damaged": bad}
 
 
 def start(folder: Path) -> None:
@@ -118,12 +150,14 @@ def resumed(folder: Path) -> None:
     write(folder, record)
 
 
-def finish(folder: Path, device: str | None = None) -> None:
-    """The run ends: its end time and the device its weights were computed on."""
+def finish(folder: Path, device: str | None = None, data: dict | None = None) -> None:
+    """The run ends: its end time, the device its weights were computed on and the data (name, source, checksum)."""
     record = read(folder)
     if record is None:
         return
     record["ended"] = now()
     if device:
         record["device"] = device
+    if data:
+        record["data"] = data
     write(folder, record)

@@ -30,8 +30,8 @@ from sparana_cli.engine.backend import CPU, Backend, host_free_memory, to_host
 from sparana_cli.engine.footprint import refuse_if_too_big
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.sparse import csr_parts, dense_from_csr
-from sparana_cli.errors import UserError
-from sparana_cli.files import atomic_path, write_text_atomic
+from sparana_cli.errors import RunFailed, UserError
+from sparana_cli.files import atomic_path, require_space, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
 from sparana_cli.store import layout, provenance, runstate
 
@@ -44,8 +44,15 @@ RUN_FOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*-\d{8}-\d{6}(?:-\d+)?")  # <
 
 
 def runs_root(option: str | None) -> Path:
-    """The runs folder: --runs-dir, else $SPARANA_RUNS, else ./runs."""
-    return Path(option or os.environ.get(RUNS_ENV) or "runs")
+    """The runs folder: --runs-dir, else $SPARANA_RUNS, else ./runs; a UserError when its path is not UTF-8 text."""
+    root = option or os.environ.get(RUNS_ENV) or "runs"
+    try:
+        root.encode("utf-8")  # its runs record their paths (model.h5's parent), which HDF5 keeps as UTF-8
+    except UnicodeEncodeError:
+        shown = root.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+        raise UserError(f"{'--runs-dir' if option else RUNS_ENV} {shown}: not valid UTF-8; name a folder whose path "
+                        "is UTF-8 text") from None
+    return Path(root)
 
 
 # -- creating ---------------------------------------------------------------------------------
@@ -96,8 +103,13 @@ def reserve_run(root: Path, name: str, now: datetime | None = None, *, phase: st
             os.rmdir(tmp)
             continue
         lock = runstate.take_lock(tmp)
-        runstate.write_status(tmp, runstate.RUNNING, **runstate.start_fields(phase))
-        provenance.start(tmp)
+        try:
+            runstate.write_status(tmp, runstate.RUNNING, **runstate.start_fields(phase))
+            provenance.start(tmp)
+        except (OSError, RunFailed) as err:  # a full disk before anything of the run is written: exit status 2
+            lock.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise UserError(f"{root}: cannot write a run folder there ({err})") from None
         return PendingRun(tmp, final, lock)
     raise UserError(f"{root}: no free run name for {name}-{stamp}")
 
@@ -122,7 +134,7 @@ def finish_run(run: PendingRun, **status) -> None:
     """Mark the run completed and rename <name>.tmp to <name>: from then on its results never change."""
     try:
         runstate.write_status(run.tmp, runstate.COMPLETED, **{"ended": runstate.now(), **status})
-        provenance.finish(run.tmp, device=_device_of(run.tmp))
+        provenance.finish(run.tmp, **_made_from(run.tmp))
         (run.tmp / runstate.LOCK_FILE).unlink(missing_ok=True)
         if run.path.exists():
             raise UserError(f"{run.path}: already exists; the finished run stays in {run.tmp}")
@@ -136,15 +148,17 @@ def record_session(run: PendingRun) -> None:
     provenance.resumed(run.tmp)
 
 
-def _device_of(folder: Path) -> str | None:
-    """The device model.h5 says its weights were computed on (None when there is no model.h5)."""
+def _made_from(folder: Path) -> dict:
+    """The device model.h5 says its weights were computed on and the data they were computed from ({} without model.h5)."""
     if not (folder / MODEL_FILE).is_file():
-        return None
+        return {}
     try:
         attrs = read_model_attrs(folder)
     except UserError:
-        return None
-    return str(attrs.get("device_name") or attrs.get("device") or "") or None
+        return {}
+    data = {key: str(attrs[f"dataset{suffix}"]) for key, suffix in (("name", ""), ("source", "_source"),
+                                                                      ("checksum", "_checksum")) if f"dataset{suffix}" in attrs}
+    return {"device": str(attrs.get("device_name") or attrs.get("device") or "") or None, "data": data or None}
 
 
 def reopen_run(root: Path, run: str) -> PendingRun:
@@ -197,6 +211,10 @@ def _locate_unfinished(root: Path, run: str) -> Path:
         raise UserError(f"{path}: not a run folder (expected a name <name>-<YYYYmmdd-HHMMSS>[-k].tmp)")
     if not path.name.endswith(TMP_SUFFIX):
         raise UserError(f"{path}: a finished run; a finished run is never changed (train a new one)")
+    links = sorted(p.name for p in path.iterdir() if p.is_symlink())
+    if links:  # planted: writing the run would write through it, outside the runs folder
+        raise UserError(f"{path / links[0]}: a symbolic link inside the run folder; a run's files are never written "
+                        "through a link (remove it)")
     return path
 
 
@@ -230,8 +248,13 @@ def save_model(path: Path, net: Network, attrs: dict, *, csr_layers=()) -> None:
     Layers in csr_layers are stored as /layers/<i>/csr/{data, indices, indptr} (the mask's True
     entries, row by row) instead of dense weights and mask.
     """
-    with atomic_path(path) as part, h5py.File(part, "w") as f:
+    with atomic_path(path, needs=network_bytes(net)) as part, h5py.File(part, "w") as f:
         write_network(f, net, attrs, csr_layers=csr_layers)
+
+
+def network_bytes(net: Network) -> int:
+    """The bytes of a network's weights, biases and masks: at most what write_network stores."""
+    return sum(int(a.nbytes) for arrays in (net.weights, net.biases, net.masks) for a in arrays)
 
 
 def write_network(f: h5py.File, net: Network, attrs: dict, *, compress_masks: bool = True, csr_layers=()) -> None:
@@ -259,6 +282,10 @@ def write_network(f: h5py.File, net: Network, attrs: dict, *, compress_masks: bo
 
 def write_metrics(path: Path, arrays: dict[str, dict], attrs: dict[str, dict] | None = None) -> None:
     """metrics.h5: arrays[group][name] -> /group/name; attrs[group] -> that group's attributes."""
+    if Path(path).is_symlink():
+        raise UserError(f"{path}: a symbolic link; a run's files are never written through a link")
+    require_space(Path(path).parent, sum(np.asarray(v).nbytes for items in arrays.values() for v in items.values()),
+                  str(path))
     with h5py.File(path, "a") as f:
         for group, items in arrays.items():
             g = f.require_group(group)
@@ -456,14 +483,15 @@ def _made(run: Path) -> tuple[str, str]:
 
 
 def resolve_run(root: Path, run: str | None) -> Path:
-    """A finished run folder from a path or a name in root; None means the newest finished `train` run in root."""
+    """A finished run folder from a path or a name in root; None means the newest finished `train` run in root that
+    no sweep made (a sweep's runs are points of a study, often short: named, not taken by default), else the newest."""
     if run is None:
         runs = finished_runs(root, DEFAULT_PHASE)
         if not runs:
             others = " (only runs of other phases: name one)" if finished_runs(root) else ""
             raise UserError(f"{root}: no finished {DEFAULT_PHASE} run{others}; train one first, "
                             "e.g. 'sparana train configs/mnist.yaml'")
-        return runs[-1]
+        return next((r for r in reversed(runs) if not (provenance.read(r) or {}).get("sweep")), runs[-1])
     if not _is_path(run) and not NAME_CHARS.fullmatch(run):
         raise UserError(f"run {run}: not a run folder name")
     for candidate in (Path(run), root / run):

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from sparana_cli.errors import UserError
+from sparana_cli.errors import RunFailed, UserError
 from sparana_cli.files import write_text_atomic
 
 try:
@@ -41,6 +41,15 @@ def write_status(folder: Path, state: str, **fields) -> dict:
     status.update(state=state, updated=now())
     write_text_atomic(Path(folder) / STATUS_FILE, json.dumps(status, indent=2) + "\n")
     return status
+
+
+def mark_failed(folder: Path, message: str) -> None:
+    """Record a run as failed when it can be; on a full disk even status.json may not fit, and the error is what counts."""
+    if Path(folder).is_dir():
+        try:
+            write_status(folder, FAILED, message=message)
+        except (OSError, RunFailed):
+            pass
 
 
 def start_fields(phase: str) -> dict:

@@ -54,17 +54,26 @@ def summarize(rows: list[dict], keys: list[str], metrics: list[str]) -> list[dic
     return out
 
 
-def write_summary(folder: Path, points: list[dict], keys: list[str], metrics: list[str]) -> list[Path]:
-    """summary.csv, and summary.png when some non-seed key varies; the paths written."""
+def write_summary(folder: Path, points: list[dict], keys: list[str], metrics: list[str],
+                  rows: list[dict] | None = None) -> list[Path]:
+    """summary.csv, and summary.png: the metric against each non-seed key that varies, else (a sweep over seeds
+    only, given its `rows`) each seed's value beside the mean; the paths written."""
     group_keys = [k for k in keys if k not in SEED_KEYS]
     columns = [*group_keys, "n", *(f"{m}_{s}" for m in metrics for s in ("mean", "std"))]
     written = [Path(folder) / SUMMARY_FILE]
     _write_csv(written[0], columns, points)
     varying = [k for k in group_keys if len({str(p[k]) for p in points}) > 1]
+    seeds = [k for k in keys if k in SEED_KEYS]
+    fig = None
     if varying and metrics and any(p[f"{metrics[0]}_mean"] is not None for p in points):
         from sparana_cli.plots import summary_figure
 
         fig = summary_figure([p for p in points if p[f"{metrics[0]}_mean"] is not None], varying, metrics[0])
+    elif not group_keys and seeds and rows and metrics and len(points) == 1 and points[0][f"{metrics[0]}_mean"] is not None:
+        from sparana_cli.plots import seeds_figure
+
+        fig = seeds_figure(rows, seeds[0], metrics[0], points[0][f"{metrics[0]}_mean"], points[0][f"{metrics[0]}_std"])
+    if fig is not None:
         with atomic_path(Path(folder) / SUMMARY_PLOT) as part:
             fig.savefig(part, format="png", dpi=110)
         written.append(Path(folder) / SUMMARY_PLOT)

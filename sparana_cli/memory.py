@@ -1,0 +1,35 @@
+"""The host's free memory, byte counts in words, and the refusal of what cannot fit (standard library only)."""
+
+from __future__ import annotations
+
+import os
+
+from sparana_cli.errors import UserError
+
+
+def refuse_if_too_big(needed: int, available: int, what: str, key: str) -> None:
+    """A UserError naming `key` when `needed` bytes exceed the `available` ones."""
+    if needed > available:
+        raise UserError(f"{key}: {what} needs about {in_words(needed)}, more than the {in_words(available)} of memory "
+                        "available; make it smaller")
+
+
+def in_words(n: float) -> str:
+    """Bytes in words: "24.4 GB"."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"
+
+
+def host_free_memory() -> int:
+    """The host's available memory in bytes (MemAvailable on Linux, else all physical memory)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
