@@ -33,19 +33,13 @@ from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import UserError
 from sparana_cli.files import atomic_path, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
-from sparana_cli.store import layout, provenance, runstate
+from sparana_cli.store import layout, provenance, runs_index, runstate
+from sparana_cli.store.record import (METRICS_FILE, MODEL_FILE, RUNS_ENV, SPEC_FILE,  # noqa: F401 (runs.X for callers)
+                                      TMP_SUFFIX, runs_root)
 
-RUNS_ENV = "SPARANA_RUNS"
-SPEC_FILE, MODEL_FILE, METRICS_FILE = "spec.yaml", "model.h5", "metrics.h5"
-TMP_SUFFIX = ".tmp"
 NAME_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # the spec's `name` characters: no separators, no leading dot
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,149}")  # a spec name (at most 100) and a suffix such as -forget-ssd
 RUN_FOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*-\d{8}-\d{6}(?:-\d+)?")  # <name>-<YYYYmmdd-HHMMSS>[-k]
-
-
-def runs_root(option: str | None) -> Path:
-    """The runs folder: --runs-dir, else $SPARANA_RUNS, else ./runs."""
-    return Path(option or os.environ.get(RUNS_ENV) or "runs")
 
 
 # -- creating ---------------------------------------------------------------------------------
@@ -127,6 +121,7 @@ def finish_run(run: PendingRun, **status) -> None:
         if run.path.exists():
             raise UserError(f"{run.path}: already exists; the finished run stays in {run.tmp}")
         os.rename(run.tmp, run.path)
+        runs_index.add(run.path)
     finally:
         run.release()
 
