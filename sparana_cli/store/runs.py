@@ -32,6 +32,7 @@ from sparana_cli.engine.network import Network
 from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import UserError
 from sparana_cli.files import atomic_path, write_text_atomic
+from sparana_cli.hdf5_links import check_self_contained
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
 from sparana_cli.store import layout, provenance, runs_index, runstate
 from sparana_cli.store.record import (METRICS_FILE, MODEL_FILE, RUNS_ENV, SPEC_FILE,  # noqa: F401 (runs.X for callers)
@@ -278,6 +279,7 @@ def open_h5(path: Path) -> Iterator[h5py.File]:
     except OSError as err:
         raise UserError(f"{path}: not a readable HDF5 file ({str(err).splitlines()[0]})") from None
     try:
+        check_self_contained(f, path)
         yield f
     except (KeyError, OSError, ValueError, TypeError) as err:
         raise UserError(f"{path}: damaged or incomplete ({str(err).splitlines()[0]})") from None
