@@ -90,10 +90,15 @@ def reserve_run(root: Path, name: str, now: datetime | None = None, *, phase: st
         if final.exists():  # finished by someone else between our two checks
             os.rmdir(tmp)
             continue
-        lock = runstate.take_lock(tmp)
-        runstate.write_status(tmp, runstate.RUNNING, **runstate.start_fields(phase))
-        provenance.start(tmp)
-        return PendingRun(tmp, final, lock)
+        run = PendingRun(tmp, final, runstate.take_lock(tmp))
+        try:
+            runstate.write_status(tmp, runstate.RUNNING, **runstate.start_fields(phase))
+            provenance.start(tmp)  # runs git: long enough for a signal to land in it
+        except BaseException:  # before the caller holds the folder, nothing else would remove it
+            shutil.rmtree(tmp, ignore_errors=True)
+            run.release()
+            raise
+        return run
     raise UserError(f"{root}: no free run name for {name}-{stamp}")
 
 
