@@ -12,7 +12,8 @@ from pathlib import Path
 
 from sparana_cli.errors import UserError
 from sparana_cli.store import runs_index, runstate
-from sparana_cli.store.record import TMP_SUFFIX, RunRecord
+from sparana_cli.store.names import TMP_SUFFIX
+from sparana_cli.store.record import RunRecord
 
 # The "metric" column: phase -> (label, metrics group, summary attribute) items; others show test accuracy.
 # A phase whose headline is not test accuracy adds a line here.

@@ -1,4 +1,4 @@
-"""What a run folder is called and what it says about itself (RunRecord), without NumPy or HDF5.
+"""What a run folder says about itself (RunRecord, read_run), without NumPy or HDF5 until a finished run is read.
 
 `sparana runs` answers from the runs index (runs_index.py) with only these; the modules that read
 HDF5 (runs.py, reader.py) are loaded only when a folder has to be read.
@@ -6,23 +6,13 @@ HDF5 (runs.py, reader.py) are loaded only when a folder has to be read.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sparana_cli.errors import UserError
 from sparana_cli.store import runstate
+from sparana_cli.store.names import SPEC_FILE, TMP_SUFFIX
 from sparana_cli.store.runstate import STATUS_FILE
-
-RUNS_ENV = "SPARANA_RUNS"
-SPEC_FILE, MODEL_FILE, METRICS_FILE = "spec.yaml", "model.h5", "metrics.h5"
-TMP_SUFFIX = ".tmp"
-
-
-def runs_root(option: str | None) -> Path:
-    """The runs folder: --runs-dir, else $SPARANA_RUNS, else ./runs."""
-    return Path(option or os.environ.get(RUNS_ENV) or "runs")
-
 
 @dataclass
 class RunRecord:
@@ -69,7 +59,7 @@ def is_run_folder(folder: Path) -> bool:
 def read_run(folder: Path, *, strict: bool = False) -> RunRecord:
     """Everything a run folder records but its weights; damage is a state (or, strict, a UserError naming the file).
 
-    An unfinished folder needs no HDF5: runs.py (h5py, NumPy) is loaded only for a finished one.
+    An unfinished folder needs no HDF5: h5read.py (h5py, NumPy) is loaded only for a finished one.
     """
     from sparana_cli.store import provenance
     from sparana_cli.yamlfile import read_yaml
@@ -95,12 +85,12 @@ def read_run(folder: Path, *, strict: bool = False) -> RunRecord:
     record.dataset = str(((record.spec or {}).get("data") or {}).get("name", "") or "")
     if not finished:
         return record
-    from sparana_cli.store import runs
+    from sparana_cli.store import h5read
 
     try:
-        record.model = runs.read_model_attrs(folder)
-        record.formats, record.sparsity = runs.model_layout(folder)
-        record.arrays, record.attrs = runs.read_metrics(folder)
+        record.model = h5read.read_model_attrs(folder)
+        record.formats, record.sparsity = h5read.model_layout(folder)
+        record.arrays, record.attrs = h5read.read_metrics(folder)
     except UserError as err:
         if strict:
             raise

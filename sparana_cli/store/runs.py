@@ -32,11 +32,12 @@ from sparana_cli.engine.network import Network
 from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import UserError
 from sparana_cli.files import atomic_path, write_text_atomic
-from sparana_cli.hdf5_links import check_self_contained
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
 from sparana_cli.store import layout, provenance, runs_index, runstate
-from sparana_cli.store.record import (METRICS_FILE, MODEL_FILE, RUNS_ENV, SPEC_FILE,  # noqa: F401 (runs.X for callers)
-                                      TMP_SUFFIX, runs_root)
+from sparana_cli.store.h5read import (_model_attrs, model_layout, open_h5,  # noqa: F401 (runs.X for callers)
+                                      read_metrics, read_model_attrs)
+from sparana_cli.store.names import (METRICS_FILE, MODEL_FILE, RUNS_ENV, SPEC_FILE,  # noqa: F401 (runs.X for callers)
+                                     TMP_SUFFIX, runs_root)
 
 NAME_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # the spec's `name` characters: no separators, no leading dot
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,149}")  # a spec name (at most 100) and a suffix such as -forget-ssd
@@ -274,24 +275,6 @@ def write_metrics(path: Path, arrays: dict[str, dict], attrs: dict[str, dict] | 
 # -- reading ----------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def open_h5(path: Path) -> Iterator[h5py.File]:
-    """An HDF5 file open for reading; missing, unreadable or damaged content is a UserError naming it."""
-    if not path.is_file():
-        raise UserError(f"{path}: file not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise UserError(f"{path}: not a readable HDF5 file ({str(err).splitlines()[0]})") from None
-    try:
-        check_self_contained(f, path)
-        yield f
-    except (KeyError, OSError, ValueError, TypeError) as err:
-        raise UserError(f"{path}: damaged or incomplete ({str(err).splitlines()[0]})") from None
-    finally:
-        f.close()
-
-
 def load_model(run_dir: Path, backend: Backend = CPU) -> tuple[Network, dict]:
     """The network stored in a run folder, on `backend`, and model.h5's root attributes."""
     path = Path(run_dir) / MODEL_FILE
@@ -299,18 +282,6 @@ def load_model(run_dir: Path, backend: Backend = CPU) -> tuple[Network, dict]:
         attrs = _model_attrs(f, path)
         net = read_network(f, path)
     return (net.to(backend) if backend is not CPU else net), attrs
-
-
-def read_model_attrs(run_dir: Path) -> dict:
-    """model.h5's root attributes (provenance), without reading the weights."""
-    path = Path(run_dir) / MODEL_FILE
-    with open_h5(path) as f:
-        return _model_attrs(f, path)
-
-
-def _model_attrs(f: h5py.File, path: Path) -> dict:
-    """An open model.h5's root attributes as plain values, checked against the documented layout."""
-    return layout.check_model_attrs({k: layout.plain(v) for k, v in f.attrs.items()}, path)
 
 
 def read_network(f: h5py.File, path: Path) -> Network:
@@ -364,59 +335,6 @@ def _read_csr(g: h5py.Group, where: str) -> tuple[np.ndarray, np.ndarray]:
 def layer_formats(run_dir: Path) -> list[str]:
     """How model.h5 stores each layer: "dense" or "csr"."""
     return model_layout(run_dir)[0]
-
-
-def model_layout(run_dir: Path) -> tuple[list[str], float]:
-    """Each layer's storage ("dense" or "csr") and the fraction of weights masked out, over all layers.
-
-    Reads only the masks (dense layers) and the row pointers (CSR layers, whose stored entries are the mask's).
-    """
-    path = Path(run_dir) / MODEL_FILE
-    formats, total, kept = [], 0, 0
-    with open_h5(path) as f:
-        if "layers" not in f or not len(f["layers"]):
-            raise UserError(f"{path}: no /layers group")
-        layout.check_layer_count(f, path)
-        for i in range(len(f["layers"])):
-            g = f["layers"][str(i)]
-            if "csr" in g:
-                shape = np.asarray(g["csr"].attrs.get("shape", ()))
-                if shape.shape != (2,) or "indptr" not in g["csr"]:
-                    raise UserError(f"{path}: /layers/{i}/csr needs indptr and a shape attribute")
-                indptr = g["csr"]["indptr"]
-                formats.append("csr")
-                total += int(shape[0]) * int(shape[1])
-                kept += int(indptr[-1]) if len(indptr) else 0
-            else:
-                formats.append("dense")
-                if "mask" not in g:
-                    raise UserError(f"{path}: missing /layers/{i}/mask")
-                mask = g["mask"]
-                layout.check_mask_dtype(mask.dtype, f"{path}: /layers/{i}/mask")
-                live = layout.plain(g.attrs.get("live"))  # absent in runs written before it was kept: count the mask
-                if live is not None and (isinstance(live, bool) or not isinstance(live, int) or not 0 <= live <= mask.size):
-                    raise UserError(f"{path}: /layers/{i} attribute live must be a count of weights, found {live!r:.40}")
-                total, kept = total + mask.size, kept + int(live if live is not None else np.count_nonzero(mask[()]))
-    return formats, (1 - kept / total if total else 0.0)
-
-
-def read_metrics(run_dir: Path) -> tuple[dict, dict]:
-    """(arrays, attrs) of metrics.h5: arrays[group][name] as NumPy, attrs[group] as plain values.
-
-    Nested groups are keyed by their path ("forget/compare").
-    """
-    arrays, attrs = {}, {}
-
-    def visit(name, g):
-        if isinstance(g, h5py.Group):
-            arrays[name] = {key: d[()] for key, d in g.items() if isinstance(d, h5py.Dataset)}
-            attrs[name] = {k: layout.plain(v) for k, v in g.attrs.items()}
-
-    path = Path(run_dir) / METRICS_FILE
-    with open_h5(path) as f:
-        f.visititems(visit)
-    layout.check_metrics(arrays, attrs, path)
-    return arrays, attrs
 
 
 def read_spec_text(run_dir: Path) -> str:

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Iterator
 
 from sparana_cli import __version__
-from sparana_cli.store.record import SPEC_FILE, TMP_SUFFIX, RunRecord, read_run
+from sparana_cli.store.names import SPEC_FILE, TMP_SUFFIX
+from sparana_cli.store.record import RunRecord, read_run
 from sparana_cli.store.runstate import COMPLETED, STATUS_FILE
 from sparana_cli.ui import _jsonable
 
