@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     if "startup" in args.only:
         from bench.startup import startup_rows
 
-        rows += startup_rows(repeats=args.repeats, calls=1 if quick else 5, n_runs=3 if quick else 100)
+        rows += startup_rows(repeats=args.repeats, calls=1 if quick else 5, n_runs=3 if quick else 1000)
     if "commands" in args.only:
         from bench.commands import whole_command_rows
 

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from sparana_cli.cli import main
 from sparana_cli.engine.sparse import csr_parts
 from tests.test_bad_inputs import World, _snapshot, template  # noqa: F401  (template: the fixture World copies)
+from tests.test_hdf5_links import point_elsewhere
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 CASES = {case["case"]: case for case in yaml.safe_load((CORPUS / "cases.yaml").read_text())}
@@ -70,6 +71,9 @@ def _damage(world: World, op: list) -> None:
             value = _rewrite(f[where], change)
             del f[where]
             f[where] = value
+    elif kind == "elsewhere":  # the dataset moved to a file beside the runs folder, an HDF5 pointer left in its place
+        run, file, where, how = args
+        point_elsewhere(_run(world, run) / file, where, how, world.base / "elsewhere.h5")
     elif kind == "csr-shape":
         _csr_with_shape(_run(world, args[0]) / "model.h5", args[1])
     elif kind == "finished-but-not-renamed":  # killed between writing everything and the rename

@@ -198,7 +198,7 @@ def test_a_run_file_that_lies_is_refused_and_runs_still_lists(damage, template):
     with tempfile.TemporaryDirectory() as folder:
         runs = Path(folder) / "runs"
         shutil.copytree(template / "runs", runs)
-        finished = next(p for p in runs.iterdir() if not p.name.endswith(".tmp"))
+        finished = next(p for p in runs.iterdir() if p.is_dir() and not p.name.endswith(".tmp"))
         spec = yaml.safe_load((finished / "spec.yaml").read_text())
         spec["data"]["path"] = str(template / "data")
         (finished / "spec.yaml").write_text(yaml.safe_dump(spec))

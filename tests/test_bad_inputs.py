@@ -43,7 +43,7 @@ class World:
             spec = yaml.safe_load(spec_path.read_text())
             spec["data"]["path"] = str(self.data)
             spec_path.write_text(yaml.safe_dump(spec))
-        self.finished = next(p for p in self.runs.iterdir() if not p.name.endswith(".tmp"))
+        self.finished = next(p for p in self.runs.iterdir() if p.is_dir() and not p.name.endswith(".tmp"))
         self.unfinished = next(p for p in self.runs.iterdir() if p.name.endswith(".tmp"))
         self.spec = self.write("good.yaml", yaml.safe_dump(tiny_spec(self.data)))
 
@@ -374,11 +374,14 @@ def test_bad_input_is_refused_cleanly(case, template, tmp_path):
 
 
 def _snapshot(folder: Path):
-    """Every path under folder with its bytes and modification time (None when folder is absent)."""
+    """Every path under folder with its bytes and modification time (None when folder is absent).
+
+    The runs index (a cache that any listing may bring up to date) is left out.
+    """
     if not folder.exists():
         return None
     return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*"))}
+            for p in sorted(folder.rglob("*")) if not p.name.startswith(".runs-index")}
 
 
 def test_snapshot_notices_a_change(template, tmp_path):

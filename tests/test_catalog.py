@@ -165,7 +165,7 @@ def test_a_damaged_run_is_listed_as_such_without_hiding_the_others(store):
 
 
 def test_key_metric_by_phase():
-    from sparana_cli.store.catalog import key_metric
+    from sparana_cli.store.listing import key_metric
 
     assert key_metric("train", {"test": {"accuracy": 0.9451}}) == "test 94.51%"
     assert key_metric("attack", {"attack": {"clean_accuracy": 0.9}}) == "clean 90.00%"

@@ -13,7 +13,7 @@ import yaml
 from sparana_cli.engine.metrics import predicted_classes
 from sparana_cli.phases import forget_compare
 from sparana_cli.store import runs
-from sparana_cli.store.catalog import list_runs
+from sparana_cli.store.listing import list_runs
 from sparana_cli.store.reader import load_run_with_data
 from sparana_cli.ui import Console
 from tests.conftest import tiny_spec

@@ -2,6 +2,7 @@
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from sparana_cli.cli import main
 from sparana_cli.errors import Interrupted, RunFailed
 from sparana_cli.phases.train import train
 from sparana_cli.spec import spec_from_mapping
-from sparana_cli.store import runs
+from sparana_cli.store import listing, runs, runs_index
 from sparana_cli.store.checkpoint import load_checkpoint
 from sparana_cli.ui import Console
 from tests.conftest import tiny_spec, write_idx_folder
@@ -242,7 +243,11 @@ def test_concurrent_trainings_never_share_a_folder(spec_file, tmp_path):
     results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
     assert [r[2] for r in results] == [0] * 4, results
     folders = [Path(json.loads(out)["run"]) for out, _, _ in results]
-    assert len(set(folders)) == 4 and sorted(folders) == sorted(runs_dir.iterdir())
+    assert len(set(folders)) == 4 and sorted(folders) == sorted(p for p in runs_dir.iterdir() if p.is_dir())
+    assert len(listing.records(runs_dir)) == 4 and set(runs_index.scan(runs_dir)) == {f.name for f in folders}
+    with sqlite3.connect(runs_dir / runs_index.INDEX_FILE) as db:  # the four finishing runs wrote the index at once
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert {name for (name,) in db.execute("SELECT name FROM runs")} <= {f.name for f in folders}
     for i, folder in enumerate(folders):  # each folder holds the run that claims it
         assert yaml.safe_load((folder / "spec.yaml").read_text())["seed"] == i
         with h5py.File(folder / "model.h5") as f:

@@ -30,7 +30,7 @@ TRIALS = 50
 
 def _outcome(runs: Path) -> str:
     """What the runs folder holds: "none", "complete" or "interrupted" (a resumable .tmp); anything else fails."""
-    folders = [p for p in runs.iterdir()] if runs.is_dir() else []
+    folders = [p for p in runs.iterdir() if p.is_dir()] if runs.is_dir() else []  # the runs index aside
     assert len(folders) <= 1, folders
     assert not list(runs.rglob("*.part")), "a half-written file was left"
     if not folders:

@@ -22,7 +22,8 @@ def loaded_after(code: str) -> dict:
     """Run `code` in a fresh interpreter; the top-level third-party packages and the sparana_cli modules it then holds."""
     probe = (f"import sys\n{code}\nimport json\n"
              "print(json.dumps({'packages': sorted({m.split('.')[0] for m in sys.modules}), "
-             "'sparana': sorted(m for m in sys.modules if m.startswith('sparana_cli'))}))")
+             "'sparana': sorted(m for m in sys.modules if m.startswith('sparana_cli')), "
+             "'modules': sorted(sys.modules)}))")
     env = {k: v for k, v in os.environ.items() if k != "SPARANA_PROFILE"}
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
                             capture_output=True, text=True, timeout=120)
@@ -44,6 +45,22 @@ def test_help_lists_every_command_without_the_numerics():
     assert not [m for m in loaded["sparana"] if m.startswith(("sparana_cli.phases", "sparana_cli.engine",
                                                               "sparana_cli.analysis", "sparana_cli.data"))]
     assert "sparana_cli.store.runs" not in loaded["sparana"]
+    assert [m for m in loaded["sparana"] if m.startswith("sparana_cli.cli.") and m != "sparana_cli.cli.common"] == []
+    assert "importlib.metadata" not in loaded["modules"]
+
+
+@pytest.mark.parametrize("limit", [30, 45, 74, 200])
+def test_the_group_help_says_what_each_command_help_says(limit):
+    """The summaries `sparana --help` lists without importing the commands are each command's own first line."""
+    from click import Context
+
+    from sparana_cli.cli import COMMANDS, SUMMARIES, main
+    from sparana_cli.cli.common import summary_line
+
+    assert SUMMARIES.keys() == COMMANDS.keys()
+    for name in COMMANDS:
+        command = main.get_command(Context(main), name)
+        assert summary_line(SUMMARIES[name], limit) == command.get_short_help_str(limit), name
 
 
 def test_a_command_help_loads_only_that_command():

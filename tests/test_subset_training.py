@@ -108,7 +108,7 @@ def test_train_command_with_trainable_freezes_the_rest(tmp_path, idx_folder, run
     result = CliRunner().invoke(main, ["train", str(path), "--runs-dir", str(runs_dir), "--json"])
     assert result.exit_code == 0, result.output
     initial = Network.xavier([36, 24, 16, 10], seed=spec["seed"])
-    (run,) = runs_dir.iterdir()
+    (run,) = [p for p in runs_dir.iterdir() if p.is_dir()]
     with h5py.File(run / "model.h5") as f:
         for i, w0 in enumerate(initial.weights):
             changed = np.count_nonzero(f[f"layers/{i}/weights"][()] != w0)

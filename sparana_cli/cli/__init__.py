@@ -29,6 +29,21 @@ COMMANDS = {  # name -> module:attribute
     "sweep": "sparana_cli.cli.sweep:sweep",
     "data": "sparana_cli.cli.data:data_command",
 }
+# name -> the first paragraph of its help: `sparana --help` lists the commands without importing one
+# (tests/test_startup.py checks that each still says what the command's own help says)
+SUMMARIES = {
+    "train": "Train the network SPEC describes and write a run folder.",
+    "evaluate": "Test accuracy, per-class accuracy, confusion matrix and parameter counts of RUN.",
+    "prune": "Prune a trained run by a weight score and write a child run (the parent is never changed).",
+    "forget": "Make a trained run forget one class by pruning the weights that serve it; write a child run.",
+    "attack": "Accuracy of RUN's network under adversarial attack at each eps, and how well the output alone tells "
+              "attacked from clean test images (detection AUROC). Writes a child run.",
+    "spec": "Print SPEC fully resolved (defaults and overrides applied), or every key with its doc.",
+    "runs": "List the run folders: name, phase, parent, dataset, key metric, sparsity, created, status.",
+    "plot": "Draw PNGs of RUN's metrics: training curves, prune widths, forget and attack curves, per-class accuracy bars.",
+    "sweep": "Run COMMAND for every combination of the axes' values; write a sweep folder with one CSV row per run.",
+    "data": "Download the standard data sets into $SPARANA_DATA (default ~/.cache/sparana) and list what is there.",
+}
 
 
 def _start_profile(ctx, param, value):
@@ -36,7 +51,7 @@ def _start_profile(ctx, param, value):
         PROFILE.enable()
 
 
-@click.group(cls=SparanaGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SparanaGroup, lazy_commands=COMMANDS, summaries=SUMMARIES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sparana")
 @click.option("--profile", is_flag=True, is_eager=True, expose_value=False, envvar=ENV,
               callback=_start_profile,

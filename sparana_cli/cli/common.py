@@ -44,13 +44,31 @@ class SparanaGroup(click.Group):
     (SIGINT or SIGTERM, which is handled like SIGINT).
 
     `lazy_commands` ({name: "module:attribute"}) are imported only when looked up, so that a
-    command (or --help) loads its own module and no other. With profiling on, the breakdown is
-    printed on stderr when the command ends, however it ends.
+    command (or its --help) loads its own module and no other; `summaries` ({name: the first
+    paragraph of its help}) let the group's --help list them without importing any. With profiling
+    on, the breakdown is printed on stderr when the command ends, however it ends.
     """
 
-    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
+    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, summaries: dict[str, str] | None = None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.commands = LazyCommands({**(lazy_commands or {}), **self.commands})
+        self.summaries = summaries or {}
+
+    def format_commands(self, ctx, formatter):
+        """The Commands section of --help: each command's one-line help, from `summaries` where it has one."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:
+            if name in self.summaries:
+                rows.append((name, summary_line(self.summaries[name], limit)))
+            elif (command := self.get_command(ctx, name)) is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         from sparana_cli.store import provenance  # standard library only: the argv every run records
@@ -125,6 +143,11 @@ def _refuse_undecodable(args) -> None:
             raise UserError(f"argument {i} ({shown}) is not valid UTF-8; give names and values as UTF-8 text") from None
 
 
+def summary_line(summary: str, limit: int) -> str:
+    """A command's help line in a group's --help, as Click would cut it from a help that begins with `summary`."""
+    return click.Command("", help=summary).get_short_help_str(limit)
+
+
 def common_options(command):
     """--runs-dir and --json, taken by every command (a subcommand inherits its group's)."""
 
@@ -138,7 +161,7 @@ def common_options(command):
         group = ctx.parent.params if ctx is not None and ctx.parent is not None else {}
         runs_dir = runs_dir or group.get("runs_dir")
         json_mode = json_mode or bool(group.get("json_mode"))
-        from sparana_cli.store.runs import runs_root  # h5py and NumPy: only once a command runs
+        from sparana_cli.store.names import runs_root
 
         with section("compute (the command's own work)"):
             return command(*args, root=runs_root(runs_dir), console=Console(json_mode), **kwargs)

@@ -43,9 +43,9 @@ def runs_command(ctx, csv_mode, phase, dataset, parent, state, where, sort, root
     """
     if ctx.invoked_subcommand is not None:
         return
-    from sparana_cli.store.catalog import list_runs, records, sweeps
+    from sparana_cli.store.listing import list_runs, records, sweeps
 
-    found = records(root)
+    found = records(root, specs=bool(where))
     rows = list_runs(root, phase=phase, dataset=dataset, parent=parent, state=state, where=where, sort=sort,
                      all_records=found)
     groups = sweeps(found)
@@ -122,8 +122,9 @@ def show(run_name, root, console):
     RUN may be unfinished (a .tmp folder): its state and provenance say what became of it.
     """
     from sparana_cli.store import runs
-    from sparana_cli.store.catalog import key_metric, lineage, locate, metric_table, metric_text, records
-    from sparana_cli.store.reader import read_run
+    from sparana_cli.store.catalog import lineage, locate, metric_table, metric_text
+    from sparana_cli.store.listing import key_metric, records
+    from sparana_cli.store.record import read_run
 
     folder = locate(root, run_name)
     record = read_run(folder, strict=not folder.name.endswith(runs.TMP_SUFFIX))

@@ -10,6 +10,7 @@ import numpy as np
 from sparana_cli.data.claims import check_claim
 from sparana_cli.data.labelled import LabelledData, read_keyed
 from sparana_cli.errors import UserError
+from sparana_cli.hdf5_links import check_self_contained
 
 
 def read_hdf5(path: Path, keys) -> LabelledData:
@@ -18,6 +19,7 @@ def read_hdf5(path: Path, keys) -> LabelledData:
         raise UserError(f"{path}: file not found (data.path)")
     try:
         with h5py.File(path, "r") as f:
+            check_self_contained(f, path)
             return read_keyed(path, keys, lambda key: _dataset(f, key, path), lambda key: key in f, f"HDF5 file {path}")
     except OSError as err:
         raise UserError(f"{path}: not a readable HDF5 file ({err})") from None

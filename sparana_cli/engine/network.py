@@ -8,7 +8,10 @@ from sparana_cli.engine.backend import CPU, Backend, array_module, backend_of
 from sparana_cli.engine.losses import activate_output, loss_and_delta
 from sparana_cli.seeding import generator
 
-PREDICT_CHUNK = 4096  # rows per forward pass at inference, to bound memory (BLAS is at full speed well below this)
+# Rows per forward pass at inference, to bound memory: 1,024 rows of the seed model hold 7 MB of activations at once,
+# 4,096 held 29 MB (a quarter of what a training run must hold). Inference over 10,000 rows took 1.2x the time of
+# 4,096-row chunks (512 rows: 2.3x), paired, on a loaded 2-core machine (docs/_from-issue-27.md).
+PREDICT_CHUNK = 1024
 
 
 class Network:

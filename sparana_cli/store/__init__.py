@@ -4,5 +4,8 @@
   runstate.py    status.json and the writer's lock: running, completed, failed, interrupted, killed
   checkpoint.py  checkpoint.h5: everything a training run needs to continue exactly
   reader.py      reading a run back (validated), with the dataset it was trained on
-  catalog.py     what a runs folder holds: the `runs` table, compare, diff
+  record.py      run-folder names and RunRecord: what a run folder says about itself (read_run), no HDF5 to load
+  runs_index.py  the runs index: a rebuildable SQLite cache of every finished folder's record, checked on each read
+  listing.py     the `runs` table: rows filtered, sorted and grouped by sweep, from the index
+  catalog.py     what a runs folder holds beyond the table: compare, diff, lineage, removal
 """

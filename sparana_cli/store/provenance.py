@@ -17,10 +17,8 @@ import json
 import os
 import platform
 import socket
-import subprocess
 import sys
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 
 from sparana_cli import __version__
@@ -69,6 +67,8 @@ def versions() -> dict:
 
 
 def _version(dist: str) -> str | None:
+    from importlib import metadata  # here, not at the top: every command, --help included, loads this module
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -81,6 +81,8 @@ def git_state() -> dict | None:
     source = Path(__file__).resolve().parent.parent.parent
     if not any((p / ".git").exists() for p in (source, *source.parents)):
         return None
+    import subprocess
+
     try:
         commit = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()

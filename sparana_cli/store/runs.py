@@ -33,26 +33,15 @@ from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import RunFailed, UserError
 from sparana_cli.files import atomic_path, require_space, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
-from sparana_cli.store import layout, provenance, runstate
+from sparana_cli.store import layout, provenance, runs_index, runstate
+from sparana_cli.store.h5read import (_model_attrs, model_layout, open_h5,  # noqa: F401 (runs.X for callers)
+                                      read_metrics, read_model_attrs)
+from sparana_cli.store.names import (METRICS_FILE, MODEL_FILE, RUNS_ENV, SPEC_FILE,  # noqa: F401 (runs.X for callers)
+                                     TMP_SUFFIX, runs_root)
 
-RUNS_ENV = "SPARANA_RUNS"
-SPEC_FILE, MODEL_FILE, METRICS_FILE = "spec.yaml", "model.h5", "metrics.h5"
-TMP_SUFFIX = ".tmp"
 NAME_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # the spec's `name` characters: no separators, no leading dot
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,149}")  # a spec name (at most 100) and a suffix such as -forget-ssd
 RUN_FOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*-\d{8}-\d{6}(?:-\d+)?")  # <name>-<YYYYmmdd-HHMMSS>[-k]
-
-
-def runs_root(option: str | None) -> Path:
-    """The runs folder: --runs-dir, else $SPARANA_RUNS, else ./runs; a UserError when its path is not UTF-8 text."""
-    root = option or os.environ.get(RUNS_ENV) or "runs"
-    try:
-        root.encode("utf-8")  # its runs record their paths (model.h5's parent), which HDF5 keeps as UTF-8
-    except UnicodeEncodeError:
-        shown = root.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
-        raise UserError(f"{'--runs-dir' if option else RUNS_ENV} {shown}: not valid UTF-8; name a folder whose path "
-                        "is UTF-8 text") from None
-    return Path(root)
 
 
 # -- creating ---------------------------------------------------------------------------------
@@ -102,15 +91,17 @@ def reserve_run(root: Path, name: str, now: datetime | None = None, *, phase: st
         if final.exists():  # finished by someone else between our two checks
             os.rmdir(tmp)
             continue
-        lock = runstate.take_lock(tmp)
+        run = PendingRun(tmp, final, runstate.take_lock(tmp))
         try:
             runstate.write_status(tmp, runstate.RUNNING, **runstate.start_fields(phase))
-            provenance.start(tmp)
-        except (OSError, RunFailed) as err:  # a full disk before anything of the run is written: exit status 2
-            lock.close()
+            provenance.start(tmp)  # runs git: long enough for a signal to land in it
+        except BaseException as err:  # before the caller holds the folder, nothing else would remove it
             shutil.rmtree(tmp, ignore_errors=True)
-            raise UserError(f"{root}: cannot write a run folder there ({err})") from None
-        return PendingRun(tmp, final, lock)
+            run.release()
+            if isinstance(err, (OSError, RunFailed)):  # a full disk before anything of the run is written: exit 2
+                raise UserError(f"{root}: cannot write a run folder there ({err})") from None
+            raise
+        return run
     raise UserError(f"{root}: no free run name for {name}-{stamp}")
 
 
@@ -139,6 +130,7 @@ def finish_run(run: PendingRun, **status) -> None:
         if run.path.exists():
             raise UserError(f"{run.path}: already exists; the finished run stays in {run.tmp}")
         os.rename(run.tmp, run.path)
+        runs_index.add(run.path)
     finally:
         run.release()
 
@@ -300,23 +292,6 @@ def write_metrics(path: Path, arrays: dict[str, dict], attrs: dict[str, dict] | 
 # -- reading ----------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def open_h5(path: Path) -> Iterator[h5py.File]:
-    """An HDF5 file open for reading; missing, unreadable or damaged content is a UserError naming it."""
-    if not path.is_file():
-        raise UserError(f"{path}: file not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise UserError(f"{path}: not a readable HDF5 file ({str(err).splitlines()[0]})") from None
-    try:
-        yield f
-    except (KeyError, OSError, ValueError, TypeError) as err:
-        raise UserError(f"{path}: damaged or incomplete ({str(err).splitlines()[0]})") from None
-    finally:
-        f.close()
-
-
 def load_model(run_dir: Path, backend: Backend = CPU) -> tuple[Network, dict]:
     """The network stored in a run folder, on `backend`, and model.h5's root attributes."""
     path = Path(run_dir) / MODEL_FILE
@@ -324,18 +299,6 @@ def load_model(run_dir: Path, backend: Backend = CPU) -> tuple[Network, dict]:
         attrs = _model_attrs(f, path)
         net = read_network(f, path)
     return (net.to(backend) if backend is not CPU else net), attrs
-
-
-def read_model_attrs(run_dir: Path) -> dict:
-    """model.h5's root attributes (provenance), without reading the weights."""
-    path = Path(run_dir) / MODEL_FILE
-    with open_h5(path) as f:
-        return _model_attrs(f, path)
-
-
-def _model_attrs(f: h5py.File, path: Path) -> dict:
-    """An open model.h5's root attributes as plain values, checked against the documented layout."""
-    return layout.check_model_attrs({k: layout.plain(v) for k, v in f.attrs.items()}, path)
 
 
 def read_network(f: h5py.File, path: Path) -> Network:
@@ -389,59 +352,6 @@ def _read_csr(g: h5py.Group, where: str) -> tuple[np.ndarray, np.ndarray]:
 def layer_formats(run_dir: Path) -> list[str]:
     """How model.h5 stores each layer: "dense" or "csr"."""
     return model_layout(run_dir)[0]
-
-
-def model_layout(run_dir: Path) -> tuple[list[str], float]:
-    """Each layer's storage ("dense" or "csr") and the fraction of weights masked out, over all layers.
-
-    Reads only the masks (dense layers) and the row pointers (CSR layers, whose stored entries are the mask's).
-    """
-    path = Path(run_dir) / MODEL_FILE
-    formats, total, kept = [], 0, 0
-    with open_h5(path) as f:
-        if "layers" not in f or not len(f["layers"]):
-            raise UserError(f"{path}: no /layers group")
-        layout.check_layer_count(f, path)
-        for i in range(len(f["layers"])):
-            g = f["layers"][str(i)]
-            if "csr" in g:
-                shape = np.asarray(g["csr"].attrs.get("shape", ()))
-                if shape.shape != (2,) or "indptr" not in g["csr"]:
-                    raise UserError(f"{path}: /layers/{i}/csr needs indptr and a shape attribute")
-                indptr = g["csr"]["indptr"]
-                formats.append("csr")
-                total += int(shape[0]) * int(shape[1])
-                kept += int(indptr[-1]) if len(indptr) else 0
-            else:
-                formats.append("dense")
-                if "mask" not in g:
-                    raise UserError(f"{path}: missing /layers/{i}/mask")
-                mask = g["mask"]
-                layout.check_mask_dtype(mask.dtype, f"{path}: /layers/{i}/mask")
-                live = layout.plain(g.attrs.get("live"))  # absent in runs written before it was kept: count the mask
-                if live is not None and (isinstance(live, bool) or not isinstance(live, int) or not 0 <= live <= mask.size):
-                    raise UserError(f"{path}: /layers/{i} attribute live must be a count of weights, found {live!r:.40}")
-                total, kept = total + mask.size, kept + int(live if live is not None else np.count_nonzero(mask[()]))
-    return formats, (1 - kept / total if total else 0.0)
-
-
-def read_metrics(run_dir: Path) -> tuple[dict, dict]:
-    """(arrays, attrs) of metrics.h5: arrays[group][name] as NumPy, attrs[group] as plain values.
-
-    Nested groups are keyed by their path ("forget/compare").
-    """
-    arrays, attrs = {}, {}
-
-    def visit(name, g):
-        if isinstance(g, h5py.Group):
-            arrays[name] = {key: d[()] for key, d in g.items() if isinstance(d, h5py.Dataset)}
-            attrs[name] = {k: layout.plain(v) for k, v in g.attrs.items()}
-
-    path = Path(run_dir) / METRICS_FILE
-    with open_h5(path) as f:
-        f.visititems(visit)
-    layout.check_metrics(arrays, attrs, path)
-    return arrays, attrs
 
 
 def read_spec_text(run_dir: Path) -> str:
