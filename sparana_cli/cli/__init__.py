@@ -28,6 +28,8 @@ COMMANDS = {  # name -> module:attribute
     "plot": "sparana_cli.cli.plot:plot",
     "sweep": "sparana_cli.cli.sweep:sweep",
     "data": "sparana_cli.cli.data:data_command",
+    "export": "sparana_cli.cli.export:export",
+    "import": "sparana_cli.cli.import_model:import_model",
 }
 
 

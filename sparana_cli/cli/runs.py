@@ -146,6 +146,9 @@ def show(run_name, root, console):
                 f"  device    {p.get('device') or '(none)'}",
                 f"  time      {p.get('started')} -> {p.get('ended') or '(not ended)'}"]
         made += [f"  sweep     {p['sweep']}"] if p.get("sweep") else []
+        imported = p.get("imported") if isinstance(p.get("imported"), dict) else None
+        made += [f"  imported  {imported.get('file')} ({imported.get('format')}, sha256 {imported.get('sha256')})"
+                 ] if imported else []
         made += [f"  resumed   {s.get('started')}: {' '.join(s.get('argv') or [])}" for s in p.get("sessions", [])]
     spec_text = runs.read_spec_text(record.path) if record.spec is not None else "(no spec.yaml)"
     state = record.state + (f": {record.message}" if record.message and not record.finished else "")

@@ -45,25 +45,28 @@ def write_safetensors(path: Path, tensors: dict[str, np.ndarray], metadata: dict
 def read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """(name -> array, metadata) of a safetensors file; F16 and BF16 tensors come back as float32."""
     data = Path(path).read_bytes()
-    if data.startswith(PICKLE_MAGIC):
-        raise UserError(f"{path}: a pickle (PyTorch's torch.save format); it is never loaded. Save the weights with "
-                        "safetensors.torch.save_file(model.state_dict(), 'model.safetensors') instead")
-    if len(data) < 8:
-        raise UserError(f"{path}: not a safetensors file (shorter than its 8-byte header length)")
-    (length,) = struct.unpack("<Q", data[:8])
+    (length,) = struct.unpack("<Q", data[:8]) if len(data) >= 8 else (0,)
     if not 2 <= length <= min(MAX_HEADER, len(data) - 8):
-        raise UserError(f"{path}: not a safetensors file (header length {length} does not fit a {len(data)}-byte file)")
+        raise _not_safetensors(path, data, f"header length {length} does not fit a {len(data)}-byte file")
     try:
         header = json.loads(data[8:8 + length])
     except ValueError:
-        raise UserError(f"{path}: not a safetensors file (its header is not JSON)") from None
+        raise _not_safetensors(path, data, "its header is not JSON") from None
     if not isinstance(header, dict):
-        raise UserError(f"{path}: not a safetensors file (its header is not a JSON object)")
+        raise _not_safetensors(path, data, "its header is not a JSON object")
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise UserError(f"{path}: __metadata__ must map names to strings")
     body = memoryview(data)[8 + length:]
     return {name: _tensor(body, name, entry, path) for name, entry in header.items()}, metadata
+
+
+def _not_safetensors(path: Path, data: bytes, why: str) -> UserError:
+    """Why `data` is not safetensors; a pickle is named as one (checked only now: a valid header may start with 0x80)."""
+    if data.startswith(PICKLE_MAGIC):
+        return UserError(f"{path}: a pickle (PyTorch's torch.save format); it is never loaded. Save the weights with "
+                         "safetensors.torch.save_file(model.state_dict(), 'model.safetensors') instead")
+    return UserError(f"{path}: not a safetensors file ({why})")
 
 
 def _tensor(body: memoryview, name: str, entry, path: Path) -> np.ndarray:

@@ -6,6 +6,7 @@
   host, platform, pid, started, ended, device (from model.h5 once the weights are written)
   sweep             the sweep folder that started the run, when one did ($SPARANA_SWEEP)
   sessions          later sessions of a resumed run: their argv, pid, host and start
+  imported          a run made by `sparana import`: the model file, its format, size and sha256, and its metadata
 Runs written before provenance existed have no provenance.json; readers treat it as absent.
 """
 
@@ -116,6 +117,13 @@ def resumed(folder: Path) -> None:
     session = collect()
     record.setdefault("sessions", []).append({k: session[k] for k in ("argv", "host", "pid", "started", "git")})
     write(folder, record)
+
+
+def note(folder: Path, **fields) -> None:
+    """Add fields (e.g. `imported`) to a run's provenance while it is being written."""
+    record = read(folder)
+    if record is not None:
+        write(folder, {**record, **fields})
 
 
 def finish(folder: Path, device: str | None = None) -> None:
