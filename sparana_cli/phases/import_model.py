@@ -35,12 +35,14 @@ def import_model(file: Path, spec: Spec, *, root: Path, console: Console) -> dic
     file = Path(file)
     mlp, kind = read_model(file)
     digest = sha256(file)
-    spec = imported_spec(spec, mlp, file, console)
+    spec, notes = imported_spec(spec, mlp, file)
     backend = resolve_backend(spec.device)
     dataset = load_dataset(spec.data, spec.seed)
     if dataset.notice:
         console.warn(dataset.notice)
     check_fits(mlp, dataset.n_features, dataset.n_classes, file, dataset.name)
+    for note in notes:  # said once the file is accepted: a refusal stays one line
+        console.warn(note)
     own = mlp.metadata.get("format") == SPARANA_FORMAT
     masks = [w != 0 for w in mlp.weights] if own else None  # Sparana's export writes pruned weights as zeros
     net = Network(mlp.weights, mlp.biases, masks, output=spec.model.output).to(backend)
@@ -63,8 +65,9 @@ def import_model(file: Path, spec: Spec, *, root: Path, console: Console) -> dic
             "pruned_weights": int(sum(int(np.count_nonzero(~m)) for m in (masks or [])))}
 
 
-def imported_spec(spec: Spec, mlp: Mlp, file: Path, console: Console) -> Spec:
-    """The spec with the file's widths and dtype, and its output activation and loss where the file states them."""
+def imported_spec(spec: Spec, mlp: Mlp, file: Path) -> tuple[Spec, list[str]]:
+    """The spec with the file's widths and dtype, and its output activation and loss where the file states them;
+    and a note for each setting the file changed."""
     model = {"hidden": mlp.sizes[1:-1], "dtype": str(mlp.weights[0].dtype)}
     if mlp.output is not None:
         model["output"] = mlp.output
@@ -76,11 +79,9 @@ def imported_spec(spec: Spec, mlp: Mlp, file: Path, console: Console) -> Spec:
     elif mlp.output == "linear" and spec.model.loss == "cross_entropy":
         raise UserError(f"{file}: its graph ends without a Softmax, but the spec's model.loss is cross_entropy "
                         "(which needs a softmax output); set model.loss=quadratic or export the graph with its Softmax")
-    for key, value in model.items():
-        said = getattr(spec.model, key)
-        if said != value:
-            console.warn(f"note: model.{key}: {value} from {file.name} (the spec said {said})")
+    notes = [f"note: model.{key}: {value} from {file.name} (the spec said {getattr(spec.model, key)})"
+             for key, value in model.items() if getattr(spec.model, key) != value]
     try:
-        return dataclasses.replace(spec, model=dataclasses.replace(spec.model, **model))
+        return dataclasses.replace(spec, model=dataclasses.replace(spec.model, **model)), notes
     except SpecInvalid as err:
         raise UserError(f"{file}: model.{err.key}: {err.message}") from None
