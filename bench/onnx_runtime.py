@@ -6,7 +6,8 @@ Both networks are written as `sparana export --format onnx` writes them (formats
 in one onnxruntime session each on the same rows, taking turns in every round; times are medians,
 the speed-up the median of the per-round paired ratios, set beside the FLOP cut. Cases: the
 synthetic dead-unit networks of bench/inference.py, and with --run a pruned, shrunk run against
-its parent run (the dense network it was pruned from). Sparana's own NumPy predict of the shrunk
+the same network at its parent's widths (the removed units put back as zero weights: the dense
+form it had before shrinking, giving the same outputs). Sparana's own NumPy predict of the shrunk
 network is timed in the same rounds, for reference. `onnx_rows()` gives the main table's rows.
 """
 
@@ -68,13 +69,25 @@ def synthetic_cases(x: np.ndarray, repeats: int, threads: int) -> list[dict]:
     return out
 
 
+def widened(net: Network, sizes: list[int]) -> Network:
+    """net at the given (larger) widths, the added units with zero weights in and out and zero bias: same outputs."""
+    weights, biases = [], []
+    for w, b, (n_in, n_out) in zip(net.weights, net.biases, zip(sizes[:-1], sizes[1:])):
+        big = np.zeros((n_in, n_out), w.dtype)
+        big[:w.shape[0], :w.shape[1]] = w
+        weights.append(big)
+        biases.append(np.concatenate([b, np.zeros(n_out - len(b), b.dtype)]))
+    return Network(weights, biases, output=net.output)
+
+
 def run_case(child: Path, rows: int, repeats: int, threads: int) -> dict:
-    """A pruned, shrunk run against its parent run, on the run's test images (repeated up to `rows`)."""
+    """A pruned, shrunk run against itself at its parent's widths, on the run's test images (repeated up to `rows`)."""
     from sparana_cli.data import load_dataset
     from sparana_cli.store import runs
 
     small, attrs = runs.load_model(child)
-    dense, _ = runs.load_model(Path(attrs["parent"]))
+    parent, _ = runs.load_model(Path(attrs["parent"]))
+    dense = widened(small, parent.sizes)
     spec = runs.load_run_spec(child)
     test = load_dataset(spec.data, spec.seed).x_test
     x = np.resize(np.asarray(test[np.arange(len(test))], dtype=np.float32), (rows, test.shape[1]))
@@ -122,7 +135,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (medians reported)")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     parser.add_argument("--run", action="append", default=[], metavar="CHILD_RUN",
-                        help="a pruned, shrunk run: timed against its parent run (repeatable)")
+                        help="a pruned, shrunk run: timed against itself at its parent's widths (repeatable)")
     args = parser.parse_args(argv)
     import onnxruntime
 

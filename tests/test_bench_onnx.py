@@ -14,3 +14,17 @@ def test_onnx_cases_time_both_graphs_and_agree_on_outputs():
         assert c["max_abs_difference"] < 1e-4  # the shrunk graph computes the dense one's outputs
     assert "ORT shrunk ms" in format_cases(cases)
     assert all(r["row"].startswith("ONNX shrunk vs dense") for r in onnx_rows(rows=16, repeats=1))
+
+
+def test_widened_networks_give_the_shrunk_networks_outputs():
+    import numpy as np
+
+    from bench.inference import dead_unit_network
+    from bench.onnx_runtime import widened
+    from sparana_cli.analysis.shrink import shrink
+
+    dense = dead_unit_network(0.5)
+    small = shrink(dense)
+    wide = widened(small, dense.sizes)
+    x = np.random.default_rng(0).random((8, 784), dtype=np.float32)
+    assert wide.sizes == dense.sizes and np.abs(wide.predict(x) - small.predict(x)).max() < 1e-5
