@@ -10,9 +10,11 @@ from sparana_cli.cli.common import common_options, pick_run
 
 EXAMPLES = """\b
 Examples:
-  sparana export runs/tiny-20261205-101500 --format safetensors
-  sparana export runs/tiny-prune-20261205-101512 --format onnx --out pruned.onnx
-  sparana export runs/tiny-forget-20261205-101530 --format npz --out forgotten.npz
+  sparana export --format onnx
+  sparana export runs/mnist-prune-20261121-160301 --format safetensors --out pruned.safetensors
+  sparana export runs/mnist-forget-20261121-161502 --format npz
+
+Reference: docs/models.md (in the Sparana repository).
 """
 
 

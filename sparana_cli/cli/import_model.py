@@ -13,7 +13,9 @@ EXAMPLES = """\b
 Examples:
   sparana import mlp.safetensors --spec configs/mnist.yaml name=torch-mlp
   sparana import model.onnx --spec configs/fashion-mnist.yaml train.lr=0.001
-  sparana import runs-exported.npz --spec configs/mnist.yaml
+  sparana import mnist.npz --spec configs/mnist.yaml name=mnist-back
+
+Reference: docs/models.md (in the Sparana repository).
 """
 
 
