@@ -57,7 +57,8 @@ def compare(case: str, dense: Network, small: Network, x: np.ndarray, repeats: i
     return {"case": case, "dense_widths": "-".join(map(str, dense.sizes[1:-1])),
             "shrunk_widths": "-".join(map(str, small.sizes[1:-1])), "dense_ms": 1e3 * t["dense"],
             "shrunk_ms": 1e3 * t["shrunk"], "numpy_shrunk_ms": 1e3 * t["numpy shrunk"],
-            "speedups": rounds.ratios("dense", "shrunk"), "flop_reduction": _matmul_flops(dense.sizes) / _matmul_flops(small.sizes),
+            "speedups": rounds.ratios("dense", "shrunk"),
+            "flop_reduction": _matmul_flops(dense.sizes) / _matmul_flops(small.sizes),
             "max_abs_difference": difference, "rounds": rounds}
 
 

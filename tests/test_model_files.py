@@ -146,7 +146,8 @@ def test_state_dicts_of_other_layers_are_refused_by_tensor(tmp_path):
         "conv": ({"0.weight": np.zeros((8, 1, 3, 3), np.float32), "0.bias": np.zeros(8, np.float32)},
                  "tensor 0.weight: a convolution kernel"),
         "batchnorm": ({"0.weight": w, "1.running_mean": np.zeros(4, np.float32)}, "tensor 1.running_mean: not a Linear"),
-        "chain": ({"0.weight": w, "2.weight": np.zeros((2, 5), np.float32)}, "tensor 2.weight: takes 5 inputs, but the layer before gives 4"),
+        "chain": ({"0.weight": w, "2.weight": np.zeros((2, 5), np.float32)},
+                  "tensor 2.weight: takes 5 inputs, but the layer before gives 4"),
         "ints": ({"0.weight": w.astype(np.int32)}, "tensor 0.weight: dtype int32"),
         "two": ({"a.0.weight": w, "b.2.weight": np.zeros((2, 4), np.float32)}, "tensor b.2.weight: its prefix differs"),
     }
@@ -160,7 +161,8 @@ def test_state_dicts_of_other_layers_are_refused_by_tensor(tmp_path):
 def test_prefixed_names_and_missing_biases_are_accepted(tmp_path):
     w0, w1 = np.ones((4, 3), np.float32), np.ones((2, 4), np.float32)
     path = tmp_path / "m.safetensors"
-    write_safetensors(path, {"net.layers.0.weight": w0, "net.layers.3.weight": w1, "net.layers.3.bias": np.ones(2, np.float32)}, {})
+    write_safetensors(path, {"net.layers.0.weight": w0, "net.layers.3.weight": w1,
+                             "net.layers.3.bias": np.ones(2, np.float32)}, {})
     mlp, _ = read_model(path)
     assert mlp.sizes == [3, 4, 2] and not mlp.biases[0].any() and mlp.output is None
 
