@@ -4,10 +4,14 @@ packages where they are installed (the test extra installs them), and every dama
 import json
 import re
 import struct
+import tempfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sparana_cli.errors import UserError
 from sparana_cli.formats import protobuf as pb
@@ -208,3 +212,41 @@ def test_truncated_onnx_is_one_error(tmp_path):
 def test_protobuf_varints_round_trip_negative_numbers():
     decoded = pb.decode(pb.message((1, -1), (2, 300), (3, "abc")))
     assert pb.ints(decoded[1]) == [-1] and decoded[2] == [300] and decoded[3] == [b"abc"]
+
+
+MODEL_SETTINGS = settings(max_examples=1500, deadline=None, database=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def valid_files() -> dict[str, bytes]:
+    """A small valid file of each format, as bytes, to damage."""
+    weights, biases = layers(sizes=(6, 4, 3))
+    out = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for kind in ("safetensors", "onnx", "npz"):
+            path = Path(folder) / f"m.{kind}"
+            write_model(path, kind, weights, biases, "linear", {"format": "sparana-mlp", "output_activation": "linear"},
+                        "x")
+            out[kind] = path.read_bytes()
+    return out
+
+
+VALID = valid_files()
+
+
+@MODEL_SETTINGS
+@given(kind=st.sampled_from(sorted(VALID)), edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)),
+                                                           min_size=1, max_size=4), cut=st.integers(1, 10**6))
+def test_damaged_model_files_are_read_or_refused_in_one_line(tmp_path, kind, edits, cut):
+    """Flipped bytes and truncation anywhere: the reader returns an MLP or raises a UserError naming the file."""
+    data = bytearray(VALID[kind])
+    for position, value in edits:
+        data[position % len(data)] = value
+    path = tmp_path / f"damaged.{kind}"
+    path.write_bytes(bytes(data[:max(1, cut % (len(data) + 1))]))
+    try:
+        mlp, _ = read_model(path)
+    except UserError as err:
+        assert str(err).startswith(str(path)) and "\n" not in str(err)
+    else:
+        assert len(mlp.weights) == len(mlp.biases) >= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -63,13 +64,13 @@ def _head(path: Path, n: int) -> bytes:
 
 def _is_pickle_zip(path: Path) -> bool:
     """A zip holding a pickle (torch.save's format since PyTorch 1.6), checked by its member names only."""
-    if not zipfile.is_zipfile(path):
-        return False
     try:
+        if not zipfile.is_zipfile(path):
+            return False
         with zipfile.ZipFile(path) as archive:
             return any(name.endswith((".pkl", "/data.pkl")) for name in archive.namelist())
-    except (OSError, zipfile.BadZipFile):
-        return False
+    except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile):
+        return False  # not a zip this module can read: the format's own reader says why
 
 
 def read_model(path: Path) -> tuple[Mlp, str]:
@@ -98,8 +99,9 @@ def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             tensors = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise UserError(f"{path}: not a readable NPZ file without pickles ({str(err).splitlines()[0]})") from None
+    except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error) as err:
+        why = (str(err).splitlines() or [type(err).__name__])[0]
+        raise UserError(f"{path}: not a readable NPZ file without pickles ({why})") from None
     text = tensors.pop(NPZ_METADATA, None)
     try:
         metadata = json.loads(str(text)) if text is not None else {}

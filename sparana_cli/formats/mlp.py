@@ -35,6 +35,12 @@ class Mlp:
         return [self.weights[0].shape[0]] + [w.shape[1] for w in self.weights]
 
 
+def shown(name: str, width: int = 80) -> str:
+    """A name read from a file, fit for a one-line message: control characters as '?', at most `width` characters."""
+    text = "".join(c if c.isprintable() else "?" for c in str(name))
+    return text if len(text) <= width else text[:width] + "..."
+
+
 def sequential_names(n_layers: int) -> list[tuple[str, str]]:
     """(weight name, bias name) of each Linear in nn.Sequential(Linear, ReLU, Linear, ..., Linear)."""
     return [(f"{2 * i}.weight", f"{2 * i}.bias") for i in range(n_layers)]
@@ -53,14 +59,15 @@ def mlp_from_tensors(tensors: dict[str, np.ndarray], path: Path) -> Mlp:
     """Weights (in, out) and biases of the Linear layers a state dict names, in index order; anything else refused."""
     layers: dict[int, dict[str, tuple[str, np.ndarray]]] = {}
     prefixes = set()
-    for name, array in tensors.items():
-        match = NAME.fullmatch(name)
+    for raw_name, array in tensors.items():
+        name = shown(raw_name)
+        match = NAME.fullmatch(raw_name)
         if match is None:
             raise UserError(f"{path}: tensor {name}: not a Linear layer's weight or bias (accepted names: {ACCEPTED_NAMES})")
         prefixes.add(match["prefix"])
         if len(prefixes) > 1:
-            raise UserError(f"{path}: tensor {name}: its prefix differs from the others' ({' and '.join(sorted(prefixes))}); "
-                            "one nn.Sequential is accepted")
+            raise UserError(f"{path}: tensor {name}: its prefix differs from the others' "
+                            f"({' and '.join(shown(p, 30) for p in sorted(prefixes))}); one nn.Sequential is accepted")
         layers.setdefault(int(match["index"]), {})[match["kind"]] = (name, array)
     if not layers:
         raise UserError(f"{path}: holds no tensors (expected {ACCEPTED_NAMES})")

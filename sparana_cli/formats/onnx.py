@@ -17,7 +17,7 @@ import numpy as np
 from sparana_cli import __version__
 from sparana_cli.errors import UserError
 from sparana_cli.formats import protobuf as pb
-from sparana_cli.formats.mlp import Mlp, check_float, same_dtype, sequential_names
+from sparana_cli.formats.mlp import Mlp, check_float, same_dtype, sequential_names, shown
 
 IR_VERSION, OPSET = 8, 17  # onnxruntime >= 1.14 runs both
 ELEM = {np.dtype(np.float32): 1, np.dtype(np.float64): 11}  # TensorProto.DataType: FLOAT, DOUBLE
@@ -76,7 +76,8 @@ def onnx_model(weights: list[np.ndarray], biases: list[np.ndarray], output: str,
 
 
 def _text(values: list, default: str = "") -> str:
-    return bytes(values[0]).decode(errors="replace") if values else default
+    """A string field (a name), fit for messages (see mlp.shown)."""
+    return shown(bytes(values[0]).decode(errors="replace"), 200) if values else default
 
 
 def _read_tensor(raw: bytes, path: Path) -> tuple[str, np.ndarray]:
@@ -125,6 +126,8 @@ def read_onnx(path: Path) -> Mlp:
         return _read(Path(path).read_bytes(), path)
     except pb.Malformed as err:
         raise UserError(f"{path}: not an ONNX model ({err})") from None
+    except (TypeError, IndexError, ValueError, OverflowError) as err:  # well-formed protobuf, not ONNX's fields
+        raise UserError(f"{path}: not an ONNX model (a field of the wrong kind or size: {err})") from None
 
 
 def _read(data: bytes, path: Path) -> Mlp:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sparana_cli.errors import UserError
+from sparana_cli.formats.mlp import shown
 
 DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1",
           "BOOL": "?"}
@@ -70,7 +71,7 @@ def _not_safetensors(path: Path, data: bytes, why: str) -> UserError:
 
 
 def _tensor(body: memoryview, name: str, entry, path: Path) -> np.ndarray:
-    where = f"{path}: tensor {name}"
+    where = f"{path}: tensor {shown(name)}"
     if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
         raise UserError(f"{where}: needs dtype, shape and data_offsets")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
