@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-SECTIONS = ("startup", "commands", "numba", "P1", "P2", "P3", "P4", "memory", "loading", "subset", "gpu")
+SECTIONS = ("startup", "commands", "numba", "P1", "P2", "P3", "P4", "onnx", "memory", "loading", "subset", "gpu")
 
 
 def parse(argv):
@@ -85,6 +85,10 @@ def main(argv=None) -> int:
         from bench.inference import p4_rows
 
         rows += p4_rows(rows=500 if quick else 5000, repeats=args.repeats)
+    if "onnx" in args.only:
+        from bench.onnx_runtime import onnx_rows
+
+        rows += onnx_rows(rows=500 if quick else 5000, repeats=args.repeats, threads=args.threads)
     if "memory" in args.only:
         from bench.memory import memory_rows
 

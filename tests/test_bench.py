@@ -31,7 +31,7 @@ def test_quick_bench_prints_one_row_per_section():
                   "W forget class 0 vs retrain", "default evaluation", "where the time went",
                   "Numba: forgetting kernel's first call", "P1 784-300-100-10 SGD b128",
                   "P1 784-1000-800-400-10 Adam b250", "P2 MAAV", "P3 forget class 0",
-                  "P4 shrunk vs masked", "P4 CSR vs dense", "Memory: sparana train", "Data loading",
+                  "P4 shrunk vs masked", "P4 CSR vs dense", "ONNX shrunk vs dense", "Memory: sparana train", "Data loading",
                   "Subset 1% trainable"):
         assert label in out, label
     assert "not available: torch not installed" in out  # the torch columns are skipped, not faked

@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sparana_cli"
 LAYERS = [
     ("sparana_cli", "sparana_cli.errors", "sparana_cli.ui", "sparana_cli.files", "sparana_cli.seeding",
      "sparana_cli.signals", "sparana_cli.yamlfile"),
-    ("sparana_cli.spec", "sparana_cli.data", "sparana_cli.engine", "sparana_cli.sweeps", "sparana_cli.plots"),
+    ("sparana_cli.spec", "sparana_cli.data", "sparana_cli.engine", "sparana_cli.sweeps", "sparana_cli.plots",
+     "sparana_cli.formats"),
     ("sparana_cli.analysis",),
     ("sparana_cli.fitting", "sparana_cli.store"),
     ("sparana_cli.phases",),

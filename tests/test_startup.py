@@ -84,7 +84,8 @@ def test_the_installed_command_prints_help_without_the_numerics():
     assert [m for m in HEAVY if m in packages] == []
 
 
-@pytest.mark.parametrize("name", ["train", "evaluate", "prune", "forget", "attack", "spec", "runs", "plot", "sweep"])
+@pytest.mark.parametrize("name", ["train", "evaluate", "prune", "forget", "attack", "spec", "runs", "plot", "sweep", "export",
+                                  "import"])
 def test_every_named_command_resolves(name):
     from click import Context
 

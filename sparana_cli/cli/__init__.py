@@ -28,6 +28,8 @@ COMMANDS = {  # name -> module:attribute
     "plot": "sparana_cli.cli.plot:plot",
     "sweep": "sparana_cli.cli.sweep:sweep",
     "data": "sparana_cli.cli.data:data_command",
+    "export": "sparana_cli.cli.export:export",
+    "import": "sparana_cli.cli.import_model:import_model",
 }
 # name -> the first paragraph of its help: `sparana --help` lists the commands without importing one
 # (tests/test_startup.py checks that each still says what the command's own help says)
@@ -43,6 +45,8 @@ SUMMARIES = {
     "plot": "Draw PNGs of RUN's metrics: training curves, prune widths, forget and attack curves, per-class accuracy bars.",
     "sweep": "Run COMMAND for every combination of the axes' values; write a sweep folder with one CSV row per run.",
     "data": "Download the standard data sets into $SPARANA_DATA (default ~/.cache/sparana) and list what is there.",
+    "export": "Write RUN's network to a model file other tools read, with its metadata.",
+    "import": "Make a train-phase run from a network trained elsewhere, so that evaluate, prune, forget and attack work on it.",
 }
 
 

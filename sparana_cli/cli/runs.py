@@ -152,6 +152,9 @@ def show(run_name, root, console):
                 f"  data      {(p.get('data') or {}).get('source') or '(not recorded)'}",
                 f"  time      {p.get('started')} -> {p.get('ended') or '(not ended)'}"]
         made += [f"  sweep     {p['sweep']}"] if p.get("sweep") else []
+        imported = p.get("imported") if isinstance(p.get("imported"), dict) else None
+        made += [f"  imported  {imported.get('file')} ({imported.get('format')}, sha256 {imported.get('sha256')})"
+                 ] if imported else []
         made += [f"  resumed   {s.get('started')}: {' '.join(s.get('argv') or [])}" for s in p.get("sessions", [])]
         if "damaged" in p:
             made.append(f"  damaged   provenance.json: {', '.join(p['damaged'])} of the wrong shape, not shown")

@@ -7,6 +7,7 @@
   data              {name, source, checksum} of the data the weights were computed from (from model.h5, at the end)
   sweep             the sweep folder that started the run, when one did ($SPARANA_SWEEP)
   sessions          later sessions of a resumed run: their argv, pid, host and start
+  imported          a run made by `sparana import`: the model file, its format, size and sha256, and its metadata
 Runs written before provenance existed have no provenance.json; readers treat it as absent.
 """
 
@@ -150,6 +151,13 @@ def resumed(folder: Path) -> None:
     session = collect()
     record.setdefault("sessions", []).append({k: session[k] for k in ("argv", "host", "pid", "started", "git")})
     write(folder, record)
+
+
+def note(folder: Path, **fields) -> None:
+    """Add fields (e.g. `imported`) to a run's provenance while it is being written."""
+    record = read(folder)
+    if record is not None:
+        write(folder, {**record, **fields})
 
 
 def finish(folder: Path, device: str | None = None, data: dict | None = None) -> None:

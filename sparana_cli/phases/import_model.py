@@ -1,0 +1,87 @@
+"""`sparana import`: a network trained elsewhere (safetensors, ONNX or NPZ) as a `train`-phase run.
+
+The spec supplies the data and every setting later phases use (training settings for prune's
+fine-tuning and forget's repair, prune and forget sections); the file supplies the weights, and
+with them model.hidden and model.dtype. The output activation and loss come from the file when it
+states them (Sparana's own export; an ONNX graph ending in Softmax) and from the spec otherwise.
+Everything is read and checked before a run folder is reserved; provenance.json records the file
+and its sha256.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sparana_cli.data import load_dataset
+from sparana_cli.engine.backend import resolve_backend
+from sparana_cli.engine.metrics import evaluate_network
+from sparana_cli.engine.network import Network
+from sparana_cli.errors import UserError
+from sparana_cli.fitting import device_splits
+from sparana_cli.formats.files import SPARANA_FORMAT, read_model, sha256
+from sparana_cli.formats.mlp import Mlp, check_fits
+from sparana_cli.spec import Spec, SpecInvalid
+from sparana_cli.store import provenance, runs
+from sparana_cli.ui import Console
+
+
+def import_model(file: Path, spec: Spec, *, root: Path, console: Console) -> dict:
+    """Read `file`, check it against the spec's data, write a train-phase run holding it; return the summary."""
+    start = time.perf_counter()
+    file = Path(file)
+    mlp, kind = read_model(file)
+    digest = sha256(file)
+    spec, notes = imported_spec(spec, mlp, file)
+    backend = resolve_backend(spec.device)
+    dataset = load_dataset(spec.data, spec.seed)
+    if dataset.notice:
+        console.warn(dataset.notice)
+    check_fits(mlp, dataset.n_features, dataset.n_classes, file, dataset.name)
+    for note in notes:  # said once the file is accepted: a refusal stays one line
+        console.warn(note)
+    own = mlp.metadata.get("format") == SPARANA_FORMAT
+    masks = [w != 0 for w in mlp.weights] if own else None  # Sparana's export writes pruned weights as zeros
+    net = Network(mlp.weights, mlp.biases, masks, output=spec.model.output).to(backend)
+    test = evaluate_network(net, *device_splits(dataset, backend)["test"], dataset.n_classes)
+    source = {"file": str(file.resolve()), "format": kind, "bytes": file.stat().st_size, "sha256": digest,
+              "metadata": mlp.metadata}
+    with runs.new_run(root, spec.name, phase="train") as run:
+        runs.write_spec(run.tmp, spec)
+        runs.save_model(run.tmp / runs.MODEL_FILE, net, runs.run_attrs(spec, dataset, phase="train", parent=None,
+                                                                       backend=backend))
+        runs.write_metrics(run.tmp / runs.METRICS_FILE,
+                           {"test": {"per_class_accuracy": test.per_class, "confusion": test.confusion}},
+                           {"test": {"accuracy": test.accuracy},
+                            "import": {"file": source["file"], "format": kind, "sha256": digest,
+                                       "seconds": time.perf_counter() - start}})
+        provenance.note(run.tmp, imported=source)
+    return {"run": str(run.path), "file": str(file), "format": kind, "sha256": digest, "layer_sizes": net.sizes,
+            "output": spec.model.output, "loss": spec.model.loss, "dtype": spec.model.dtype, "dataset": dataset.name,
+            "test_accuracy": test.accuracy, "per_class_accuracy": test.per_class.tolist(),
+            "pruned_weights": int(sum(int(np.count_nonzero(~m)) for m in (masks or [])))}
+
+
+def imported_spec(spec: Spec, mlp: Mlp, file: Path) -> tuple[Spec, list[str]]:
+    """The spec with the file's widths and dtype, and its output activation and loss where the file states them;
+    and a note for each setting the file changed."""
+    model = {"hidden": mlp.sizes[1:-1], "dtype": str(mlp.weights[0].dtype)}
+    if mlp.output is not None:
+        model["output"] = mlp.output
+    loss = mlp.metadata.get("loss") if mlp.metadata.get("format") == SPARANA_FORMAT else None
+    if loss is not None:
+        if loss not in ("quadratic", "cross_entropy"):
+            raise UserError(f"{file}: metadata loss must be quadratic or cross_entropy, found {loss!r:.40}")
+        model["loss"] = loss
+    elif mlp.output == "linear" and spec.model.loss == "cross_entropy":
+        raise UserError(f"{file}: its graph ends without a Softmax, but the spec's model.loss is cross_entropy "
+                        "(which needs a softmax output); set model.loss=quadratic or export the graph with its Softmax")
+    notes = [f"note: model.{key}: {value} from {file.name} (the spec said {getattr(spec.model, key)})"
+             for key, value in model.items() if getattr(spec.model, key) != value]
+    try:
+        return dataclasses.replace(spec, model=dataclasses.replace(spec.model, **model)), notes
+    except SpecInvalid as err:
+        raise UserError(f"{file}: model.{err.key}: {err.message}") from None
