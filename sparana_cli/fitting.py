@@ -22,6 +22,7 @@ from sparana_cli.engine.metrics import accuracy
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.optimizers import make_optimizer
 from sparana_cli.engine.training import EpochProgress, Trainer
+from sparana_cli.errors import UserError
 from sparana_cli.spec import Spec
 from sparana_cli.ui import Console, percent
 
@@ -75,6 +76,14 @@ def check_memory(spec: Spec, sizes: list[int], dataset: Dataset, backend: Backen
     what = (f"training {'-'.join(map(str, sizes))} in batches of {spec.train.batch_size} "
             "(weights, optimizer state, one batch's activations, data)")
     refuse_if_too_big(need.total, backend.free_memory(), what, key)
+
+
+def check_rewind_step(spec: Spec, n_train: int) -> None:
+    """train.rewind_step must name a step the run takes."""
+    k, steps = spec.train.rewind_step, total_steps(spec, n_train)
+    if k is not None and k > steps:
+        raise UserError(f"train.rewind_step: {k} is past the run's last step ({steps} steps: {spec.train.epochs} epochs "
+                        f"of {n_train} images in batches of {spec.train.batch_size})")
 
 
 def fit(net: Network, spec: Spec, train_xy, val_xy, console: Console, *, epochs: int | None = None,

@@ -261,3 +261,30 @@ def save_figures(figs: dict[str, Figure], folder: Path) -> list[Path]:
             fig.savefig(part, format="png", dpi=110)
         written.append(path)
     return written
+
+
+def ticket_figure(points: list[dict]) -> Figure:
+    """The lottery-ticket picture: test accuracy and early-stop step (mean, bar of one std over seeds) against the
+    percent of weights remaining on a log axis, one line per criterion and variant.
+
+    points: rows of a ticket summary (criterion, variant, remaining, test_accuracy_mean/_std, early_stop_step_mean/_std).
+    """
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2)
+    lines: dict[tuple, list] = {}
+    for p in points:
+        lines.setdefault((p["criterion"], p["variant"]), []).append(p)
+    for (criterion, variant), rows in sorted(lines.items()):
+        rows = sorted(rows, key=lambda p: -p["remaining"])
+        x = [100 * p["remaining"] for p in rows]
+        style = {"ticket": "-", "reinit": "--", "random": ":"}.get(variant, "-")
+        for ax, key, scale in ((axes[0], "test_accuracy", 100), (axes[1], "early_stop_step", 1)):
+            ax.errorbar(x, [scale * p[f"{key}_mean"] for p in rows], yerr=[scale * p[f"{key}_std"] for p in rows],
+                        marker="o", ms=3, capsize=2, linestyle=style, label=f"{criterion} {variant}")
+    for ax, label in ((axes[0], "test accuracy (%)"), (axes[1], "early-stop step (best validation accuracy)")):
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.set(xlabel="weights remaining (%)", ylabel=label)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize="small")
+    return fig

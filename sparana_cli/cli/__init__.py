@@ -27,6 +27,7 @@ COMMANDS = {  # name -> module:attribute
     "runs": "sparana_cli.cli.runs:runs_command",
     "plot": "sparana_cli.cli.plot:plot",
     "sweep": "sparana_cli.cli.sweep:sweep",
+    "ticket": "sparana_cli.cli.ticket:ticket",
     "data": "sparana_cli.cli.data:data_command",
 }
 

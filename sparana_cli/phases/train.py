@@ -20,7 +20,7 @@ from sparana_cli.engine.network import Network
 from sparana_cli.engine.optimizers import make_optimizer
 from sparana_cli.engine.training import EpochProgress
 from sparana_cli.errors import Interrupted, RunFailed, UserError
-from sparana_cli.fitting import NotFinite, TrainingStopped, build_network, device_splits, fit, total_steps
+from sparana_cli.fitting import NotFinite, TrainingStopped, build_network, check_rewind_step, device_splits, fit
 from sparana_cli.signals import deferred_signals, graceful_stop
 from sparana_cli.spec import Spec
 from sparana_cli.store import runs, runstate
@@ -169,14 +169,6 @@ def _attempt(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Backen
     finally:
         run.release()
     return _summary(run.path, resumed=checkpoint.progress if checkpoint else None)
-
-
-def check_rewind_step(spec: Spec, n_train: int) -> None:
-    """train.rewind_step must name a step the run takes."""
-    k, steps = spec.train.rewind_step, total_steps(spec, n_train)
-    if k is not None and k > steps:
-        raise UserError(f"train.rewind_step: {k} is past the run's last step ({steps} steps: {spec.train.epochs} epochs "
-                        f"of {n_train} images in batches of {spec.train.batch_size})")
 
 
 def _reopen(root: Path, resume: str):
