@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure  # the object API needs no display and no pyplot state
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from sparana_cli.files import atomic_path
 
@@ -281,8 +281,12 @@ def ticket_figure(points: list[dict]) -> Figure:
         for ax, key, scale in ((axes[0], "test_accuracy", 100), (axes[1], "early_stop_step", 1)):
             ax.errorbar(x, [scale * p[f"{key}_mean"] for p in rows], yerr=[scale * p[f"{key}_std"] for p in rows],
                         marker="o", ms=3, capsize=2, linestyle=style, label=f"{criterion} {variant}")
+    lowest = min((100 * p["remaining"] for p in points), default=100)
     for ax, label in ((axes[0], "test accuracy (%)"), (axes[1], "early-stop step (best validation accuracy)")):
         ax.set_xscale("log")
+        ax.set_xticks([t for t in (100, 50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1) if t >= lowest / 2])
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.invert_xaxis()
         ax.set(xlabel="weights remaining (%)", ylabel=label)
         ax.grid(alpha=0.3, which="both")
