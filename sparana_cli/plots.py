@@ -274,13 +274,15 @@ def ticket_figure(points: list[dict]) -> Figure:
     lines: dict[tuple, list] = {}
     for p in points:
         lines.setdefault((p["criterion"], p["variant"]), []).append(p)
+    criteria = sorted({criterion for criterion, _ in lines})
     for (criterion, variant), rows in sorted(lines.items()):
         rows = sorted(rows, key=lambda p: -p["remaining"])
         x = [100 * p["remaining"] for p in rows]
         style = {"ticket": "-", "reinit": "--", "random": ":"}.get(variant, "-")
+        color = f"C{criteria.index(criterion)}"  # one colour per criterion, one line style per variant
         for ax, key, scale in ((axes[0], "test_accuracy", 100), (axes[1], "early_stop_step", 1)):
             ax.errorbar(x, [scale * p[f"{key}_mean"] for p in rows], yerr=[scale * p[f"{key}_std"] for p in rows],
-                        marker="o", ms=3, capsize=2, linestyle=style, label=f"{criterion} {variant}")
+                        marker="o", ms=3, capsize=2, linestyle=style, color=color, label=f"{criterion} {variant}")
     lowest = min((100 * p["remaining"] for p in points), default=100)
     for ax, label in ((axes[0], "test accuracy (%)"), (axes[1], "early-stop step (best validation accuracy)")):
         ax.set_xscale("log")
