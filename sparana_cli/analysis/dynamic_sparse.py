@@ -85,8 +85,8 @@ class Rewirer:
         """Whether step t (1-based) updates the masks."""
         return self.cfg.method in ("set", "rigl") and t % self.cfg.update_every == 0 and t < self.t_end
 
-    def new_masks(self, t: int, net, grads) -> dict[int, tuple]:
-        """layer -> (kept, new_mask) at step t; grads are the dense gradients of the step's batch (RigL)."""
+    def new_masks(self, t: int, net, grads) -> dict:
+        """layer -> its new mask at step t; grads are the dense gradients of the step's batch (RigL)."""
         xp, out = net.xp, {}
         for i in self.layers:
             mask, w = net.masks[i], net.weights[i]
@@ -95,5 +95,5 @@ class Rewirer:
                 scores = xp.abs(grads[i])
             else:
                 scores = xp.asarray(generator(self.seed, f"set-grow-{t}-{i}").random(w.shape).astype(w.dtype))
-            out[i] = drop_and_grow(w, mask, scores, k)
+            out[i] = drop_and_grow(w, mask, scores, k)[1]
         return out

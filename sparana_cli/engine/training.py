@@ -33,8 +33,8 @@ class Trainer:
     after each step, and every other weight and every bias keeps its value bit for bit.
 
     `rewirer` (dynamic sparse training, analysis/dynamic_sparse.py) changes the masks at the steps
-    it says are due, from the weights and the step's dense gradient; the optimizer state of every
-    weight that is not kept is zeroed, so regrown weights start from zero with fresh moments.
+    it says are due, from the weights and the step's dense gradient; a weight that was not live before
+    starts at zero with zeroed optimizer state, and a dropped weight is zeroed.
     """
 
     def __init__(self, net: Network, cfg, *, loss: str, seed: int, trainable: list | None = None, rewirer=None):
@@ -73,11 +73,12 @@ class Trainer:
     def _rewire(self, t: int) -> None:
         """Replace the masks of the layers the rewirer changes at step t (before the step's update)."""
         slots = list(self.optimizer.state().values())
-        for i, (kept, mask) in self.rewirer.new_masks(t, self.net, self.ws.grad_w).items():
+        for i, mask in self.rewirer.new_masks(t, self.net, self.ws.grad_w).items():
+            survivors = self.net.masks[i] & mask  # a weight dropped and regrown at once keeps its value (as RigL's)
             self.net.masks[i] = mask
-            self.net.weights[i] *= kept
+            self.net.weights[i] *= survivors
             for arrays in slots:
-                arrays[2 * i] *= kept  # params alternate weights and biases
+                arrays[2 * i] *= survivors  # params alternate weights and biases
             if i not in self.masked:
                 self.masked.append(i)
 
