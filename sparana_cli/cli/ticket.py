@@ -13,9 +13,10 @@ from sparana_cli.ui import table
 EPILOG = """\b
 Examples:
   sparana ticket configs/mnist.yaml model.hidden=[300,100] ticket.rounds=3 train.epochs=2
-  sparana sweep configs/lenet.yaml seed=0..2 ticket.criterion=magnitude,maav --command ticket
-  sparana ticket --summarize runs/lenet-sweep-20261205-091500
-"""
+  sparana ticket configs/lenet-fashion.yaml ticket.criterion=maav train.rewind_step=100
+  sparana ticket --summarize runs/lenet-fashion-sweep-20261205-083958 --out docs
+
+Reference: docs/_from-issue-25.md (in the Sparana repository; the lead moves it)."""
 
 
 @click.command(epilog=EPILOG)
