@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-SECTIONS = ("startup", "commands", "numba", "P1", "P2", "P3", "P4", "onnx", "memory", "loading", "subset", "gpu")
+SECTIONS = ("startup", "commands", "numba", "P1", "P2", "P3", "P4", "onnx", "memory", "loading", "subset", "dst", "gpu")
 
 
 def parse(argv):
@@ -102,6 +102,10 @@ def main(argv=None) -> int:
         from bench.training import subset_rows
 
         rows += subset_rows(steps=2 if quick else 40, repeats=args.repeats)
+    if "dst" in args.only:
+        from bench.training import dst_rows
+
+        rows += dst_rows(steps=4 if quick else 400, repeats=args.repeats)
     if "gpu" in args.only:
         from bench.gpu import gpu_rows
 

@@ -129,3 +129,35 @@ def subset_rows(*, steps: int, repeats: int, fraction: float = 0.01) -> list[dic
                 spread(per_step["subset"], "ms", 1e3), f"dense step {spread(per_step['dense'], 'ms', 1e3)}",
                 verdict=f"info: {count:,} of {sum(w.size for w in net.weights):,} weights train",
                 ratios=times.ratios("subset", "dense"), rounds=times)]
+
+
+def dst_rows(*, steps: int, repeats: int, density: float = 0.1) -> list[dict]:
+    """A training step of LeNet-300-100 under dynamic sparse training (static mask, SET, RigL) vs a dense step.
+
+    Amortised over `steps` steps with a mask update every 100 (ERK densities at `density` overall).
+    """
+    from sparana_cli.analysis.dynamic_sparse import Rewirer, initial_masks, layer_densities
+    from sparana_cli.spec import SparseSpec
+
+    sizes, batch = [784, 300, 100, 10], 128
+    x, y = mnist_shaped(steps * batch, seed=1)
+    cfg = TrainSpec(optimizer="adam", lr=1.2e-3, batch_size=batch)
+    shapes = list(zip(sizes[:-1], sizes[1:]))
+    densities = layer_densities(shapes, density, "erk")
+    trainers = {"dense": Trainer(Network.xavier(sizes, output="softmax", seed=0), cfg, loss="cross_entropy", seed=0)}
+    for method in ("static", "set", "rigl"):
+        net = Network.xavier(sizes, output="softmax", seed=0)
+        net.masks = initial_masks(shapes, densities, 0)
+        net.apply_masks()
+        rewirer = Rewirer(SparseSpec(method=method, update_every=100), densities, total_steps=10**6, seed=0)
+        trainers[method] = Trainer(net, cfg, loss="cross_entropy", seed=0, rewirer=rewirer)
+    for trainer in trainers.values():
+        trainer.epoch(x[:batch], y[:batch], 0)  # warm-up (kernel loading)
+    cases = {name: (lambda t=t: t.epoch(x, y, 1) and None) for name, t in trainers.items()}
+    times = interleaved(cases, repeats, "dst")
+    per_step = {name: [s / steps for s in ts] for name, ts in times.times.items()}
+    return [row(f"DST {method} {density:.0%} (ERK, update every 100), LeNet-300-100 Adam b128", "step time",
+                spread(per_step[method], "ms", 1e3), f"dense step {spread(per_step['dense'], 'ms', 1e3)}",
+                verdict="info: masked dense products; compute does not shrink with the density",
+                ratios=times.ratios(method, "dense"), rounds=times)
+            for method in ("static", "set", "rigl")]

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from sparana_cli.analysis.dynamic_sparse import Rewirer, initial_masks, layer_densities
 from sparana_cli.analysis.trainable import choose_trainable, describe_trainable
 from sparana_cli.data import Dataset
 from sparana_cli.engine.backend import Backend
@@ -21,6 +22,7 @@ from sparana_cli.engine.metrics import accuracy
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.optimizers import make_optimizer
 from sparana_cli.engine.training import EpochProgress, Trainer
+from sparana_cli.errors import UserError
 from sparana_cli.spec import Spec
 from sparana_cli.ui import Console, percent
 
@@ -44,7 +46,24 @@ def build_network(spec: Spec, dataset: Dataset, backend: Backend) -> Network:
     m = spec.model
     sizes = [dataset.n_features, *m.hidden, dataset.n_classes]
     check_memory(spec, sizes, dataset, backend)
-    return Network.xavier(sizes, output=m.output, bias=m.bias, dtype=m.dtype, seed=spec.seed, backend=backend)
+    net = Network.xavier(sizes, output=m.output, bias=m.bias, dtype=m.dtype, seed=spec.seed, backend=backend)
+    if spec.train.sparse.method != "none":  # sparse from the first step: random masks at the layers' densities
+        shapes = [w.shape for w in net.weights]
+        masks = initial_masks(shapes, sparse_densities(spec, shapes), spec.seed)
+        net.masks = [backend.asarray(m) for m in masks]
+        net.apply_masks()
+    return net
+
+
+def sparse_densities(spec: Spec, shapes: list) -> list[float]:
+    """Each weight matrix's density under the spec's train.sparse section."""
+    s = spec.train.sparse
+    return layer_densities(shapes, s.density, s.distribution, s.densities)
+
+
+def total_steps(spec: Spec, n: int, epochs: int | None = None) -> int:
+    """Optimizer steps of a training run over n images."""
+    return (spec.train.epochs if epochs is None else epochs) * math.ceil(n / spec.train.batch_size)
 
 
 def check_memory(spec: Spec, sizes: list[int], dataset: Dataset | None, backend: Backend) -> None:
@@ -66,8 +85,17 @@ def check_memory(spec: Spec, sizes: list[int], dataset: Dataset | None, backend:
     refuse_if_too_big(need.total, backend.free_memory(), what, key)
 
 
+def check_rewind_step(spec: Spec, n_train: int) -> None:
+    """train.rewind_step must name a step the run takes."""
+    k, steps = spec.train.rewind_step, total_steps(spec, n_train)
+    if k is not None and k > steps:
+        raise UserError(f"train.rewind_step: {k} is past the run's last step ({steps} steps: {spec.train.epochs} epochs "
+                        f"of {n_train} images in batches of {spec.train.batch_size})")
+
+
 def fit(net: Network, spec: Spec, train_xy, val_xy, console: Console, *, epochs: int | None = None,
-        label: str = "epoch", resume=None, on_epoch=None, stop=None) -> dict[str, list[float]]:
+        label: str = "epoch", resume=None, on_epoch=None, stop=None, on_step=None,
+        rewire: bool = False) -> dict[str, list[float]]:
     """Train net in place on device arrays; return per-epoch loss, train accuracy, validation accuracy, seconds.
 
     Train accuracy is measured on the training batches as they were seen (with dropout, while
@@ -78,14 +106,20 @@ def fit(net: Network, spec: Spec, train_xy, val_xy, console: Console, *, epochs:
     history, trainable) is called after every epoch and, before TrainingStopped is raised, when
     stop() ends training early.
     A NaN or infinite loss or weight raises NotFinite and saves nothing.
+    on_step(t) is called after every optimizer step t (1-based, counted over the whole run). With
+    `rewire` and a train.sparse method set or rigl, the masks change during training (dynamic sparse training).
     """
     x, y = train_xy
     n = x.shape[0]
     trainable = resume.trainable if resume is not None else choose_trainable(net, spec.train.trainable, x, seed=spec.seed)
     if trainable is not None:
         console.say(describe_trainable(net, trainable))
-    trainer = Trainer(net, spec.train, loss=spec.model.loss, seed=spec.seed, trainable=trainable)
     epochs = spec.train.epochs if epochs is None else epochs
+    rewirer = None
+    if rewire and spec.train.sparse.method in ("set", "rigl"):
+        densities = sparse_densities(spec, [w.shape for w in net.weights])
+        rewirer = Rewirer(spec.train.sparse, densities, total_steps(spec, n, epochs), spec.seed)
+    trainer = Trainer(net, spec.train, loss=spec.model.loss, seed=spec.seed, trainable=trainable, rewirer=rewirer)
     history = {key: list(resume.history.get(key, [])) if resume else [] for key in HISTORY_KEYS}
     progress = dataclasses.replace(resume.progress) if resume else EpochProgress(0)  # never move the caller's
     if resume is not None:
@@ -100,6 +134,8 @@ def fit(net: Network, spec: Spec, train_xy, val_xy, console: Console, *, epochs:
             nonlocal batches
             batches += 1
             bar.update(rows)
+            if on_step is not None:
+                on_step(trainer.optimizer.t)
             if not bar.disable and batches % 16 == 0:  # reading the loss syncs the device: not every step
                 bar.set_postfix(loss=f"{float(loss_sum) / bar.n:.4f}")
 

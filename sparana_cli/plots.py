@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure  # the object API needs no display and no pyplot state
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from sparana_cli.files import atomic_path
 
@@ -283,3 +283,36 @@ def save_figures(figs: dict[str, Figure], folder: Path) -> list[Path]:
             fig.savefig(part, format="png", dpi=110)
         written.append(path)
     return written
+
+
+def ticket_figure(points: list[dict]) -> Figure:
+    """The lottery-ticket picture: test accuracy and early-stop step (mean, bar of one std over seeds) against the
+    percent of weights remaining on a log axis, one line per criterion and variant.
+
+    points: rows of a ticket summary (criterion, variant, remaining, test_accuracy_mean/_std, early_stop_step_mean/_std).
+    """
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2)
+    lines: dict[tuple, list] = {}
+    for p in points:
+        lines.setdefault((p["criterion"], p["variant"]), []).append(p)
+    criteria = sorted({criterion for criterion, _ in lines})
+    for (criterion, variant), rows in sorted(lines.items()):
+        rows = sorted(rows, key=lambda p: -p["remaining"])
+        x = [100 * p["remaining"] for p in rows]
+        style = {"ticket": "-", "reinit": "--", "random": ":"}.get(variant, "-")
+        color = f"C{criteria.index(criterion)}"  # one colour per criterion, one line style per variant
+        for ax, key, scale in ((axes[0], "test_accuracy", 100), (axes[1], "early_stop_step", 1)):
+            ax.errorbar(x, [scale * p[f"{key}_mean"] for p in rows], yerr=[scale * p[f"{key}_std"] for p in rows],
+                        marker="o", ms=3, capsize=2, linestyle=style, color=color, label=f"{criterion} {variant}")
+    lowest = min((100 * p["remaining"] for p in points), default=100)
+    for ax, label in ((axes[0], "test accuracy (%)"), (axes[1], "early-stop step (best validation accuracy)")):
+        ax.set_xscale("log")
+        ax.set_xticks([t for t in (100, 50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1) if t >= lowest / 2])
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.invert_xaxis()
+        ax.set(xlabel="weights remaining (%)", ylabel=label)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize="small")
+    return fig

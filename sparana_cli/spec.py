@@ -116,6 +116,24 @@ class TrainableSpec:
 
 
 @dataclass(frozen=True)
+class SparseSpec:
+    method: Literal["none", "static", "set", "rigl"] = setting(
+        "none", "dynamic sparse training: none (dense); static (a fixed random mask); set (drop the smallest, regrow "
+                "at random); rigl (drop the smallest, regrow where the dense gradient is largest)")
+    density: float = setting(0.1, "share of all weights that exist, spread over the layers by `distribution`",
+                             bounds="(0, 1]")
+    densities: list[float] | None = setting(None, "one density per weight matrix instead of density and distribution",
+                                            bounds="(0, 1]")
+    distribution: Literal["uniform", "erk"] = setting(
+        "erk", "uniform: every layer at `density`; erk: density proportional to (n_in + n_out) / (n_in * n_out)")
+    update_every: int = setting(100, "steps between mask updates (delta T)", bounds="[1, inf)")
+    drop_fraction: float = setting(0.3, "share of each layer's live weights dropped at the first update (alpha)",
+                                   bounds="(0, 1)")
+    end_fraction: float = setting(0.75, "mask updates stop after this share of the training steps (T_end); the drop "
+                                        "fraction decays as alpha/2 (1 + cos(pi t / T_end))", bounds="(0, 1]")
+
+
+@dataclass(frozen=True)
 class TrainSpec:
     optimizer: Literal["sgd", "adam"] = setting("adam", "update rule")
     lr: float = setting(1e-4, "learning rate", bounds="(0, inf)")
@@ -130,6 +148,14 @@ class TrainSpec:
     dropout: float = setting(0.0, "dropout rate on hidden activations during training", bounds="[0, 1)")
     clip: float | None = setting(None, "clip the global gradient norm to this value; null: no clipping", bounds="(0, inf)")
     trainable: TrainableSpec = section(TrainableSpec, "train a subset of the weights; the rest and all biases stay frozen")
+    rewind_step: int | None = setting(
+        None, "keep the initial weights and those after this many steps in rewind.h5 (lottery-ticket rewinding; "
+              "0: the initial weights only); null: keep none", bounds="[0, inf)")
+    sparse: SparseSpec = section(SparseSpec, "dynamic sparse training: the network is sparse from the first step")
+
+    def __post_init__(self):
+        if self.sparse.method != "none" and self.trainable.method != "all":
+            raise SpecInvalid("sparse.method", "dynamic sparse training needs train.trainable.method: all")
 
 
 @dataclass(frozen=True)
@@ -156,6 +182,22 @@ class PruneSpec:
     def __post_init__(self):
         if self.sparsity is not None and self.count is not None:
             raise SpecInvalid("count", "give sparsity or count, not both")
+
+
+@dataclass(frozen=True)
+class TicketSpec:
+    rounds: int = setting(5, "prune-rewind-retrain rounds after the dense training", bounds="[1, inf)")
+    rate: float = setting(0.2, "share of each hidden layer's surviving weights pruned per round", bounds="(0, 1)")
+    output_rate: float | None = setting(None, "the same for the output layer; null: rate / 2", bounds="[0, 1)")
+    criterion: Literal["magnitude", "maav", "mav", "random", "positive", "negative"] = setting(
+        "magnitude", "score by which the lowest-scored surviving weights are pruned (as prune.method)")
+    controls: list[Literal["reinit", "random"]] = setting(
+        ["reinit", "random"], "controls trained beside each round: reinit (the same mask, fresh random weights) and "
+                              "random (a random mask with the same per-layer sparsity, rewound weights)")
+    samples: int | None = setting(None, "maav and mav score on a seeded subset of this many training images; null: all",
+                                  bounds="[1, inf)")
+    eval_every: int | None = setting(None, "validation accuracy every this many steps (the early-stop curve); "
+                                           "null: once per epoch", bounds="[1, inf)")
 
 
 @dataclass(frozen=True)
@@ -262,6 +304,7 @@ class Spec:
     prune: PruneSpec = section(PruneSpec, "pruning settings for 'sparana prune' (its options take precedence)")
     attack: AttackSpec = section(AttackSpec, "adversarial attack (sparana attack)")
     forget: ForgetSpec = section(ForgetSpec, "settings for 'sparana forget' (its options take precedence)")
+    ticket: TicketSpec = section(TicketSpec, "lottery tickets: iterative pruning with rewinding (sparana ticket)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def test_quick_bench_prints_one_row_per_section():
                   "Numba: forgetting kernel's first call", "P1 784-300-100-10 SGD b128",
                   "P1 784-1000-800-400-10 Adam b250", "P2 MAAV", "P3 forget class 0",
                   "P4 shrunk vs masked", "P4 CSR vs dense", "ONNX shrunk vs dense", "Memory: sparana train", "Data loading",
-                  "Subset 1% trainable"):
+                  "Subset 1% trainable", "DST rigl 10%", "DST set 10%", "DST static 10%"):
         assert label in out, label
     assert "not available: torch not installed" in out  # the torch columns are skipped, not faked
     p3 = next(line for line in out.splitlines() if line.startswith("P3"))

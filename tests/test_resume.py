@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def weights(run_dir):
     net = runs.load_model(run_dir)[0]
-    return [a.tobytes() for a in net.weights + net.biases]
+    return [a.tobytes() for a in net.weights + net.biases + net.masks]
 
 
 def stop_after(calls):
@@ -53,6 +53,10 @@ TRAIN_VARIANTS = {
     # the chosen weights must be the checkpoint's, not re-chosen from the half-trained network
     "trainable maav": {"trainable": {"method": "maav", "fraction": 0.3}, "lr": 0.05},
     "trainable random+dropout": {"trainable": {"method": "random", "fraction": 0.5}, "dropout": 0.2},
+    # dynamic sparse training: the masks change every 3 steps (inside epochs, across the stops)
+    "rigl": {"sparse": {"method": "rigl", "density": 0.3, "update_every": 3}},
+    "set+sgd momentum": {"sparse": {"method": "set", "density": 0.2, "distribution": "uniform", "update_every": 2},
+                         "optimizer": "sgd", "momentum": 0.9, "lr": 0.05},
 }
 
 

@@ -124,6 +124,12 @@ def remove_to_sparsity(scores: list, masks: list, sparsity, *, scope: str = "lay
     return chosen
 
 
+def keep_highest(scores, live: int):
+    """A mask holding the `live` highest of scores (from random scores: a uniformly random mask of `live` weights)."""
+    xp = array_module(scores)
+    return ~remove_count([scores], [xp.ones(scores.shape, dtype=bool)], int(scores.size) - live)[0]
+
+
 def zeros_for(sparsity: float, size: int) -> int:
     """How many of `size` weights are zero at `sparsity` (rounded half up)."""
     return math.floor(float(sparsity) * size + 0.5)

@@ -27,6 +27,7 @@ COMMANDS = {  # name -> module:attribute
     "runs": "sparana_cli.cli.runs:runs_command",
     "plot": "sparana_cli.cli.plot:plot",
     "sweep": "sparana_cli.cli.sweep:sweep",
+    "ticket": "sparana_cli.cli.ticket:ticket",
     "data": "sparana_cli.cli.data:data_command",
     "export": "sparana_cli.cli.export:export",
     "import": "sparana_cli.cli.import_model:import_model",
@@ -45,6 +46,7 @@ SUMMARIES = {
     "plot": "Draw PNGs of RUN's metrics: training curves, prune widths, forget and attack curves, per-class accuracy bars.",
     "sweep": "Run COMMAND for every combination of the axes' values; write a sweep folder with one CSV row per run.",
     "data": "Download the standard data sets into $SPARANA_DATA (default ~/.cache/sparana) and list what is there.",
+    "ticket": "Find lottery tickets: train SPEC, then prune, rewind and retrain for ticket.rounds rounds, with controls.",
     "export": "Write RUN's network to a model file other tools read, with its metadata.",
     "import": "Make a train-phase run from a network trained elsewhere, so that evaluate, prune, forget and attack work on it.",
 }

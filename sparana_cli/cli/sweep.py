@@ -16,7 +16,7 @@ from sparana_cli.ui import table
 @click.argument("target", metavar="SPEC|RUN")
 @click.argument("axes", metavar="KEY=V1,V2,...|KEY=A..B...", nargs=-1)
 @click.option("--command", "command", default="train", show_default=True, metavar="NAME",
-              help="The sparana command each point runs: train (on SPEC), prune or forget (on the trained RUN).")
+              help="The sparana command each point runs: train or ticket (on SPEC), prune or forget (on the trained RUN).")
 @click.option("--workers", type=int, default=None, metavar="N",
               help="Run N points at a time as local processes [default: 1].")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
@@ -26,7 +26,7 @@ def sweep(target, axes, command, workers, scheduler, root, console):
     """Run COMMAND for every combination of the axes' values; write a sweep folder with one CSV row per run.
 
     Each axis is KEY=V1,V2,... (values read as YAML; commas inside [] do not split) or KEY=A..B
-    (integers A to B). For train the keys are spec keys; for prune and forget, which start from the
+    (integers A to B). For train and ticket the keys are spec keys; for prune and forget, which start from the
     trained RUN, they are the command's options (class=3 is --class 3, layers=[1,2] is --layers 1,2), e.g.
 
     \b

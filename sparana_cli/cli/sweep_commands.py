@@ -21,6 +21,19 @@ def _train_argv(target: str, overrides: list[str]) -> list[str]:
     return ["train", target, *overrides]
 
 
+def _ticket_argv(target: str, overrides: list[str]) -> list[str]:
+    return ["ticket", target, *overrides]
+
+
+def _ticket_check(target: str, overrides: list[str], root: Path) -> str:
+    from sparana_cli.phases.ticket import check_spec
+    from sparana_cli.spec import load_spec
+
+    name = _train_check(target, overrides, root)
+    check_spec(load_spec(target, overrides))
+    return name
+
+
 def _train_check(target: str, overrides: list[str], root: Path) -> str:
     """The point's spec is valid, its data files are there, its device exists and its model could fit (nothing is read)."""
     from sparana_cli.data import check_source
@@ -113,6 +126,8 @@ _PHASE_CHECKS = {"prune": _prune_check, "forget": _forget_check}
 # --command NAME -> how it runs; a command joins sweeps with one entry here.
 COMMANDS: dict[str, SweepCommand] = {
     "train": SweepCommand(_train_argv, _train_check, ("test_accuracy", "val_accuracy", "train_loss", "seconds", "epochs")),
+    "ticket": SweepCommand(_ticket_argv, _ticket_check, ("dense_accuracy", "ticket_accuracy", "remaining", "seconds"),
+                           ("ticket_accuracy",)),
     "prune": SweepCommand(*_run_command("prune"), ("accuracy_before", "accuracy_after", "seconds"), ("accuracy_after",)),
     "forget": SweepCommand(*_run_command("forget"), ("df_before", "df_after", "dr_before", "dr_after", "probe_recall",
                                                      "removed_fraction", "stop", "seconds"),

@@ -38,9 +38,13 @@ class Network:
                 assert self.weights[i - 1].shape[1] == w.shape[0], f"layer {i} does not follow layer {i - 1}"
 
     @classmethod
-    def xavier(cls, sizes, *, output="linear", bias=0.1, dtype="float32", seed=0, backend: Backend = CPU):
-        """Glorot-uniform weights (drawn on the host, so every device starts identical), constant biases."""
-        rng = generator(seed, "init")
+    def xavier(cls, sizes, *, output="linear", bias=0.1, dtype="float32", seed=0, backend: Backend = CPU,
+               stream: str = "init"):
+        """Glorot-uniform weights (drawn on the host, so every device starts identical), constant biases.
+
+        `stream` names the random stream: another name draws another initialisation of the same seed.
+        """
+        rng = generator(seed, stream)
         weights, biases = [], []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             limit = math.sqrt(6.0 / (fan_in + fan_out))

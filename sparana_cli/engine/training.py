@@ -31,10 +31,14 @@ class Trainer:
     `trainable` (one array of flat weight indices per layer, from analysis/trainable.py) trains
     only those weights: the optimizer steps gathered copies of them, which are written back
     after each step, and every other weight and every bias keeps its value bit for bit.
+
+    `rewirer` (dynamic sparse training, analysis/dynamic_sparse.py) changes the masks at the steps
+    it says are due, from the weights and the step's dense gradient; a weight that was not live before
+    starts at zero with zeroed optimizer state, and a dropped weight is zeroed.
     """
 
-    def __init__(self, net: Network, cfg, *, loss: str, seed: int, trainable: list | None = None):
-        self.net, self.cfg, self.loss, self.seed = net, cfg, loss, seed
+    def __init__(self, net: Network, cfg, *, loss: str, seed: int, trainable: list | None = None, rewirer=None):
+        self.net, self.cfg, self.loss, self.seed, self.rewirer = net, cfg, loss, seed, rewirer
         self.backend: Backend = backend_of(net.weights[0])
         xp = self.backend.xp
         self.ws = Workspace(net, cfg.batch_size, dropout=cfg.dropout, trainable=trainable)
@@ -61,8 +65,22 @@ class Trainer:
         z = forward_train(self.net, self.ws, n, dropout_rng)
         correct = (z.argmax(axis=1) == labels).sum()
         total = backward(self.net, self.ws, n, labels, loss=self.loss)
+        if self.rewirer is not None and self.rewirer.due(self.optimizer.t + 1):
+            self._rewire(self.optimizer.t + 1)
         self._shape_gradients()
         return total, correct
+
+    def _rewire(self, t: int) -> None:
+        """Replace the masks of the layers the rewirer changes at step t (before the step's update)."""
+        slots = list(self.optimizer.state().values())
+        for i, mask in self.rewirer.new_masks(t, self.net, self.ws.grad_w).items():
+            survivors = self.net.masks[i] & mask  # a weight dropped and regrown at once keeps its value (as RigL's)
+            self.net.masks[i] = mask
+            self.net.weights[i] *= survivors
+            for arrays in slots:
+                arrays[2 * i] *= survivors  # params alternate weights and biases
+            if i not in self.masked:
+                self.masked.append(i)
 
     def load_batch(self, x, rows) -> None:
         """Put rows of x into the workspace's input batch: x is a float array, or rows held as stored with a

@@ -20,11 +20,12 @@ from sparana_cli.engine.network import Network
 from sparana_cli.engine.optimizers import make_optimizer
 from sparana_cli.engine.training import EpochProgress
 from sparana_cli.errors import DiskFull, Interrupted, RunFailed, UserError
-from sparana_cli.fitting import NotFinite, TrainingStopped, build_network, device_splits, fit
+from sparana_cli.fitting import NotFinite, TrainingStopped, build_network, check_rewind_step, device_splits, fit
 from sparana_cli.signals import deferred_signals, graceful_stop
 from sparana_cli.spec import Spec
 from sparana_cli.store import runs, runstate
 from sparana_cli.store.checkpoint import CHECKPOINT_FILE, Checkpoint, load_checkpoint, save_checkpoint
+from sparana_cli.store.rewind import write_rewind_point
 from sparana_cli.ui import Console
 
 
@@ -46,6 +47,7 @@ def train(spec: Spec | None, *, root: Path, console: Console, resume: str | None
         if dataset.notice:
             console.warn(dataset.notice)
         net = build_network(spec, dataset, backend)
+        check_rewind_step(spec, len(dataset.y_train))
         if checkpoint is not None:
             _check_fits(checkpoint, net, spec, dataset, run.tmp / CHECKPOINT_FILE)
             net = checkpoint.net.to(backend)
@@ -111,9 +113,17 @@ def _attempt(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Backen
         saved[0] = (progress.epoch, progress.step)  # progress itself moves on
         runstate.write_status(run.tmp, runstate.RUNNING, epoch=progress.epoch, step=progress.step)
 
+    keep = spec.train.rewind_step
+
+    def capture(t):  # the weights a lottery-ticket round rewinds to
+        if t == keep:
+            write_rewind_point(run.tmp, "step", t, net)
+
     try:
         if fresh:
             runs.write_spec(run.tmp, spec)
+            if keep is not None:
+                write_rewind_point(run.tmp, "init", 0, net)
         fields = runstate.start_fields("train")
         if not fresh:  # the run started when it was first reserved; this is a later session
             fields["resumed_at"] = fields.pop("started")
@@ -121,7 +131,8 @@ def _attempt(run: runs.PendingRun, spec: Spec, dataset: Dataset, backend: Backen
         runstate.write_status(run.tmp, runstate.RUNNING, **fields, epochs=epochs, message="",
                               resumed=(runstate.read_status(run.tmp, strict=False) or {}).get("resumed", -1) + 1)
         splits = device_splits(dataset, backend)
-        history = fit(net, spec, splits["train"], splits["val"], console, resume=checkpoint, on_epoch=save, stop=stop)
+        history = fit(net, spec, splits["train"], splits["val"], console, resume=checkpoint, on_epoch=save, stop=stop,
+                      on_step=capture if keep else None, rewire=True)
         test = evaluate_network(net, *splits["test"], dataset.n_classes)
         for stale in (runs.MODEL_FILE, runs.METRICS_FILE):  # half-written by a run killed while finishing
             (run.tmp / stale).unlink(missing_ok=True)

@@ -28,7 +28,7 @@ def write_plan(folder: Path, plan: dict) -> None:
 
 def write_rows(folder: Path, columns: list[str], rows: list[dict]) -> None:
     """sweep.csv, rewritten atomically as each run ends."""
-    _write_csv(Path(folder) / CSV_FILE, columns, rows)
+    write_csv(Path(folder) / CSV_FILE, columns, rows)
 
 
 def summarize(rows: list[dict], keys: list[str], metrics: list[str]) -> list[dict]:
@@ -61,7 +61,7 @@ def write_summary(folder: Path, points: list[dict], keys: list[str], metrics: li
     group_keys = [k for k in keys if k not in SEED_KEYS]
     columns = [*group_keys, "n", *(f"{m}_{s}" for m in metrics for s in ("mean", "std"))]
     written = [Path(folder) / SUMMARY_FILE]
-    _write_csv(written[0], columns, points)
+    write_csv(written[0], columns, points)
     varying = [k for k in group_keys if len({str(p[k]) for p in points}) > 1]
     seeds = [k for k in keys if k in SEED_KEYS]
     fig = None
@@ -97,7 +97,7 @@ def _is_number(value) -> bool:
         return False
 
 
-def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     out = io.StringIO()
     writer = csv.DictWriter(out, columns, restval="", extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
