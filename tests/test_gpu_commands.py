@@ -23,7 +23,7 @@ from sparana_cli.phases.train import train
 from sparana_cli.spec import spec_from_mapping
 from sparana_cli.store import runs
 from sparana_cli.ui import Console
-from tests.conftest import tiny_spec
+from tests.conftest import REAL_GPU, tiny_spec
 from tests.test_cli import invoke
 
 F32 = {"rtol": 1e-4, "atol": 1e-5}  # float32 round-off, grown over a few epochs of training
@@ -62,8 +62,29 @@ def trained(gpu, tmp_path, idx_folder, runs_dir):
     return run_json("train", spec_path(tmp_path, idx_folder, "cpu"), "--runs-dir", runs_dir)["run"]
 
 
+def device_launches() -> int | None:
+    """Operations the stand-in's device has run (None on real CuPy, which keeps no such count)."""
+    if REAL_GPU:
+        return None
+    from tests.fakecupy.arrays import DEVICE
+
+    return DEVICE.launches
+
+
+def on_each_device(command) -> dict:
+    """command(device) on the CPU, then on the GPU: the CPU run touches no device array, the GPU run does its work there."""
+    start = device_launches()
+    out = {"cpu": command("cpu")}
+    middle = device_launches()
+    out["gpu"] = command("gpu")
+    if start is not None:
+        assert middle == start, "the CPU run used the device"
+        assert device_launches() > middle, "the GPU run did nothing on the device"
+    return out
+
+
 def both(*args, runs_dir) -> dict:
-    return {device: run_json(*args, "--device", device, "--runs-dir", runs_dir) for device in ("cpu", "gpu")}
+    return on_each_device(lambda device: run_json(*args, "--device", device, "--runs-dir", runs_dir))
 
 
 @pytest.mark.parametrize("train_section", [
@@ -72,8 +93,8 @@ def both(*args, runs_dir) -> dict:
     {"trainable": {"method": "maav", "fraction": 0.2}, "lr": 0.05},
 ], ids=["adam", "sgd-momentum-penalties", "subset-maav"])
 def test_train_on_the_gpu_gives_the_cpu_weights(gpu, tmp_path, idx_folder, runs_dir, train_section):
-    on = {d: run_json("train", spec_path(tmp_path, idx_folder, d, train=train_section), "--runs-dir", runs_dir)
-          for d in ("cpu", "gpu")}
+    on = on_each_device(lambda d: run_json("train", spec_path(tmp_path, idx_folder, d, train=train_section),
+                                           "--runs-dir", runs_dir))
     assert on["gpu"]["test_accuracy"] == pytest.approx(on["cpu"]["test_accuracy"], abs=0.011)
     assert_close_runs(on["cpu"]["run"], on["gpu"]["run"])
     with h5py.File(Path(on["gpu"]["run"]) / "model.h5") as f:

@@ -24,10 +24,11 @@ class Device:
     def __init__(self):
         self.used = 0
         self.peak = 0
+        self.launches = 0  # device operations run: tests check that work said to run on the GPU did
         self._held: dict[int, int] = {}
 
     def reset(self):
-        self.used, self.peak, self._held = 0, 0, {}
+        self.used, self.peak, self._held, self.launches = 0, 0, {}, 0
 
     def hold(self, a: np.ndarray) -> None:
         root = a
@@ -141,6 +142,11 @@ class ndarray:
         return wrap(self._a[_index(key)])
 
     def __setitem__(self, key, value):
+        if isinstance(value, np.ndarray) and value.shape != ():
+            raise ValueError("non-scalar numpy.ndarray cannot be used for fill")  # CuPy: no implicit host->device copy
+        if isinstance(value, (list, tuple)):
+            raise TypeError(f"Unsupported type {type(value)}")
+        DEVICE.launches += 1
         self._a[_index(key)] = unwrap(value, host_ok=True)
 
     def __repr__(self):
@@ -205,6 +211,7 @@ def device_function(fn):
     """fn on device arrays only: its arguments unwrapped (host arrays refused), its results wrapped."""
     @functools.wraps(fn)
     def on_device(*args, **kwargs):
+        DEVICE.launches += 1
         return wrap(fn(*unwrap(args), **unwrap(kwargs)))
 
     return on_device

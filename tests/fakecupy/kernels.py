@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.fakecupy.arrays import ndarray
+from tests.fakecupy.arrays import DEVICE, ndarray
 
 
 def _bias_relu(b, z):
@@ -80,6 +80,7 @@ class ElementwiseKernel:
         for (_, name), arg in zip(self.outputs, arrays[len(self.inputs):]):
             if arg.shape != shape:
                 raise ValueError(f"Out shape is mismatched: {name} {arg.shape}, broadcast shape {shape}")
+        DEVICE.launches += 1
         self.reference(*arrays)
 
 
@@ -131,6 +132,7 @@ class _SddmmKernel:
                 raise TypeError(f"sddmm dtypes: a {a.dtype}, delta {delta.dtype}, rows {rows.dtype}, cols {cols.dtype}, out {out.dtype}")
             if a.shape[0] != delta.shape[0] or not rows.shape == cols.shape == out.shape:
                 raise ValueError(f"sddmm shapes: a {a.shape}, delta {delta.shape}, rows {rows.shape}, out {out.shape}")
+            DEVICE.launches += 1
             out[...] = np.einsum("nk,nk->k", a[:, rows], delta[:, cols]).astype(out.dtype)
 
         return launch
