@@ -91,9 +91,15 @@ def both(*args, runs_dir) -> dict:
     {"optimizer": "adam"},
     {"optimizer": "sgd", "momentum": 0.9, "lr": 0.05, "l1": 1e-4, "l2": 1e-3, "clip": 1.0},
     {"trainable": {"method": "maav", "fraction": 0.2}, "lr": 0.05},
-], ids=["adam", "sgd-momentum-penalties", "subset-maav"])
+    {"trainable": {"method": "magnitude", "fraction": 0.3}, "optimizer": "sgd", "momentum": 0.5, "lr": 0.05},
+    {"loss": "cross_entropy", "output": "softmax", "model_dtype": "float64"},
+], ids=["adam", "sgd-momentum-penalties", "subset-maav", "subset-magnitude-sgd", "softmax-cross-entropy-float64"])
 def test_train_on_the_gpu_gives_the_cpu_weights(gpu, tmp_path, idx_folder, runs_dir, train_section):
-    on = on_each_device(lambda d: run_json("train", spec_path(tmp_path, idx_folder, d, train=train_section),
+    train_section = dict(train_section)
+    model = {key: train_section.pop(key) for key in ("loss", "output") if key in train_section}
+    if "model_dtype" in train_section:
+        model["dtype"] = train_section.pop("model_dtype")
+    on = on_each_device(lambda d: run_json("train", spec_path(tmp_path, idx_folder, d, train=train_section, model=model),
                                            "--runs-dir", runs_dir))
     assert on["gpu"]["test_accuracy"] == pytest.approx(on["cpu"]["test_accuracy"], abs=0.011)
     assert_close_runs(on["cpu"]["run"], on["gpu"]["run"])
@@ -134,6 +140,13 @@ def test_prune_on_the_gpu_removes_the_cpu_weights(trained, runs_dir, method):
     assert on["gpu"]["accuracy_after"] == pytest.approx(on["cpu"]["accuracy_after"], abs=0.011)
 
 
+@pytest.mark.parametrize("scope", ["global", "row", "column"])
+def test_prune_scopes_on_the_gpu(trained, runs_dir, scope):
+    on = both("prune", "--run", trained, "--scope", scope, "--sparsity", "0.4", "--samples", "100", runs_dir=runs_dir)
+    agree = [np.mean(c == g) for c, g in zip(masks(on["cpu"]["run"]), masks(on["gpu"]["run"]), strict=True)]
+    assert min(agree) > 0.99
+
+
 def test_prune_with_finetuning_shrink_and_csr_on_the_gpu(trained, runs_dir):
     args = ("prune", "--run", trained, "--sparsity", "0.6", "--steps", "2", "--finetune-epochs", "1", "--shrink",
             "--format", "csr")
@@ -155,11 +168,38 @@ def test_forget_on_the_gpu_with_every_comparator(trained, runs_dir):
     assert on["gpu"]["removed_fraction"] == pytest.approx(on["cpu"]["removed_fraction"], rel=0.25)
 
 
+@pytest.mark.parametrize("score", ["taylor_disc", "taylor", "diff", "maxother", "ratio", "taylor_probe"])
+def test_forget_with_each_score_on_the_gpu(trained, runs_dir, score):
+    on = both("forget", "--class", "3", "--run", trained, "--score", score, "--evaluate", "none", "--repair-steps", "10",
+              runs_dir=runs_dir)
+    assert on["gpu"]["df_before"] == pytest.approx(on["cpu"]["df_before"], abs=1e-9)
+    assert on["gpu"]["removed_fraction"] == pytest.approx(on["cpu"]["removed_fraction"], rel=0.25)
+
+
+def test_full_judging_of_a_forgetting_on_the_gpu(trained, runs_dir):
+    forgot = run_json("forget", "--class", "3", "--run", trained, "--evaluate", "none", "--repair-steps", "10",
+                      "--device", "cpu", "--runs-dir", runs_dir)["run"]
+    on = both("evaluate", forgot, "--forget-class", "3", "--level", "full", runs_dir=runs_dir)
+    assert [r["method"] for r in on["gpu"]["judge"]] == [r["method"] for r in on["cpu"]["judge"]]
+    for cpu, gpu in zip(on["cpu"]["judge"], on["gpu"]["judge"]):
+        for key in ("df", "dr", "accuracy", "per_class_accuracy"):  # the network's own outputs: float32-equal
+            np.testing.assert_allclose(gpu[key], cpu[key], atol=1e-9)
+        for key in ("probe_recall", "relearn_curve"):  # fitted and fine-tuned on the device: close
+            np.testing.assert_allclose(gpu[key], cpu[key], atol=0.1)
+
+
 @pytest.mark.parametrize("method", ["fgsm", "pgd"])
 def test_attack_on_the_gpu_gives_the_cpu_accuracies(trained, runs_dir, method):
     on = both("attack", trained, "--method", method, "--eps", "0.05,0.2", "--steps", "3", "--no-random-start",
               runs_dir=runs_dir)
     np.testing.assert_allclose(on["gpu"]["accuracy"], on["cpu"]["accuracy"], atol=0.011)
+
+
+def test_pgd_with_a_random_start_and_a_transfer_attack_on_the_gpu(trained, tmp_path, idx_folder, runs_dir):
+    source = run_json("train", spec_path(tmp_path, idx_folder, "cpu", seed=9), "--runs-dir", runs_dir)["run"]
+    on = both("attack", trained, "--method", "pgd", "--eps", "0.1", "--steps", "3", "--random-start", "--samples", "50",
+              "--craft-on", source, "--loss", "cross_entropy", runs_dir=runs_dir)
+    np.testing.assert_allclose(on["gpu"]["accuracy"], on["cpu"]["accuracy"], atol=0.1)  # the random starts differ
 
 
 def test_the_benchmarks_gpu_rows_run(gpu):
