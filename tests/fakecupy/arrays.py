@@ -127,6 +127,8 @@ class ndarray:
 
     # --- plain attributes and methods, through the strict wrapper
     def __getattr__(self, name):
+        if name.startswith("__"):  # __array_interface__, __array_struct__, buffers: NumPy's back doors stay shut
+            raise AttributeError(name)
         value = getattr(self._a, name)
         return device_function(value) if callable(value) else wrap(value)
 
