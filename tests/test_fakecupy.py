@@ -52,6 +52,8 @@ def test_host_and_device_arrays_do_not_mix(cp):
                   lambda: np.concatenate([x, h]), lambda: cp.where(x > 0, h, x), lambda: x @ h):
         with pytest.raises(TypeError, match="Unsupported type"):
             mixed()
+    with pytest.raises(TypeError, match="Unsupported type"):
+        cp.maximum(x, [0.0, 1.0, 2.0])  # CuPy's ufuncs take no lists either
     with pytest.raises(ValueError, match="non-scalar numpy.ndarray"):
         x[:] = h  # CuPy copies host data in only through asarray/array/set
     with pytest.raises(TypeError):

@@ -210,9 +210,15 @@ def wrap(value):
 
 
 def device_function(fn):
-    """fn on device arrays only: its arguments unwrapped (host arrays refused), its results wrapped."""
+    """fn on device arrays only: its arguments unwrapped (host arrays refused), its results wrapped.
+
+    A ufunc also refuses lists and tuples as operands (CuPy's ufuncs take no array-likes)."""
+    is_ufunc = isinstance(fn, np.ufunc)
+
     @functools.wraps(fn)
     def on_device(*args, **kwargs):
+        if is_ufunc and any(isinstance(a, (list, tuple)) for a in args):
+            raise TypeError(f"Unsupported type {type(next(a for a in args if isinstance(a, (list, tuple))))}")
         DEVICE.launches += 1
         return wrap(fn(*unwrap(args), **unwrap(kwargs)))
 
