@@ -26,7 +26,11 @@ from sparana_cli.ui import Console
 from tests.conftest import REAL_GPU, tiny_spec
 from tests.test_cli import invoke
 
-F32 = {"rtol": 1e-4, "atol": 1e-5}  # float32 round-off, grown over a few epochs of training
+# The stand-in computes in NumPy, so only the fused kernels' rounding differs from the CPU's: float32 round-off,
+# grown over a few epochs of training. A real GPU also sums matrix products in another order, which training
+# amplifies, and a near-tie among a hundred test images may flip one prediction.
+F32 = {"rtol": 1e-3, "atol": 1e-4} if REAL_GPU else {"rtol": 1e-4, "atol": 1e-5}
+SAME_OUTPUTS = 0.011 if REAL_GPU else 1e-9  # accuracies from the same weights
 
 
 def run_json(*args) -> dict:
@@ -129,7 +133,7 @@ def test_train_with_dropout_on_the_gpu_learns_and_resumes_bitwise(gpu, tmp_path,
 
 def test_evaluate_on_the_gpu_gives_the_cpu_figures(trained, runs_dir):
     on = both("evaluate", trained, runs_dir=runs_dir)
-    assert on["gpu"]["accuracy"] == pytest.approx(on["cpu"]["accuracy"], abs=1e-9)
+    assert on["gpu"]["accuracy"] == pytest.approx(on["cpu"]["accuracy"], abs=SAME_OUTPUTS)
 
 
 @pytest.mark.parametrize("method", ["maav", "magnitude", "mav", "random", "positive", "negative"])
@@ -154,7 +158,7 @@ def test_prune_with_finetuning_shrink_and_csr_on_the_gpu(trained, runs_dir):
     assert on["gpu"]["accuracy_after"] == pytest.approx(on["cpu"]["accuracy_after"], abs=0.011)
     assert_close_runs(on["cpu"]["run"], on["gpu"]["run"])
     evaluated = both("evaluate", on["gpu"]["run"], runs_dir=runs_dir)  # CSR inference on each device
-    assert evaluated["gpu"]["accuracy"] == pytest.approx(evaluated["cpu"]["accuracy"], abs=1e-9)
+    assert evaluated["gpu"]["accuracy"] == pytest.approx(evaluated["cpu"]["accuracy"], abs=SAME_OUTPUTS)
 
 
 def test_forget_on_the_gpu_with_every_comparator(trained, runs_dir):
@@ -162,7 +166,7 @@ def test_forget_on_the_gpu_with_every_comparator(trained, runs_dir):
               "--evaluate", "quick", "--repair-steps", "20", "--probe-samples", "200", "--relearn-steps", "5",
               runs_dir=runs_dir)
     for key in ("df_before", "dr_before"):
-        assert on["gpu"][key] == pytest.approx(on["cpu"][key], abs=1e-9)
+        assert on["gpu"][key] == pytest.approx(on["cpu"][key], abs=SAME_OUTPUTS)
     assert on["gpu"]["df_after"] <= on["cpu"]["df_after"] + 0.1 < on["gpu"]["df_before"]
     assert on["gpu"]["dr_after"] == pytest.approx(on["cpu"]["dr_after"], abs=0.1)
     assert on["gpu"]["removed_fraction"] == pytest.approx(on["cpu"]["removed_fraction"], rel=0.25)
@@ -172,7 +176,7 @@ def test_forget_on_the_gpu_with_every_comparator(trained, runs_dir):
 def test_forget_with_each_score_on_the_gpu(trained, runs_dir, score):
     on = both("forget", "--class", "3", "--run", trained, "--score", score, "--evaluate", "none", "--repair-steps", "10",
               runs_dir=runs_dir)
-    assert on["gpu"]["df_before"] == pytest.approx(on["cpu"]["df_before"], abs=1e-9)
+    assert on["gpu"]["df_before"] == pytest.approx(on["cpu"]["df_before"], abs=SAME_OUTPUTS)
     assert on["gpu"]["removed_fraction"] == pytest.approx(on["cpu"]["removed_fraction"], rel=0.25)
 
 
@@ -183,7 +187,7 @@ def test_full_judging_of_a_forgetting_on_the_gpu(trained, runs_dir):
     assert [r["method"] for r in on["gpu"]["judge"]] == [r["method"] for r in on["cpu"]["judge"]]
     for cpu, gpu in zip(on["cpu"]["judge"], on["gpu"]["judge"]):
         for key in ("df", "dr", "accuracy", "per_class_accuracy"):  # the network's own outputs: float32-equal
-            np.testing.assert_allclose(gpu[key], cpu[key], atol=1e-9)
+            np.testing.assert_allclose(gpu[key], cpu[key], atol=SAME_OUTPUTS)
         for key in ("probe_recall", "relearn_curve"):  # fitted and fine-tuned on the device: close
             np.testing.assert_allclose(gpu[key], cpu[key], atol=0.1)
 
