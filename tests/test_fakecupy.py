@@ -4,6 +4,8 @@ fails here too, and a product bug of that kind makes a whole `device: gpu` comma
 These test the stand-in itself, so they always use it (even where SPARANA_TEST_GPU=real picks real CuPy).
 """
 
+import sys
+
 import h5py
 import numpy as np
 import pytest
@@ -168,8 +170,42 @@ def test_a_product_bug_using_a_numpy_function_on_device_labels_fails_the_gpu_com
         train(spec_from_mapping(spec, "tiny.yaml"), root=tmp_path, console=Console(json_mode=True))
 
 
-def test_without_the_stand_in_no_gpu_is_found():
-    backend_module._cupy.cache_clear()
-    if backend_module._cupy() is None:
-        assert resolve_backend("auto").name == "cpu"
-    assert DEVICE.used >= 0
+def test_the_stand_in_leaves_no_trace(monkeypatch):
+    with monkeypatch.context() as patch:
+        fakecupy.install(patch)
+        assert resolve_backend("gpu").xp is fakecupy
+    fakecupy.forget_backends()
+    assert sys.modules.get("cupy") is not fakecupy and backend_module._cupy() is not fakecupy
+
+
+def test_training_on_the_device_stays_within_the_footprint_the_memory_check_estimates(cp, monkeypatch, tmp_path):
+    """The device's live bytes at their peak, against what fitting.check_memory asked the device to have free."""
+    from sparana_cli import fitting
+    from sparana_cli.phases.train import train
+    from tests.conftest import write_idx_folder
+
+    folder = write_idx_folder(tmp_path / "data", n_train=1000, n_test=100)
+    asked = []
+    monkeypatch.setattr(fitting, "refuse_if_too_big", lambda need, available, what, key: asked.append((need, available)))
+    for hidden, batch in (([24, 16], 32), ([200, 100], 500)):
+        DEVICE.reset()
+        spec = tiny_spec(folder, device="gpu", model={"hidden": hidden}, train={"batch_size": batch, "epochs": 1})
+        train(spec_from_mapping(spec, "tiny.yaml"), root=tmp_path / str(batch), console=Console(json_mode=True))
+        need, available = asked[-1]
+        assert available == DEVICE.total  # the device's free memory, not the host's
+        assert 0 < DEVICE.peak <= need
+
+
+def test_a_network_too_big_for_the_device_is_refused_in_one_line(cp, monkeypatch, tmp_path, idx_folder):
+    import yaml
+
+    from tests.test_cli import invoke
+
+    monkeypatch.setattr(DEVICE, "total", 200_000)  # fits the host, not this device
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(tiny_spec(idx_folder, device="gpu", model={"hidden": [400, 100]})))
+    result = invoke("train", path, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "model.hidden" in line and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
