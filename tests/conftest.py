@@ -82,20 +82,25 @@ REAL_GPU = os.environ.get("SPARANA_TEST_GPU", "fake") == "real"  # scripts/gpu-c
 
 
 @pytest.fixture
-def gpu(monkeypatch):
-    """The gpu backend: the strict CuPy stand-in (tests/fakecupy), or real CuPy with SPARANA_TEST_GPU=real."""
-    if REAL_GPU:
-        try:
-            yield resolve_backend("gpu")
-        except UserError as err:
-            pytest.fail(f"SPARANA_TEST_GPU=real: {err}")
-        return
+def fake_cupy(monkeypatch):
+    """The strict CuPy stand-in of tests/fakecupy, installed as `cupy` for one test."""
     import tests.fakecupy as fakecupy
 
     fakecupy.install(monkeypatch)
-    yield resolve_backend("gpu")
+    yield fakecupy
     monkeypatch.undo()
     fakecupy.forget_backends()
+
+
+@pytest.fixture
+def gpu(request):
+    """The gpu backend: the strict CuPy stand-in (tests/fakecupy), or real CuPy with SPARANA_TEST_GPU=real."""
+    if not REAL_GPU:
+        request.getfixturevalue("fake_cupy")
+    try:
+        return resolve_backend("gpu")
+    except UserError as err:
+        pytest.fail(f"SPARANA_TEST_GPU=real: {err}")
 
 
 @pytest.fixture(params=["cpu", "gpu"])

@@ -21,11 +21,8 @@ from tests.fakecupy.arrays import DEVICE, IMPLICIT
 
 
 @pytest.fixture
-def cp(monkeypatch):
-    fakecupy.install(monkeypatch)
-    yield fakecupy
-    monkeypatch.undo()
-    fakecupy.forget_backends()
+def cp(fake_cupy):
+    return fake_cupy
 
 
 def test_the_stand_in_is_what_backend_py_finds_as_cupy(cp):
