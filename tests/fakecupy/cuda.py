@@ -7,11 +7,8 @@ import types
 from tests.fakecupy.arrays import DEVICE, OutOfMemoryError
 
 
-class Stream:
-    """A CUDA stream; the stand-in runs everything at once, so synchronizing has nothing to wait for."""
-
-    def __init__(self, null=False, non_blocking=False, ptr=0):
-        self.ptr = ptr
+class _Context:
+    """Something to synchronize on and to use in a with-block; the stand-in runs everything at once."""
 
     def synchronize(self):
         pass
@@ -21,6 +18,13 @@ class Stream:
 
     def __exit__(self, *exc):
         return False
+
+
+class Stream(_Context):
+    """A CUDA stream (its ptr 0: the null stream)."""
+
+    def __init__(self, null=False, non_blocking=False, ptr=0):
+        self.ptr = ptr
 
 
 Stream.null = Stream(null=True)
@@ -30,20 +34,13 @@ def get_current_stream():
     return Stream.null
 
 
-class Device:
+class Device(_Context):
+    """The one pretend GPU, id 0."""
+
     def __init__(self, device=None):
         self.id = 0 if device is None else int(device)
         if self.id != 0:
             raise runtime.CUDARuntimeError("cudaErrorInvalidDevice: invalid device ordinal")
-
-    def synchronize(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 class CUDARuntimeError(RuntimeError):

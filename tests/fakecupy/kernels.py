@@ -129,7 +129,8 @@ class _SddmmKernel:
             if blocks * threads < out.shape[0]:
                 raise ValueError(f"{blocks} blocks of {threads} threads leave coordinates out of {out.shape[0]}")
             if a.dtype != delta.dtype or out.dtype != a.dtype or rows.dtype.kind != "i" or cols.dtype.kind != "i":
-                raise TypeError(f"sddmm dtypes: a {a.dtype}, delta {delta.dtype}, rows {rows.dtype}, cols {cols.dtype}, out {out.dtype}")
+                raise TypeError(f"sddmm dtypes: a {a.dtype}, delta {delta.dtype}, rows {rows.dtype}, "
+                                f"cols {cols.dtype}, out {out.dtype}")
             if a.shape[0] != delta.shape[0] or not rows.shape == cols.shape == out.shape:
                 raise ValueError(f"sddmm shapes: a {a.shape}, delta {delta.shape}, rows {rows.shape}, out {out.shape}")
             DEVICE.launches += 1
