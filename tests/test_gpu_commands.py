@@ -206,12 +206,13 @@ def test_pgd_with_a_random_start_and_a_transfer_attack_on_the_gpu(trained, tmp_p
     np.testing.assert_allclose(on["gpu"]["accuracy"], on["cpu"]["accuracy"], atol=0.1)  # the random starts differ
 
 
-def test_the_benchmarks_gpu_rows_run(gpu):
-    """`python -m bench --quick --only gpu`'s rows, on the gpu backend (without PyTorch: its comparator rows say so)."""
-    from bench.gpu import gpu_rows
+def test_the_benchmarks_gpu_rows_run(gpu, capsys):
+    """`python -m bench --quick --only gpu --no-torch` on the gpu backend: every GPU row measured, none 'not available'."""
+    from bench.__main__ import main
 
-    rows = gpu_rows(quick=True, repeats=1, torch=None)
-    names = [r["row"] for r in rows]
-    assert any(n.startswith("GPU MAAV") for n in names) and any(n.startswith("GPU forget class 0") for n in names), names
-    assert sum(gpu.describe() in n for n in names) >= 3, names  # the epoch and MAAV rows name the device
-    assert all("GFLOP/s" in r["sparana"] or " s" in r["sparana"] for r in rows if "torch not installed" not in r["verdict"]), rows
+    assert main(["--quick", "--only", "gpu", "--no-torch"]) == 0
+    table = capsys.readouterr().out
+    rows = [line for line in table.splitlines() if "GPU " in line]
+    assert any("GPU MAAV" in r for r in rows) and any("GPU forget class 0" in r for r in rows), table
+    assert sum(gpu.describe() in r for r in rows) >= 3, table  # the epoch and MAAV rows name the device
+    assert not any("not available" in r and "torch" not in r for r in rows), table
