@@ -74,6 +74,10 @@ def test_python_scalars_come_only_from_0_d_arrays(cp):
         with pytest.raises(TypeError, match="0-d"):
             convert(x[:1])
     assert float(x[1]) == 1.0 and int(x.sum()) == 3 and x[2].item() == 2.0
+    n = cp.asarray(np.array(2))
+    for as_index in (lambda: range(n), lambda: [0, 1, 2][n], lambda: np.arange(3)[:n]):
+        with pytest.raises(TypeError):
+            as_index()  # CuPy arrays have no __index__: int() first
 
 
 def test_host_and_device_copies_are_separate(cp):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import operator
 import weakref
 
 import numpy as np
@@ -114,11 +113,6 @@ class ndarray:
 
     def __complex__(self):
         return self._scalar(complex)
-
-    def __index__(self):
-        if self._a.dtype.kind not in "iub":
-            raise TypeError("only integer device arrays can be used as an index")
-        return self._scalar(operator.index)
 
     def __bool__(self):
         if self._a.size != 1:
