@@ -23,13 +23,10 @@ import types
 import numpy as np
 
 from tests.fakecupy import cuda, random  # noqa: F401  (cupy.cuda, cupy.random)
-from tests.fakecupy.arrays import _DEVICE_TYPES, asnumpy, device_function, ndarray, unwrap, wrap  # noqa: F401
+from tests.fakecupy.arrays import asnumpy, device_function, ndarray, unwrap, wrap  # noqa: F401
 from tests.fakecupy.kernels import ElementwiseKernel  # noqa: F401
 
 __version__ = "0.0-fake"
-
-HOST_ENTRIES = ("asarray", "array", "ascontiguousarray")  # the only ways a host array reaches the device
-
 
 def asarray(a, dtype=None, order=None):
     """A device array: the same one if already there with that dtype, else a device copy."""

@@ -169,9 +169,6 @@ def _index(key):
     return key._a if isinstance(key, ndarray) else key
 
 
-_DEVICE_TYPES = (ndarray,)
-
-
 def unwrap(value, *, host_ok=False):
     """The NumPy data under device arrays in value (lists, tuples and dicts walked); a host array is CuPy's TypeError."""
     if isinstance(value, ndarray):
