@@ -55,9 +55,9 @@ def masks(run) -> list[np.ndarray]:
         return [f[f"layers/{i}/mask"][()] for i in range(len(f["layers"]))]
 
 
-def assert_close_runs(cpu_run, gpu_run, **tolerance):
+def assert_close_runs(cpu_run, gpu_run):
     for c, g in zip(arrays(cpu_run), arrays(gpu_run), strict=True):
-        np.testing.assert_allclose(g, c, **(tolerance or F32))
+        np.testing.assert_allclose(g, c, **F32)
 
 
 @pytest.fixture
