@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU path, checked on a machine with one NVIDIA GPU and nothing else prepared: install the [gpu]
 # extra (CuPy, numba-cuda) with the benchmark's PyTorch (the CUDA build from PyPI) into a fresh virtual
-# environment, run the GPU tests, then the GPU rows of the benchmark, and write one table.
+# environment, run the GPU tests on real CuPy (the same kernel and whole-command tests CI runs on the CuPy
+# stand-in of tests/fakecupy, here with SPARANA_TEST_GPU=real), then the GPU rows of the benchmark, and
+# write one table.
 #
 #   scripts/gpu-check.sh [OUT.md]          (default: gpu-check.md in the repository root)
 #
@@ -28,11 +30,12 @@ pip install -q '.[gpu,bench,test]'
 echo "gpu-check: GPU tests" >&2
 tests_log=$(mktemp)
 set +e
-python -m pytest -q -rs tests/test_kernels.py tests/test_gpu_commands.py tests/test_cuda_sddmm.py | tee "$tests_log" >&2
+SPARANA_TEST_GPU=real python -m pytest -q -rs tests/test_kernels.py tests/test_gpu_commands.py tests/test_cuda_sddmm.py \
+  | tee "$tests_log" >&2
 tests_status=${PIPESTATUS[0]}
 set -e
-if grep -q "no GPU answers" "$tests_log"; then
-  echo "gpu-check: CuPy found no usable GPU although nvidia-smi lists one (driver or CUDA 12 runtime?); GPU tests were skipped" >&2
+if grep -q "SPARANA_TEST_GPU=real: device: gpu, but no usable GPU" "$tests_log"; then
+  echo "gpu-check: CuPy found no usable GPU although nvidia-smi lists one (driver or CUDA 12 runtime?); GPU tests failed" >&2
   exit 2
 fi
 if [ "$tests_status" -ne 0 ]; then

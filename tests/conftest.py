@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -77,15 +78,37 @@ def runs_dir(tmp_path) -> Path:
     return tmp_path / "runs"
 
 
-@pytest.fixture(params=["cpu", "gpu"])
-def backend(request):
-    """Each test body once on NumPy and once on CuPy; the CuPy run is skipped when no GPU answers."""
-    if request.param == "cpu":
-        return CPU
+REAL_GPU = os.environ.get("SPARANA_TEST_GPU", "fake") == "real"  # scripts/gpu-check.sh sets it
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch):
+    """The strict CuPy stand-in of tests/fakecupy, installed as `cupy` for one test."""
+    import tests.fakecupy as fakecupy
+
+    fakecupy.install(monkeypatch)
+    yield fakecupy
+    monkeypatch.undo()
+    fakecupy.forget_backends()
+
+
+@pytest.fixture
+def gpu(request):
+    """The gpu backend: the strict CuPy stand-in (tests/fakecupy), or real CuPy with SPARANA_TEST_GPU=real."""
+    if not REAL_GPU:
+        request.getfixturevalue("fake_cupy")
     try:
         return resolve_backend("gpu")
-    except UserError:
-        pytest.skip("no GPU answers (CuPy missing or no CUDA device)")
+    except UserError as err:
+        pytest.fail(f"SPARANA_TEST_GPU=real: {err}")
+
+
+@pytest.fixture(params=["cpu", "gpu"])
+def backend(request):
+    """Each test body once on NumPy and once on the gpu backend (the CuPy stand-in, or real CuPy: see `gpu`)."""
+    if request.param == "cpu":
+        return CPU
+    return request.getfixturevalue("gpu")
 
 
 @pytest.fixture
