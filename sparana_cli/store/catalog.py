@@ -18,6 +18,25 @@ from sparana_cli.store.record import RunRecord, is_run_folder, read_run
 # -- side by side -------------------------------------------------------------------------------
 
 
+_FRACTION = re.compile(r"accuracy|sparsity|fraction|recall|(?:^|_)d[fr](?:_|$)|^mia$")  # leaf names of 0..1 shares
+
+
+def metric_text(name: str, value):
+    """A metric as a table shows it: a share of 0..1 (accuracy, Df, Dr, sparsity, ...) in percent like every other
+    place sparana prints one (94.60%, not 0.946); other values as they are (the table rounds them); None as blank."""
+    if value is None:
+        return ""
+    number = _number(value)
+    if number is not None and not isinstance(value, (bool, np.bool_)) and is_share(name):
+        return f"{100 * number:.2f}%"
+    return value
+
+
+def is_share(name: str) -> bool:
+    """Whether a metric (test.accuracy, forget/judge.df[ssd], train.val_accuracy (last), ...) is a share of 0..1."""
+    return bool(_FRACTION.search(name.split("[")[0].removesuffix(" (last)").rsplit(".", 1)[-1]))
+
+
 def metric_table(record: RunRecord) -> dict[str, float]:
     """A finished run's numbers by name: group.attr summaries, the last value of per-step arrays,
     one row per class of per-class arrays, one row per method of a comparison table, and the model's sparsity.
