@@ -98,8 +98,8 @@ def test_tables_print_shares_in_percent_like_the_rest(template, tmp_path):  # no
 
 def test_a_repair_step_in_forgets_progress_says_what_it_is(template, tmp_path):  # noqa: F811
     world = World(tmp_path, template)
-    result, _ = invoke(world, "forget", "--class", "3", "--run", world.finished.name, "--repair-steps", "5",
-                       "--repair-rounds", "1")
+    result, _ = invoke(world, "forget", "--class", "3", "--run", world.finished.name, "--repair", "sgd",
+                       "--rescore", "every_step", "--repair-steps", "5", "--repair-rounds", "1")
     assert result.exit_code == 0, result.output
     steps = [line for line in result.output.splitlines() if line.startswith("step ")]
     assert steps[-1].endswith("after repair (5 fine-tuning steps on retained images; no weight removed)"), steps
