@@ -126,7 +126,9 @@ def _is_session(value) -> bool:
 
 _SHAPES = {"argv": _is_argv, "git": _is_git, "pid": lambda v: v is None or type(v) is int,
            "data": lambda v: v is None or (isinstance(v, dict) and all(isinstance(x, str) for x in v.values())),
-           "sessions": lambda v: isinstance(v, list) and all(map(_is_session, v))}
+           "sessions": lambda v: isinstance(v, list) and all(map(_is_session, v)),
+           "imported": lambda v: isinstance(v, dict) and isinstance(v.get("file"), str)
+           and isinstance(v.get("sha256"), str)}  # the model file an imported run was made from
 
 
 def well_formed(record: dict) -> dict:
