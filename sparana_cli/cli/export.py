@@ -6,16 +6,13 @@ from pathlib import Path
 
 import click
 
-from sparana_cli.cli.common import common_options, pick_run
+from sparana_cli.cli.common import common_options, examples, pick_run
 
-EXAMPLES = """\b
-Examples:
-  sparana export --format onnx
-  sparana export runs/mnist-prune-20261121-160301 --format safetensors --out pruned.safetensors
-  sparana export runs/mnist-forget-20261121-161502 --format npz
-
-Reference: docs/models.md (in the Sparana repository).
-"""
+EXAMPLES = examples(
+    "sparana export --format onnx",
+    "sparana export runs/mnist-prune-20261121-160301 --format safetensors --out pruned.safetensors",
+    "sparana export runs/mnist-forget-20261121-161502 --format npz",
+    page="models.md")
 
 
 @click.command(epilog=EXAMPLES)

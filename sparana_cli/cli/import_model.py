@@ -6,17 +6,14 @@ from pathlib import Path
 
 import click
 
-from sparana_cli.cli.common import common_options
+from sparana_cli.cli.common import common_options, examples
 from sparana_cli.ui import percent
 
-EXAMPLES = """\b
-Examples:
-  sparana import mlp.safetensors --spec configs/mnist.yaml name=torch-mlp
-  sparana import model.onnx --spec configs/fashion-mnist.yaml train.lr=0.001
-  sparana import mnist.npz --spec configs/mnist.yaml name=mnist-back
-
-Reference: docs/models.md (in the Sparana repository).
-"""
+EXAMPLES = examples(
+    "sparana import mlp.safetensors --spec configs/mnist.yaml name=torch-mlp",
+    "sparana import model.onnx --spec configs/fashion-mnist.yaml train.lr=0.001",
+    "sparana import mnist.npz --spec configs/mnist.yaml name=mnist-back",
+    page="models.md")
 
 
 @click.command("import", epilog=EXAMPLES)

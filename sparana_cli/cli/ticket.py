@@ -6,17 +6,15 @@ from pathlib import Path
 
 import click
 
-from sparana_cli.cli.common import common_options
+from sparana_cli.cli.common import common_options, examples
 from sparana_cli.errors import UserError
 from sparana_cli.ui import table
 
-EPILOG = """\b
-Examples:
-  sparana ticket configs/mnist.yaml model.hidden=[300,100] ticket.rounds=3 train.epochs=2
-  sparana ticket configs/lenet-fashion.yaml ticket.criterion=maav train.rewind_step=100
-  sparana ticket --summarize runs/lenet-fashion-sweep-20261205-083958 --out docs
-
-Reference: docs/sparse-training.md (in the Sparana repository)."""
+EPILOG = examples(
+    "sparana ticket configs/mnist.yaml model.hidden=[300,100] ticket.rounds=3 train.epochs=2",
+    "sparana ticket configs/lenet-fashion.yaml ticket.criterion=maav train.rewind_step=100",
+    "sparana ticket --summarize runs/lenet-fashion-sweep-20261205-083958 --out docs",
+    page="sparse-training.md")
 
 
 @click.command(epilog=EPILOG)
@@ -56,8 +54,8 @@ def ticket(spec_file, overrides, summarize, out_dir, root, console):
 def _summarize(folder: Path, out_dir: Path | None, console) -> None:
     from sparana_cli.phases.ticket import summarize
     from sparana_cli.plots import save_figures, ticket_figure
-    from sparana_cli.store.ticketfiles import TICKETS_PLOT, experiment_folders, read_tickets
     from sparana_cli.store.sweepfolder import write_csv
+    from sparana_cli.store.ticketfiles import TICKETS_PLOT, experiment_folders, read_tickets
 
     rows = [r for f in experiment_folders(folder) for r in read_tickets(f)]
     points = summarize(rows)
