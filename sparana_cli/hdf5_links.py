@@ -13,6 +13,7 @@ from pathlib import Path
 import h5py
 
 from sparana_cli.errors import UserError
+from sparana_cli.signals import uninterrupted
 
 
 def check_self_contained(f: h5py.File, path: Path) -> None:
@@ -28,6 +29,16 @@ def check_self_contained(f: h5py.File, path: Path) -> None:
             return f"/{name} is a virtual dataset whose data live in {', '.join(sources)[:200]}"
         return None
 
-    problem = f.visititems_links(link) or f.visititems(dataset)
+    problem = visit_items(f, link, links=True) or visit_items(f, dataset)
     if problem:
         raise UserError(f"{path}: {problem}; sparana reads only what the file itself holds")
+
+
+@uninterrupted
+def visit_items(group: h5py.Group, callback, *, links: bool = False):
+    """group.visititems(callback) (visititems_links with `links`); a signal during the visit acts when it ends.
+
+    A KeyboardInterrupt raised inside h5py's visit callback leaves HDF5's iteration half-unwound: h5py then
+    raises SystemError, or the process crashes at exit.
+    """
+    return (group.visititems_links if links else group.visititems)(callback)

@@ -10,6 +10,7 @@ one-line message) is never itself cut short, however the signals are timed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import sys
 import threading
@@ -178,7 +179,29 @@ def deferred_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        _State.deferring = outer
-        if not outer and _State.pending:
-            _State.pending = False
-            _raise_once()
+        _end_deferring(outer)
+
+
+def uninterrupted(function: Callable) -> Callable:
+    """`function` run whole, as under deferred_signals (a plain wrapper: cheap enough for a kernel called every step).
+
+    For library code that runs Python inside and breaks when a KeyboardInterrupt lands there: Numba compiling or
+    loading a kernel from its cache (a half-loaded kernel crashed the process at exit), h5py's visit callbacks.
+    """
+
+    @functools.wraps(function)
+    def whole(*args, **kwargs):
+        outer, _State.deferring = _State.deferring, True
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _end_deferring(outer)
+
+    return whole
+
+
+def _end_deferring(outer: bool) -> None:
+    _State.deferring = outer
+    if not outer and _State.pending:
+        _State.pending = False
+        _raise_once()

@@ -19,7 +19,8 @@ PROBE = textwrap.dedent("""
     if "sparana_cli.engine.kernels_cpu" in sys.modules:
         import numba
         kernels = sys.modules["sparana_cli.engine.kernels_cpu"]
-        loaded = {name: len(obj.signatures) for name, obj in vars(kernels).items()
+        dispatchers = {name: getattr(obj, "__wrapped__", obj) for name, obj in vars(kernels).items()}  # see uninterrupted
+        loaded = {name: len(obj.signatures) for name, obj in dispatchers.items()
                   if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.signatures}
     print(json.dumps({"code": code, "numba": "numba" in sys.modules, "kernels": loaded}))
 """)

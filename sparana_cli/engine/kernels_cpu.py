@@ -21,10 +21,19 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from sparana_cli.signals import uninterrupted
+
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
-_fused = njit(cache=True, error_model="numpy")
+
+
+def _kernel(**options):
+    """A cached Numba kernel that a signal never interrupts (compiling or loading it runs Python; see uninterrupted)."""
+    return lambda function: uninterrupted(njit(cache=True, error_model="numpy", **options)(function))
+
+
+_fused = _kernel()
 
 
 def _flat(array):
@@ -107,7 +116,7 @@ def adam(p, g, m, v, lr_t, b1, b2, c2, eps) -> None:
     _adam(_flat(p), _flat(g), _flat(m), _flat(v), t(lr_t), t(b1), t(b2), t(c2), t(eps))
 
 
-@njit(cache=True, parallel=True, error_model="numpy", fastmath={"reassoc", "contract"})
+@_kernel(parallel=True, fastmath={"reassoc", "contract"})
 def _sddmm(a, delta, rows, cols, out):
     # Transposed copies make each coordinate a dot of two contiguous length-n rows.
     a_t = np.ascontiguousarray(a.T)  # (in, n)
@@ -137,7 +146,7 @@ def sddmm(a, delta, rows, cols, out) -> None:
 TAYLOR_BLOCK = 8  # input units per pass over a group's rows: their accumulators stay in L1, each row of delta is read once
 
 
-@njit(cache=True, error_model="numpy", fastmath=True)
+@_kernel(fastmath=True)
 def _taylor_margin(gain, w, live, a_t, delta, starts, out):
     n_in, n_out = w.shape
     best = np.zeros((TAYLOR_BLOCK, n_out), dtype=w.dtype)

@@ -13,6 +13,8 @@ import functools
 import numpy as np
 from numba import cuda
 
+from sparana_cli.signals import uninterrupted
+
 SDDMM_THREADS = 128  # threads per block
 
 
@@ -75,6 +77,7 @@ def sddmm_kernel(a, delta, rows, cols, out):
         out[k] = s
 
 
+@uninterrupted  # numba.cuda compiles the kernel at its first launch
 def sddmm_launch(a, delta, rows, cols, out, stream=0) -> None:
     """Launch sddmm_kernel over every coordinate (arrays any numba.cuda accepts)."""
     blocks = (out.shape[0] + SDDMM_THREADS - 1) // SDDMM_THREADS

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from sparana_cli.errors import UserError
-from sparana_cli.hdf5_links import check_self_contained
+from sparana_cli.hdf5_links import check_self_contained, visit_items
 from sparana_cli.store import layout
 from sparana_cli.store.names import METRICS_FILE, MODEL_FILE
 
@@ -94,6 +94,6 @@ def read_metrics(run_dir: Path) -> tuple[dict, dict]:
 
     path = Path(run_dir) / METRICS_FILE
     with open_h5(path) as f:
-        f.visititems(visit)
+        visit_items(f, visit)
     layout.check_metrics(arrays, attrs, path)
     return arrays, attrs
