@@ -301,3 +301,19 @@ def test_whatever_happens_to_the_folders_the_index_agrees_with_them(trained, ope
             elif operation == "unfinish" and folder and not folder.name.endswith(".tmp"):
                 folder.rename(folder.with_name(folder.name + ".tmp"))
             assert listed(root) == truth(root)
+
+
+def test_the_default_run_is_found_from_the_index_without_opening_a_model(tmp_path, trained, reads, monkeypatch):
+    from sparana_cli.store import runs
+
+    root = runs_folder(tmp_path, trained, 4)
+    newest = max(root.iterdir(), key=lambda p: p.name)  # the copies share `created`: the name decides
+    assert runs.resolve_run(root, None) == newest
+    reads.clear()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an HDF5 file was opened")
+
+    monkeypatch.setattr(h5py, "File", refuse)
+    assert runs.resolve_run(root, None) == newest
+    assert reads == []

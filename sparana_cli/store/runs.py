@@ -383,6 +383,17 @@ def finished_runs(root: Path, phase: str | None = None) -> list[Path]:
     return sorted((p for p in runs if phase is None or made[p][1] == phase), key=lambda p: (made[p][0], p.name))
 
 
+def _finished_records(root: Path) -> list:
+    """The records of root's finished run folders (with a model.h5), oldest first, from the runs index where it matches."""
+    if not root.is_dir():
+        return []
+    found = [r for r in runs_index.records(root, specs=False) if r.finished and (r.path / MODEL_FILE).is_file()]
+    for r in found:
+        if r.state == "damaged":  # what model.h5 says, as before the index: the command then names what is damaged
+            r.created, r.phase = _made(r.path)
+    return sorted(found, key=lambda r: (r.created, r.name))
+
+
 def _made(run: Path) -> tuple[str, str]:
     """(created, phase) from model.h5's attributes."""
     try:
@@ -396,12 +407,13 @@ def resolve_run(root: Path, run: str | None) -> Path:
     """A finished run folder from a path or a name in root; None means the newest finished `train` run in root that
     no sweep made (a sweep's runs are points of a study, often short: named, not taken by default), else the newest."""
     if run is None:
-        runs = finished_runs(root, DEFAULT_PHASE)
-        if not runs:
-            others = " (only runs of other phases: name one)" if finished_runs(root) else ""
+        found = _finished_records(root)
+        trained = [r for r in found if r.phase == DEFAULT_PHASE]
+        if not trained:
+            others = " (only runs of other phases: name one)" if found else ""
             raise UserError(f"{root}: no finished {DEFAULT_PHASE} run{others}; train one first, "
                             "e.g. 'sparana train configs/mnist.yaml'")
-        return next((r for r in reversed(runs) if not (provenance.read(r) or {}).get("sweep")), runs[-1])
+        return next((r.path for r in reversed(trained) if not (r.provenance or {}).get("sweep")), trained[-1].path)
     if not _is_path(run) and not NAME_CHARS.fullmatch(run):
         raise UserError(f"run {run}: not a run folder name")
     for candidate in (Path(run), root / run):
