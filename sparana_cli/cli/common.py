@@ -161,8 +161,10 @@ def common_options(command):
         group = ctx.parent.params if ctx is not None and ctx.parent is not None else {}
         runs_dir = runs_dir or group.get("runs_dir")
         json_mode = json_mode or bool(group.get("json_mode"))
+        from sparana_cli.memory import return_large_blocks
         from sparana_cli.store.names import runs_root
 
+        return_large_blocks()
         with section("compute (the command's own work)"):
             return command(*args, root=runs_root(runs_dir), console=Console(json_mode), **kwargs)
 
