@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from sparana_cli.analysis.dynamic_sparse import (Rewirer, drop_and_grow, drop_fraction, initial_masks, layer_densities,
-                                                 live_count)
+from sparana_cli.analysis.dynamic_sparse import Rewirer, drop_and_grow, drop_fraction, initial_masks, layer_densities, live_count
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.training import Trainer
 from sparana_cli.errors import UserError

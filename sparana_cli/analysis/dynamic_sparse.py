@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from sparana_cli.analysis.pruning import keep_highest, remove_count, zeros_for
 from sparana_cli.engine.backend import array_module
 from sparana_cli.errors import UserError

@@ -57,7 +57,8 @@ def _start_profile(ctx, param, value):
         PROFILE.enable()
 
 
-@click.group(cls=SparanaGroup, lazy_commands=COMMANDS, summaries=SUMMARIES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SparanaGroup, lazy_commands=COMMANDS, summaries=SUMMARIES,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sparana")
 @click.option("--profile", is_flag=True, is_eager=True, expose_value=False, envvar=ENV,
               callback=_start_profile,

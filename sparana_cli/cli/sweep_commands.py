@@ -38,9 +38,8 @@ def _train_check(target: str, overrides: list[str], root: Path) -> str:
     """The point's spec is valid, its data files are there, its device exists and its model could fit (nothing is read)."""
     from sparana_cli.data import check_source
     from sparana_cli.engine.backend import resolve_backend
-    from sparana_cli.spec import load_spec
-
     from sparana_cli.fitting import check_memory
+    from sparana_cli.spec import load_spec
 
     spec = load_spec(target, overrides)
     check_source(spec.data)

@@ -14,6 +14,7 @@ from sparana_cli.store import runstate
 from sparana_cli.store.names import SPEC_FILE, TMP_SUFFIX
 from sparana_cli.store.runstate import STATUS_FILE
 
+
 @dataclass
 class RunRecord:
     """What a run folder says about itself, read and checked once: every command that shows a run reads this.

@@ -34,10 +34,8 @@ from sparana_cli.errors import RunFailed, UserError
 from sparana_cli.files import atomic_path, require_space, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
 from sparana_cli.store import layout, provenance, runs_index, runstate
-from sparana_cli.store.h5read import (_model_attrs, model_layout, open_h5,  # noqa: F401 (runs.X for callers)
-                                      read_metrics, read_model_attrs)
-from sparana_cli.store.names import (METRICS_FILE, MODEL_FILE, RUNS_ENV, SPEC_FILE,  # noqa: F401 (runs.X for callers)
-                                     TMP_SUFFIX, runs_root)
+from sparana_cli.store.h5read import _model_attrs, model_layout, open_h5, read_metrics, read_model_attrs  # noqa: F401 (runs.X for callers)
+from sparana_cli.store.names import METRICS_FILE, MODEL_FILE, RUNS_ENV, SPEC_FILE, TMP_SUFFIX, runs_root  # noqa: F401 (runs.X for callers)
 
 NAME_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # the spec's `name` characters: no separators, no leading dot
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,149}")  # a spec name (at most 100) and a suffix such as -forget-ssd

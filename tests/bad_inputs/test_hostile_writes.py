@@ -127,8 +127,8 @@ def _training_folder(world: World) -> Path:
 
 
 @pytest.mark.parametrize("how", ["pre-check", "mid-write"])
-def test_train_on_a_full_disk_ends_in_one_line_with_its_folder_failed(template, tmp_path, monkeypatch, how,
-                                                                       request):  # noqa: F811
+def test_train_on_a_full_disk_ends_in_one_line_with_its_folder_failed(template, tmp_path, monkeypatch, how,  # noqa: F811
+                                                                       request):
     world = World(tmp_path, template)
     request.getfixturevalue("full_disk") if how == "pre-check" else _enospc_mid_write(monkeypatch)
     result, lines = invoke(world, "train", world.spec)
