@@ -309,6 +309,8 @@ def test_the_default_run_is_found_from_the_index_without_opening_a_model(tmp_pat
     root = runs_folder(tmp_path, trained, 4)
     newest = max(root.iterdir(), key=lambda p: p.name)  # the copies share `created`: the name decides
     assert runs.resolve_run(root, None) == newest
+    assert not (root / runs_index.INDEX_FILE).exists()  # the lookup writes nothing; a listing indexes them
+    listing.records(root)
     reads.clear()
 
     def refuse(*args, **kwargs):

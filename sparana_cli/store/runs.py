@@ -382,10 +382,14 @@ def finished_runs(root: Path, phase: str | None = None) -> list[Path]:
 
 
 def _finished_records(root: Path) -> list:
-    """The records of root's finished run folders (with a model.h5), oldest first, from the runs index where it matches."""
+    """The records of root's finished run folders (with a model.h5), oldest first, from the runs index where it matches.
+
+    Nothing is written: a folder the index lacks or that changed is read (`sparana runs` and every finishing
+    command keep the index current)."""
     if not root.is_dir():
         return []
-    found = [r for r in runs_index.records(root, specs=False) if r.finished and (r.path / MODEL_FILE).is_file()]
+    found = [r for r in runs_index.records(root, specs=False, write=False)  # finished runs index themselves
+             if r.finished and (r.path / MODEL_FILE).is_file()]
     for r in found:
         if r.state == "damaged":  # what model.h5 says, as before the index: the command then names what is damaged
             r.created, r.phase = _made(r.path)

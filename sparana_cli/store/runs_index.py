@@ -107,11 +107,12 @@ def _seen(files: list[tuple]) -> Seen:
     return Seen(signature, newest > time.time_ns() - RACY_SECONDS * 1e9)
 
 
-def records(root: Path, *, specs: bool = True) -> list[RunRecord]:
+def records(root: Path, *, specs: bool = True, write: bool = True) -> list[RunRecord]:
     """A record of every run and sweep folder in root: from the index where it still matches, else read (and indexed).
 
     Records from the index have no arrays or model attributes, and of the provenance only `sweep`;
-    with specs=False their spec is None too.
+    with specs=False their spec is None too. write=False leaves the index as it is (a command that
+    may yet be refused writes nothing into the runs folder).
     """
     found = scan(root)
     stored, damaged = _load(root / INDEX_FILE)
@@ -126,7 +127,7 @@ def records(root: Path, *, specs: bool = True) -> list[RunRecord]:
                 stale.append(name)
         out.append(record)
     gone = [name for name in stored if name not in found]
-    if fresh or gone or stale or (damaged and found):
+    if write and (fresh or gone or stale or (damaged and found)):
         _write(root, fresh, gone, stale, damaged=damaged)
     return out
 
