@@ -27,7 +27,6 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
 
-
 def _kernel(**options):
     """A cached Numba kernel that a signal never interrupts (compiling or loading it runs Python; see uninterrupted)."""
     return lambda function: uninterrupted(njit(cache=True, error_model="numpy", **options)(function))

@@ -374,11 +374,7 @@ DEFAULT_PHASE = "train"  # a command given no RUN takes the newest finished run 
 
 def finished_runs(root: Path, phase: str | None = None) -> list[Path]:
     """Finished run folders in root (those with a model.h5 and no .tmp suffix), oldest first; only `phase`'s if given."""
-    if not root.is_dir():
-        return []
-    runs = [p for p in root.iterdir() if p.is_dir() and not p.name.endswith(TMP_SUFFIX) and (p / MODEL_FILE).is_file()]
-    made = {p: _made(p) for p in runs}
-    return sorted((p for p in runs if phase is None or made[p][1] == phase), key=lambda p: (made[p][0], p.name))
+    return [r.path for r in _finished_records(root) if phase is None or r.phase == phase]
 
 
 def _finished_records(root: Path) -> list:
@@ -388,7 +384,7 @@ def _finished_records(root: Path) -> list:
     command keep the index current)."""
     if not root.is_dir():
         return []
-    found = [r for r in runs_index.records(root, specs=False, write=False)  # finished runs index themselves
+    found = [r for r in runs_index.records(root, specs=False, write=False)
              if r.finished and (r.path / MODEL_FILE).is_file()]
     for r in found:
         if r.state == "damaged":  # what model.h5 says, as before the index: the command then names what is damaged
