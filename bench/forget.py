@@ -7,9 +7,9 @@ the training data without the class, exactly what `sparana forget --compare retr
 then `sparana forget`'s forgetting with each preset, one after the other, so that they share the
 machine's state; the table gives medians and the median of the per-repeat ratios. Presets:
 
-  default   the forget section's defaults (--score probe scored once, --repair readout)
-  stepwise  --rescore every_step --repair sgd --step-growth 1 (the default before issue 24: re-scores every
-            step, SGD repair rounds)
+  default   the forget section's defaults (--score probe scored once, --repair features, --overshoot 2)
+  stepwise  --rescore every_step --repair sgd --step-growth 1 --overshoot 4 (the default before issue 24:
+            re-scores every step, SGD repair rounds)
   output    --score taylor_disc --samples 10 --overshoot 2 --rescore every_step --repair none (the default
             before that: cuts the read-out only)
 
@@ -34,7 +34,7 @@ from sparana_cli.phases.forget_compare import retrain
 from sparana_cli.store import runs
 from sparana_cli.ui import Console, table
 
-PRESETS = {"default": {}, "stepwise": {"rescore": "every_step", "repair": "sgd", "step_growth": 1.0},
+PRESETS = {"default": {}, "stepwise": {"rescore": "every_step", "repair": "sgd", "step_growth": 1.0, "overshoot": 4.0},
            "output": {"score": "taylor_disc", "samples": 10, "overshoot": 2.0, "rescore": "every_step",
                       "repair": "none"}}
 

@@ -248,7 +248,7 @@ class ForgetSpec:
                             bounds="[0, 1]")
     max_fraction: float = setting(0.05, "never remove more than this fraction of the pruned layers", bounds="(0, 1]")
     overshoot: float = setting(
-        4.0, "once the target is met after removing R weights of a layer, go on until overshoot x R are gone",
+        2.0, "once the target is met after removing R weights of a layer, go on until overshoot x R are gone",
         bounds="[1, inf)")
     overshoot_steps: int = setting(1, "remove the overshoot in this many equal steps, re-scoring before each",
                                    bounds="[1, inf)")
@@ -257,9 +257,14 @@ class ForgetSpec:
         bounds="[1, inf)")
     target_samples: int | None = setting(
         300, "rescore never: score on this many training images of the class (seeded); null: all", bounds="[1, inf)")
-    repair: Literal["readout", "sgd", "none"] = setting(
-        "readout", "after pruning, mend the other classes: readout (refit the output layer in closed form on "
-                   "retained images), sgd (repair_steps fine-tuning steps, the earlier default), none")
+    repair: Literal["features", "readout", "sgd", "none"] = setting(
+        "features", "after pruning, mend the other classes: features (refit the hidden layers above the first pruned "
+                    "one, then the output layer, in closed form on the scoring images), readout (the output layer "
+                    "alone, toward the parent's outputs), sgd (repair_steps fine-tuning steps, the earlier default), "
+                    "none")
+    shift: float = setting(1.5, "repair features: move the class's images at each refit hidden layer this many times "
+                                "the way from the class's mean to the mixture of the classes they resemble",
+                           bounds="[0, inf)")
     repair_steps: int = setting(100, "after pruning, fine-tune this many steps of 100 retained training images "
                                      "(never the class; masks held) to mend the other classes (repair sgd); 0: none",
                                 bounds="[0, inf)")

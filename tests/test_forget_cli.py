@@ -318,8 +318,9 @@ def test_forget_each_class_script_writes_one_row_per_class(parent, runs_dir, tmp
         (c, m) for c in ("6", "7") for m in ("parent", "forget (taylor_disc)", "random", "magnitude")]
 
 
-def test_the_default_scores_once_prunes_a_prefix_and_refits_only_the_read_out(parent, runs_dir):
-    summary = forget_json(runs_dir, "--class", "3", "--max-fraction", "0.5", "--evaluate", "none")
+def test_the_readout_repair_scores_once_prunes_a_prefix_and_refits_only_the_read_out(parent, runs_dir):
+    summary = forget_json(runs_dir, "--class", "3", "--max-fraction", "0.5", "--evaluate", "none",
+                          "--repair", "readout")
     assert summary["settings"]["rescore"] == "never" and summary["settings"]["repair"] == "readout"
     assert summary["reached"] and summary["steps"][-1]["val_df"] <= 0.01 and len(summary["steps"]) == 2
     net, old = runs.load_model(Path(summary["run"]))[0], runs.load_model(parent)[0]
@@ -333,6 +334,21 @@ def test_the_default_scores_once_prunes_a_prefix_and_refits_only_the_read_out(pa
     np.testing.assert_array_equal(net.masks[out], old.masks[out])
     assert not np.array_equal(net.weights[out], old.weights[out])  # the closed-form repair refit the read-out
     assert not (Path(summary["run"]) / "forget.png").exists()
+
+
+def test_the_default_repair_refits_the_layers_above_the_first_pruned_one_and_keeps_pruned_weights_at_zero(
+        parent, runs_dir):
+    summary = forget_json(runs_dir, "--class", "3", "--max-fraction", "0.5", "--evaluate", "none")
+    assert summary["settings"]["repair"] == "features" and summary["settings"]["overshoot"] == 2
+    assert summary["reached"] and summary["steps"][-1]["val_df"] <= 0.01
+    net, old = runs.load_model(Path(summary["run"]))[0], runs.load_model(parent)[0]
+    first = min(summary["layers"])
+    live = net.masks[first]
+    np.testing.assert_array_equal(net.weights[first][live], old.weights[first][live])  # below the refit: pruned only
+    np.testing.assert_array_equal(net.biases[first], old.biases[first])
+    for i in range(first + 1, net.n_layers):
+        assert not net.weights[i][~net.masks[i]].any()  # what was pruned stays pruned
+        assert not np.array_equal(net.weights[i][net.masks[i]], old.weights[i][net.masks[i]])  # refit
 
 
 def test_the_default_forgetting_process_imports_neither_numba_nor_matplotlib(parent, runs_dir):
@@ -349,18 +365,18 @@ def test_the_default_forgetting_process_imports_neither_numba_nor_matplotlib(par
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
 
 
-def test_the_default_prunes_further_while_the_read_out_refit_gives_the_class_back(parent, runs_dir, monkeypatch):
+def test_the_default_prunes_further_while_the_closed_form_repair_gives_the_class_back(parent, runs_dir, monkeypatch):
     """A refit that undoes the pruning on its first call: a second round prunes search_growth times as much."""
     from sparana_cli.phases import forget as forget_phase
 
     original, calls = runs.load_model(parent)[0], []
 
-    def undoing_refit(net, h, targets):
+    def undoing_refit(net, *args):
         calls.append(len(calls))
         if len(calls) == 1:
             net.load_state(original)
 
-    monkeypatch.setattr(forget_phase, "readout_refit", undoing_refit)
+    monkeypatch.setattr(forget_phase, "feature_refit", undoing_refit)
     summary = forget_json(runs_dir, "--class", "3", "--max-fraction", "0.5", "--evaluate", "none", "--overshoot", "1",
                           "--bisections", "0")
     assert calls == [0, 1] and summary["rounds"] == 2 and summary["steps"][-1]["val_df"] <= 0.01

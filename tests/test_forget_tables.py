@@ -35,6 +35,18 @@ def test_goals_are_counted_against_the_retrained_model(tmp_path):
     assert method.endswith("| 2 |")  # two rows judged
 
 
+def test_a_gap_of_exactly_the_goal_counts_as_within_it(tmp_path):
+    """0.93 - 0.88 is 0.05000000000000004 in floating point: a probe 5 points from the retrained model's is within 5."""
+    lines = tables(tmp_path, "9,parent,0.95,0.8,0.95,0.9,0,0,0.5,0,0\n"
+                             "9,forget (probe),0.0,0.81,0.93,0.1,10,1,0.35,10,1\n"
+                             "9,retrain,0.0,0.8,0.88,0.1,10,1,0.3,5000,100\n"
+                             "8,parent,0.95,0.8,0.95,0.9,0,0,0.5,0,0\n"
+                             "8,forget (probe),0.0,0.81,0.94,0.1,10,1,0.35,10,1\n"
+                             "8,retrain,0.0,0.8,0.88,0.1,10,1,0.3,5000,100\n")
+    assert "| probe within 5 pts of retrain | 1/2 |" in lines
+    assert "| Dr within 1 pt of retrain | 2/2 |" in lines and "| MIA within 5 pts of retrain | 2/2 |" in lines
+
+
 def test_several_seeds_give_mean_and_std(tmp_path):
     one = "1,parent,0.9,0.8,0.9,0.9,0,0,0.5,0,0\n1,forget (probe),0.0,0.8,0.6,0.1,9,0.9,0.3,10,1\n" \
           "1,retrain,0.0,0.8,0.5,0.1,10,1,0.3,5000,100\n"

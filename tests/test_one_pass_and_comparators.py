@@ -7,10 +7,13 @@ from sparana_cli.analysis.forgetting import forward_from, group_rows, select_rem
 from sparana_cli.analysis.one_pass import (
     all_scores,
     counts_at,
+    feature_refit,
     pinned_targets,
     prune_prefix,
     ranked,
     readout_refit,
+    resemblance,
+    shifted_targets,
     smallest_fraction,
 )
 from sparana_cli.analysis.projection import layer_bases, projected
@@ -82,6 +85,57 @@ def test_readout_refit_solves_least_squares_and_keeps_pruned_output_weights_at_z
     np.testing.assert_allclose(net.weights[1][:, 1:], truth_w[:, 1:], atol=5e-2)
     pinned = pinned_targets(np.array([[1.0, 5.0, -2.0], [0.5, 0.0, 3.0]]), target=1)
     np.testing.assert_array_equal(pinned[:, 1], [-2.0, 0.0])
+
+
+def test_resemblance_weighs_the_other_classes_by_the_parents_positive_outputs():
+    w = resemblance(np.array([[0.9, 0.3, -0.2, 0.1], [-0.5, 2.0, -1.0, -0.1]]), target=1)
+    np.testing.assert_allclose(w, [[0.9, 0, 0, 0.1], [1 / 3, 0, 1 / 3, 1 / 3]])  # no positive output: uniform
+
+
+def test_shifted_targets_move_each_class_image_by_its_mixture_less_the_class_mean():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(9, 4))
+    groups = {1: slice(0, 3), 0: slice(3, 6), 2: slice(6, 9)}  # target first, as group_rows orders them
+    w = np.array([[1.0, 0, 0], [0.5, 0, 0.5], [0, 0, 1.0]])
+    t = shifted_targets(z, groups, 1, w, 1.0)
+    np.testing.assert_array_equal(t[3:], z[3:])
+    mixture = w @ np.stack([z[3:6].mean(0), np.zeros(4), z[6:9].mean(0)])
+    np.testing.assert_allclose(t[:3].mean(0), mixture.mean(0))
+    np.testing.assert_allclose(t[:3] - z[:3], mixture - z[:3].mean(0))
+    np.testing.assert_allclose(shifted_targets(z, groups, 1, w, 0.0), z)
+    np.testing.assert_allclose(shifted_targets(z, groups, 1, w, 2.0)[:3] - z[:3], 2 * (t[:3] - z[:3]))
+
+
+def test_feature_refit_reproduces_an_unpruned_hidden_layer_and_aims_the_class_at_what_it_resembles():
+    """Unpruned and shift 0, the least-squares refit of layer 1 gives back the parent's pre-activations; shift 1 moves the
+    class's mean pre-activation of layer 1 toward its mixture; pruned weights stay zero; the read-out learns the labels
+    with the class's output at 0."""
+    rng = np.random.default_rng(3)
+    parent = Network.xavier([6, 10, 8, 3], seed=3, dtype="float64")
+    y = rng.integers(0, 3, 600)
+    x = rng.random((600, 6)) + np.eye(3, 6)[y]  # each class lights its own input
+    acts, y_rows, groups = grouped(parent, x, y)
+    net = parent.copy()
+    feature_refit(net, parent, acts, 0, y_rows, groups, TARGET, 0.0)
+    z_parent = acts[1] @ parent.weights[1] + parent.biases[1]
+    misfit = acts[1] @ net.weights[1] + net.biases[1] - z_parent
+    assert np.linalg.norm(misfit) < 0.02 * np.linalg.norm(z_parent)  # the ridge shrinks a little
+    np.testing.assert_allclose(net.weights[0], parent.weights[0])
+    retained = y_rows != TARGET
+    out = forward_from(net, acts[0], 0)[-1]
+    assert abs(out[retained, TARGET]).mean() < 0.2 * abs(out[retained]).max()
+
+    own = groups[TARGET]
+    aim = shifted_targets(z_parent, groups, TARGET, resemblance(acts[-1][own], TARGET), 1.0)[own].mean(0)
+    net = parent.copy()
+    feature_refit(net, parent, acts, 0, y_rows, groups, TARGET, 1.0)
+    z_net = acts[1] @ net.weights[1] + net.biases[1]
+    assert np.linalg.norm(z_net[own].mean(0) - aim) < 0.5 * np.linalg.norm(z_parent[own].mean(0) - aim)
+    net = parent.copy()
+    net.masks[1][0, :4] = False
+    net.apply_masks()
+    feature_refit(net, parent, acts, 0, y_rows, groups, TARGET, 1.0)
+    assert not net.weights[1][0, :4].any() and net.weights[1][0, 4:].all()
 
 
 def test_projection_removes_a_planted_input_direction_and_keeps_the_retained_inputs():

@@ -7,12 +7,14 @@ ranking, so one number says how far pruning has gone: f grows geometrically unti
 is met, and a few bisection steps between the last miss and the first hit find the smallest such
 f. Everything here is NumPy (CuPy) products: no Numba kernel runs, so none is compiled or loaded.
 
-The read-out refit (`readout_refit` toward `pinned_targets`) is the closed-form repair: the output
-layer's live weights are refit by ridge least squares so that, on retained images only, the pruned
-network's outputs match the parent's with the class's output pinned to the row's lowest output. Its input is the
-pruned last hidden layer, so it mends Dr without touching what the hidden layers still hold,
-and its target carries nothing of the class (the parent's own output for the class would teach
-the read-out how alike each retained image is to the class).
+Two closed-form repairs follow the pruning. The default, `feature_refit`, refits every hidden layer
+above the first pruned one by ridge least squares on the scoring rows: retained rows toward the
+parent's pre-activations, the class's rows toward the parent's moved from the class's mean to the
+mixture of the classes each image resembles (`resemblance`, `shifted_targets`), so that what is
+left of the class is aimed at other classes, as in a network that never learned it; then the output
+layer toward the retained rows' one-hot labels. The lighter `readout_refit` toward `pinned_targets`
+refits the output layer alone toward the parent's outputs with the class's output pinned to the
+row's lowest, leaving the hidden layers as pruning left them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sparana_cli.engine.backend import array_module
 from sparana_cli.engine.network import Network
 from sparana_cli.profile import timed
 
-READOUT_RIDGE = 1e-3  # ridge of the read-out refit, relative to the mean diagonal of its Gram matrix
+RIDGE = 1e-3  # ridge of the closed-form refits, relative to the mean diagonal of the Gram matrix
 
 
 def all_scores(score: str, net: Network, acts: list, first: int, layers, y, groups: dict, target: int, *,
@@ -125,6 +127,49 @@ def pinned_targets(parent_out, target: int):
     return t
 
 
+def resemblance(parent_out, target: int):
+    """(rows, classes): how much each of the class's images looks like each other class to the parent.
+
+    parent_out: the parent's outputs on the class's images. Each row is those outputs clipped at 0,
+    the class's own set to 0, scaled to sum to 1 (uniform over the other classes where none is positive).
+    """
+    xp = array_module(parent_out)
+    w = xp.maximum(parent_out.astype(xp.float64), 0)
+    w[:, target] = 0
+    total = w.sum(axis=1, keepdims=True)
+    uniform = xp.full(w.shape[1], 1.0 / (w.shape[1] - 1))
+    uniform[target] = 0
+    return xp.where(total > 0, w / xp.where(total > 0, total, 1), uniform)
+
+
+def shifted_targets(z, groups: dict, target: int, resembles, scale: float):
+    """z (rows grouped by group_rows, target first) with the class's rows moved by scale x (mixture - class mean).
+
+    The mixture of each class row is resembles' row (see resemblance) over the other classes' mean
+    rows of z: the class's images are aimed at what the classes they look like look like, each
+    keeping its own offset from the class's mean. Returns a float64 copy; the other rows are z's.
+    """
+    xp = array_module(z)
+    t = z.astype(xp.float64)
+    means = xp.zeros((resembles.shape[1], z.shape[1]))
+    for c, rows in groups.items():
+        if c != target:
+            means[c] = t[rows].mean(axis=0)
+    own = groups[target]
+    t[own] += scale * (resembles @ means - t[own].mean(axis=0))
+    return t
+
+
+def _ridge_system(h, targets, dtype=None):
+    """Gram matrix of [h, 1] with the ridge added, and [h, 1]' targets, in dtype (default float64)."""
+    xp = array_module(h)
+    dtype = dtype or xp.float64
+    x = xp.concatenate([h.astype(dtype, copy=False), xp.ones((h.shape[0], 1), dtype=dtype)], axis=1)
+    gram = x.T @ x
+    gram[xp.diag_indices_from(gram)] += RIDGE * float(xp.trace(gram)) / gram.shape[0]
+    return gram, x.T @ xp.asarray(targets, dtype=dtype)
+
+
 @timed("forgetting: read-out refit")
 def readout_refit(net: Network, h, targets) -> None:
     """Refit net's output layer (in place, live weights and bias) by ridge least squares from h to `targets`.
@@ -135,10 +180,7 @@ def readout_refit(net: Network, h, targets) -> None:
     """
     xp = net.xp
     i = net.n_layers - 1
-    x = xp.concatenate([h.astype(xp.float64), xp.ones((h.shape[0], 1))], axis=1)
-    gram = x.T @ x
-    gram[xp.diag_indices_from(gram)] += READOUT_RIDGE * float(xp.trace(gram)) / gram.shape[0]
-    rhs = x.T @ xp.asarray(targets, dtype=xp.float64)
+    gram, rhs = _ridge_system(h, targets)
     live = net.masks[i]
     if bool(live.all()):
         solved = xp.linalg.solve(gram, rhs)
@@ -151,3 +193,33 @@ def readout_refit(net: Network, h, targets) -> None:
         net.weights[i][:, j] = 0
         net.weights[i][keep[:-1], j] = solved[:-1]
         net.biases[i][j] = solved[-1]
+
+
+@timed("forgetting: feature refit")
+def feature_refit(net: Network, parent: Network, parent_acts: list, first: int, y, groups: dict, target: int,
+                  scale: float) -> None:
+    """Refit (in place) every hidden layer above `first`, then the output layer, by ridge least squares.
+
+    parent_acts = forward_from(parent, h, first) on the scoring rows (grouped, target first), y their
+    labels; net is the parent with layers from `first` up pruned. Layer by layer, on the pruned
+    network's own inputs, the pre-activations are fit to the parent's, the class's rows moved by
+    shifted_targets (so what is left of the class is aimed at the classes its images resemble);
+    the pruned weights stay zero (the dense solution, masked: an exact solve per unit would cost a
+    solve per unit). The hidden layers' systems are solved in the network's dtype (the ridge keeps
+    float32 well conditioned; float64 would double the refit's time). Then the output layer is fit
+    to the retained rows' one-hot labels, the class's output aimed at 0 on every row.
+    """
+    xp = net.xp
+    own = groups[target]
+    resembles = resemblance(parent_acts[-1][own], target)
+    a = parent_acts[0]
+    for i in range(first, net.n_layers - 1):
+        if i > first:
+            z_parent = parent_acts[i - first] @ parent.weights[i] + parent.biases[i]
+            gram, rhs = _ridge_system(a, shifted_targets(z_parent, groups, target, resembles, scale), net.dtype)
+            solved = xp.linalg.solve(gram, rhs)
+            net.weights[i][...] = solved[:-1] * net.masks[i]
+            net.biases[i][...] = solved[-1]
+        a = xp.maximum(a @ net.weights[i] + net.biases[i], 0)
+    retained = slice(own.stop, None)
+    readout_refit(net, a[retained], xp.eye(net.sizes[-1])[y[retained]])

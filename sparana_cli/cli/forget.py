@@ -30,7 +30,7 @@ def _comparators(ctx, param, value):
 @click.command(epilog=examples(
     "sparana forget --class 7 --evaluate none",
     "sparana forget --class 3 --compare retrain,project,head",
-    "sparana forget --class 3 --rescore every_step --repair sgd", page="forgetting.md"))
+    "sparana forget --class 3 --rescore every_step --repair sgd --overshoot 4", page="forgetting.md"))
 @click.option("--class", "target_class", type=int, default=None, metavar="K",
               help="The class to forget [spec forget.target_class].")
 @click.option("--run", "run", metavar="DIR", default=None,
@@ -51,10 +51,15 @@ def _comparators(ctx, param, value):
 @click.option("--target-samples", type=int, default=None, metavar="N",
               help="--rescore never: score on N seeded training images of the class [default: 300; the spec's "
                    "null: all].")
-@click.option("--repair", type=click.Choice(["readout", "sgd", "none"]), default=None,
-              help="After pruning, mend the other classes: readout (refit the output layer by least squares on "
-                   "retained images, the class's output aimed at each image's lowest), sgd (--repair-steps of "
-                   "fine-tuning, the earlier default), none [default: readout].")
+@click.option("--repair", type=click.Choice(["features", "readout", "sgd", "none"]), default=None,
+              help="After pruning, mend the other classes: features (refit the hidden layers above the first pruned "
+                   "one by least squares on the scoring images, the class's images aimed at the classes they "
+                   "resemble, then the output layer on the retained ones' labels), readout (the output layer alone, "
+                   "toward the parent's outputs with the class's aimed at each image's lowest), sgd (--repair-steps "
+                   "of fine-tuning, the earlier default), none [default: features].")
+@click.option("--shift", type=float, default=None, metavar="S",
+              help="--repair features: move the class's images at each refit hidden layer S times the way from "
+                   "the class's mean to the mixture of the classes they resemble [default: 1.5].")
 @click.option("--step", type=int, default=None, metavar="N",
               help="Weights removed from each pruned layer per step (--rescore every_step; with never: the first "
                    "count tried, as a fraction of the smallest pruned layer); instead of --step-fraction.")
@@ -68,7 +73,7 @@ def _comparators(ctx, param, value):
 @click.option("--max-fraction", type=float, default=None, metavar="F",
               help="Never remove more than this fraction of the pruned layers [default: 0.05].")
 @click.option("--overshoot", type=float, default=None, metavar="X",
-              help="Once the target is met with R weights gone from a layer, go on until X*R are gone [default: 4].")
+              help="Once the target is met with R weights gone from a layer, go on until X*R are gone [default: 2].")
 @click.option("--overshoot-steps", type=int, default=None, metavar="K",
               help="Remove the overshoot in K equal steps, re-scoring before each [default: 1].")
 @click.option("--samples", type=int, default=None, metavar="N",
@@ -110,9 +115,10 @@ def forget(run, device, root, console, **options):
 
     By default the parent is scored once and each pruned layer's highest-scored weights go, the
     pruned fraction growing (then bisected) until the class's validation images are no longer
-    recognised; then --overshoot times as many go, and the output layer is refit in closed form on
-    retained images (--repair readout) to mend the other classes. --rescore every_step --repair sgd
-    is the earlier, slower default. The result is judged beside the untouched parent (--evaluate)
+    recognised; then --overshoot times as many go, and the layers above the first pruned one are
+    refit in closed form (--repair features) to mend the other classes and aim what is left of the
+    class at the classes it resembles. --rescore every_step --repair sgd --overshoot 4 is the
+    earlier, slower default. The result is judged beside the untouched parent (--evaluate)
     and every comparator asked for (--compare). Options override the parent spec's `forget:`
     section, which overrides the defaults.
     For example:

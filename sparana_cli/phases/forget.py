@@ -38,6 +38,7 @@ from sparana_cli.analysis.judging import JudgeSettings, judge_rows
 from sparana_cli.analysis.one_pass import (
     all_scores,
     counts_at,
+    feature_refit,
     pinned_targets,
     prune_prefix,
     ranked,
@@ -311,7 +312,9 @@ def forget_once(net: Network, settings: ForgetSpec, layers: list[int], x_train, 
         counts = counts_at(fraction, sizes, order)
         net.load_state(parent)  # every round starts from the parent: an SGD repair moves every layer
         prune_prefix(net, parent, order, counts)
-        if settings.repair == "readout":
+        if settings.repair == "features":
+            feature_refit(net, parent, acts, first, y_rows, groups, target, settings.shift)
+        elif settings.repair == "readout":
             readout_refit(net, forward_from(net, h[retained], first)[-2], pinned_targets(acts[-1][retained], target))
         elif settings.repair == "sgd" and settings.repair_steps:
             repair(net, x_train, y_train, target, settings.repair_steps, train_cfg=train_cfg, loss=loss, seed=seed,
@@ -416,7 +419,8 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
                     "target_outputs": to_host(activate_output(target_out, net.output).mean(axis=0))}
         repair_only = repaired and len(history) > 0 and history[-1]["weights_removed"] == snapshot["weights_removed"]
         history.append(snapshot)
-        how = (f"{settings.repair_steps} fine-tuning steps" if settings.repair == "sgd" else "output layer refit")
+        how = {"sgd": f"{settings.repair_steps} fine-tuning steps", "features": "hidden and output layers refit"}.get(
+            settings.repair, "output layer refit")
         label = f"  after repair ({how} on retained images; no weight removed)" if repair_only else ""
         console.say(f"step {len(history) - 1:3d}: removed {snapshot['weights_removed']:6d} "
                     f"({100 * snapshot['weights_removed'] / sum(sizes.values()):.3f}%)  val Df {percent(val_df)}  "
