@@ -5,6 +5,7 @@ import pytest
 
 from sparana_cli.analysis.forgetting import forward_from, group_rows, select_removals
 from sparana_cli.analysis.one_pass import (
+    RIDGE,
     all_scores,
     counts_at,
     feature_refit,
@@ -55,6 +56,7 @@ def test_prune_prefix_removes_exactly_the_first_counts_and_restores_the_rest():
     assert int((parent.masks[1] & ~net.masks[1]).sum()) == 1
     np.testing.assert_array_equal(net.weights[1][net.masks[1]], parent.weights[1][net.masks[1]])
     assert counts_at(0.5, {1: 10}, {1: np.arange(3)}) == {1: 3}  # never more than the ranking holds
+    assert counts_at(0.001, {1: 10}, {1: np.arange(5)}) == {1: 1}  # never fewer than one
 
 
 @pytest.mark.parametrize("threshold", [0.0007, 0.01, 0.3])
@@ -83,13 +85,20 @@ def test_readout_refit_solves_least_squares_and_keeps_pruned_output_weights_at_z
     readout_refit(net, h, h @ truth_w + truth_b)
     assert net.weights[1][2, 0] == 0 and not np.allclose(net.weights[1][:, 0], truth_w[:, 0], atol=5e-2)
     np.testing.assert_allclose(net.weights[1][:, 1:], truth_w[:, 1:], atol=5e-2)
+    x = np.concatenate([h, np.ones((200, 1))], axis=1)  # column 0 alone, on its live inputs, with the documented ridge
+    gram = x.T @ x
+    gram += RIDGE * np.trace(gram) / gram.shape[0] * np.eye(7)
+    keep = [0, 1, 3, 4, 5, 6]
+    solved = np.linalg.solve(gram[np.ix_(keep, keep)], (x.T @ (h @ truth_w + truth_b))[keep, 0])
+    np.testing.assert_allclose(net.weights[1][keep[:-1], 0], solved[:-1])
+    np.testing.assert_allclose(net.biases[1][0], solved[-1])
     pinned = pinned_targets(np.array([[1.0, 5.0, -2.0], [0.5, 0.0, 3.0]]), target=1)
     np.testing.assert_array_equal(pinned[:, 1], [-2.0, 0.0])
 
 
 def test_resemblance_weighs_the_other_classes_by_the_parents_positive_outputs():
-    w = resemblance(np.array([[0.9, 0.3, -0.2, 0.1], [-0.5, 2.0, -1.0, -0.1]]), target=1)
-    np.testing.assert_allclose(w, [[0.9, 0, 0, 0.1], [1 / 3, 0, 1 / 3, 1 / 3]])  # no positive output: uniform
+    w = resemblance(np.array([[0.6, 0.3, -0.2, 0.2], [-0.5, 2.0, -1.0, -0.1], [1.5, 0, 0.5, 0]]), target=1)
+    np.testing.assert_allclose(w, [[0.75, 0, 0, 0.25], [1 / 3, 0, 1 / 3, 1 / 3], [0.75, 0, 0.25, 0]])  # none positive: uniform
 
 
 def test_shifted_targets_move_each_class_image_by_its_mixture_less_the_class_mean():
@@ -136,6 +145,24 @@ def test_feature_refit_reproduces_an_unpruned_hidden_layer_and_aims_the_class_at
     net.apply_masks()
     feature_refit(net, parent, acts, 0, y_rows, groups, TARGET, 1.0)
     assert not net.weights[1][0, :4].any() and net.weights[1][0, 4:].all()
+
+
+def test_feature_refit_above_a_first_pruned_layer_other_than_the_input_layer():
+    """first = 1: layers 0 and 1 keep the parent's weights, layer 2 is refit to the parent's pre-activations."""
+    rng = np.random.default_rng(5)
+    parent = Network.xavier([6, 10, 9, 8, 3], seed=5, dtype="float64")
+    y = rng.integers(0, 3, 500)
+    x = rng.random((500, 6)) + np.eye(3, 6)[y]
+    order, groups = group_rows(y, TARGET)
+    h = parent.activations(x[order])[1]  # what enters layer 1
+    acts = forward_from(parent, h, 1)
+    net = parent.copy()
+    feature_refit(net, parent, acts, 1, y[order], groups, TARGET, 0.0)
+    for i in (0, 1):
+        np.testing.assert_array_equal(net.weights[i], parent.weights[i])
+    z_parent = acts[1] @ parent.weights[2] + parent.biases[2]
+    misfit = acts[1] @ net.weights[2] + net.biases[2] - z_parent
+    assert np.linalg.norm(misfit) < 0.02 * np.linalg.norm(z_parent)
 
 
 def test_projection_removes_a_planted_input_direction_and_keeps_the_retained_inputs():
