@@ -17,7 +17,7 @@ from sparana_cli.analysis.one_pass import (
     shifted_targets,
     smallest_fraction,
 )
-from sparana_cli.analysis.projection import layer_bases, projected
+from sparana_cli.analysis.projection import input_basis, layer_bases, projected, scaled_projection
 from sparana_cli.analysis.retained_tuning import random_other_labels, salient_weights, tuned_copies
 from sparana_cli.engine.network import Network
 from sparana_cli.spec import TrainSpec
@@ -163,6 +163,16 @@ def test_feature_refit_above_a_first_pruned_layer_other_than_the_input_layer():
     z_parent = acts[1] @ parent.weights[2] + parent.biases[2]
     misfit = acts[1] @ net.weights[2] + net.biases[2] - z_parent
     assert np.linalg.norm(misfit) < 0.02 * np.linalg.norm(z_parent)
+
+
+def test_projection_importance_is_the_papers_scaled_energy():
+    """Rows with singular values 3, 1 along two known axes: energies 1 and 1/9; importance alpha e / ((alpha-1) e + 1)."""
+    a = np.array([[3.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    basis, energy = input_basis(a)
+    np.testing.assert_allclose(energy, [1.0, 1 / 9])
+    np.testing.assert_allclose(np.abs(basis), [[1, 0], [0, 1], [0, 0]], atol=1e-12)
+    for alpha, weights in ((1.0, [1.0, 1 / 9]), (10.0, [1.0, (10 / 9) / (9 / 9 + 1)])):
+        np.testing.assert_allclose(scaled_projection(basis, energy, alpha), np.diag(weights + [0.0]), atol=1e-12)
 
 
 def test_projection_removes_a_planted_input_direction_and_keeps_the_retained_inputs():

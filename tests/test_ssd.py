@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sparana_cli.analysis.ssd import dampen, importance, ssd
+from sparana_cli.analysis.ssd import choice_key, dampen, importance, ssd
 from sparana_cli.engine.network import Network
 
 
@@ -76,3 +76,13 @@ def test_larger_alpha_selects_fewer():
     counts = [ssd(net, x[y == 0], y[y == 0], x, y, alpha=alpha, lam=1, batch=10, loss="quadratic")[1]
               for alpha in (1, 2, 4)]
     assert counts[0] > counts[1] > counts[2], counts
+
+
+def test_choice_key_ranks_dr_within_tolerance_first_then_the_lowest_df_then_the_higher_dr():
+    parent = 0.90
+    tried = {"kept, df 0.2": (0.2, 0.89), "kept, df 0.1": (0.1, 0.895), "kept, df 0.1, higher dr": (0.1, 0.90),
+             "at the edge": (0.3, 0.89), "lost dr, higher": (0.0, 0.85), "lost dr, lower": (0.0, 0.80)}
+    ranked = sorted(tried, key=lambda k: choice_key(*tried[k], parent))
+    assert ranked == ["kept, df 0.1, higher dr", "kept, df 0.1", "kept, df 0.2", "at the edge", "lost dr, higher",
+                      "lost dr, lower"]
+    assert choice_key(0.5, 0.70, parent) > choice_key(0.9, 0.89, parent)  # any kept setting beats one that lost Dr
