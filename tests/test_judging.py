@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from sparana_cli.analysis.forgetting import group_rows, probe_direction
-from sparana_cli.analysis.judging import JudgeSettings, judge_rows
+from sparana_cli.analysis.judging import JudgeSettings, accuracy_figures, judge_rows, probe_layers
 from sparana_cli.analysis.membership import fit_logistic, member_rate, output_entropy
 from sparana_cli.analysis.probe import fit_probe, probe_score
 from sparana_cli.analysis.relearn import anamnesis_index, few_shot_rows, relearn_curve, steps_to_reach
@@ -134,3 +134,25 @@ def test_tuned_ssd_takes_the_lowest_df_among_settings_that_keep_dr():
     _, _, alpha, lam = tuned_ssd(net, x[y == 0], y[y == 0], x, y, lambda _: next(figures), batch=50, loss="quadratic",
                                  alphas=(1.0, 2.0), lambdas=(0.1, 1.0))
     assert (alpha, lam) == (1.0, 1.0)  # Df 0.1 with Dr 0.795: within 1 pt of 0.80; Df 0.0 lost 20 pts
+
+
+def test_accuracy_figures_split_the_class_from_the_rest():
+    """An identity read-out predicts each one-hot row's own class: Df and Dr count the right rows of each part."""
+    net = Network([np.eye(3)], [np.zeros(3)])
+    predicted = np.array([0, 0, 1, 2, 2, 1, 1, 0])
+    y = np.array([0, 1, 1, 2, 2, 2, 0, 0])
+    figures = accuracy_figures(net, np.eye(3)[predicted], y, 0, 3)
+    assert figures["df"] == pytest.approx(2 / 3)  # class 0: rows 0, 6, 7; right on 0 and 7
+    assert figures["dr"] == pytest.approx(3 / 5)  # the rest: rows 1-5; wrong on rows 1 and 5
+    assert figures["accuracy"] == pytest.approx(5 / 8)
+    assert figures["per_class_accuracy"] == pytest.approx([2 / 3, 1 / 2, 2 / 3])
+
+
+def test_quick_judging_probes_the_last_hidden_layer_and_full_every_one_with_three_draws():
+    net = Network.xavier([4, 5, 6, 7, 2], seed=0)
+    assert probe_layers(net, "quick") == [3] and probe_layers(net, "full") == [1, 2, 3]
+    assert JudgeSettings(level="quick").n_draws == 1 and JudgeSettings(level="full").n_draws == 3
+    assert JudgeSettings(level="full", draws=2).n_draws == 2
+    documented = JudgeSettings()  # docs/forgetting.md, "Judging a forgetting"
+    assert (documented.level, documented.probe_samples, documented.shots, documented.others,
+            documented.relearn_steps, documented.relearn_batch) == ("quick", 10_000, 100, 900, 100, 100)
