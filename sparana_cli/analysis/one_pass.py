@@ -151,12 +151,12 @@ def shifted_targets(z, groups: dict, target: int, resembles, scale: float):
     """
     xp = array_module(z)
     t = z.astype(xp.float64)
+    by_class = group_means(t, groups, absolute=False)
     means = xp.zeros((resembles.shape[1], z.shape[1]))
-    for c, rows in groups.items():
-        if c != target:
-            means[c] = t[rows].mean(axis=0)
+    for c, mean in by_class.items():
+        means[c] = mean
     own = groups[target]
-    t[own] += scale * (resembles @ means - t[own].mean(axis=0))
+    t[own] += scale * (resembles @ means - by_class[target])
     return t
 
 
