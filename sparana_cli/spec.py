@@ -261,7 +261,7 @@ class ForgetSpec:
         "features", "after pruning, mend the other classes: features (refit the hidden layers above the first pruned "
                     "one, then the output layer, in closed form on the scoring images), readout (the output layer "
                     "alone, toward the parent's outputs), sgd (repair_steps fine-tuning steps, the earlier default), "
-                    "none")
+                    "none; with rescore every_step only sgd repairs")
     shift: float = setting(1.5, "repair features: move the class's images at each refit hidden layer this many times "
                                 "the way from the class's mean to the mixture of the classes they resemble",
                            bounds="[0, inf)")

@@ -56,7 +56,8 @@ def _comparators(ctx, param, value):
                    "one by least squares on the scoring images, the class's images aimed at the classes they "
                    "resemble, then the output layer on the retained ones' labels), readout (the output layer alone, "
                    "toward the parent's outputs with the class's aimed at each image's lowest), sgd (--repair-steps "
-                   "of fine-tuning, the earlier default), none [default: features].")
+                   "of fine-tuning, the earlier default), none [default: features]. With --rescore every_step only sgd "
+                   "repairs; features and readout leave the pruned network as it is.")
 @click.option("--shift", type=float, default=None, metavar="S",
               help="--repair features: move the class's images at each refit hidden layer S times the way from "
                    "the class's mean to the mixture of the classes they resemble [default: 1.5].")

@@ -419,9 +419,8 @@ def forget(run_dir: Path, options: dict, *, root: Path, console: Console, device
                     "target_outputs": to_host(activate_output(target_out, net.output).mean(axis=0))}
         repair_only = repaired and len(history) > 0 and history[-1]["weights_removed"] == snapshot["weights_removed"]
         history.append(snapshot)
-        how = {"sgd": f"{settings.repair_steps} fine-tuning steps", "features": "hidden and output layers refit"}.get(
-            settings.repair, "output layer refit")
-        label = f"  after repair ({how} on retained images; no weight removed)" if repair_only else ""
+        label = (f"  after repair ({settings.repair_steps} fine-tuning steps on retained images; no weight removed)"
+                 if repair_only else "")  # only the SGD repair records a state of its own
         console.say(f"step {len(history) - 1:3d}: removed {snapshot['weights_removed']:6d} "
                     f"({100 * snapshot['weights_removed'] / sum(sizes.values()):.3f}%)  val Df {percent(val_df)}  "
                     f"test Df {percent(snapshot['df_acc'])}  Dr {percent(snapshot['dr_acc'])}{label}")
