@@ -75,3 +75,148 @@ def test_masked_weights_are_re_zeroed_after_every_step(optimizer):
     trainer.step(16, y[:16])
     assert np.all(net.weights[0][:5, :] == 0)
     assert np.any(net.weights[0][5:, :] != 0)
+
+
+def _quadratic_loss_sum(net, x, y):
+    z = net.predict(x)
+    t = np.eye(z.shape[1])[y]
+    return 0.5 * float(((z - t) ** 2).sum())
+
+
+def test_an_epoch_returns_the_mean_loss_and_accuracy_over_every_row():
+    """With a learning rate of 0 the network never changes, so the epoch's figures are those of the whole set."""
+    x, y = data(200)
+    net = Network.xavier([36, 20, 10], seed=0, dtype="float64")  # right on 19.5% of the rows
+    trainer = Trainer(net, TrainSpec(optimizer="sgd", lr=0.0, batch_size=32), loss="quadratic", seed=0)
+    mean_loss, acc = trainer.epoch(x.astype(np.float64), y, 0)
+    assert mean_loss == pytest.approx(_quadratic_loss_sum(net, x, y) / 200, rel=1e-9)
+    assert acc == accuracy(net, x, y)
+    assert 0.0 < acc < 1.0
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_an_epoch_stopped_after_any_step_and_continued_equals_an_uninterrupted_one(dropout):
+    from sparana_cli.engine.training import EpochProgress
+
+    x, y = data(200)  # 5 steps of 40
+    cfg = TrainSpec(batch_size=40, lr=0.01, dropout=dropout)
+    whole = Network.xavier([36, 20, 10], seed=3)
+    loss, acc = Trainer(whole, cfg, loss="quadratic", seed=1).epoch(x, y, 2)
+    net = Network.xavier([36, 20, 10], seed=3)
+    trainer = Trainer(net, cfg, loss="quadratic", seed=1)
+    progress, asked, calls = EpochProgress(2), [], 0
+    assert (progress.step, progress.loss_sum, progress.correct) == (0, 0.0, 0)
+    while calls < 10:
+        calls += 1  # each call draws its streams afresh, as a resumed process does
+        if trainer.advance(x, y, progress, stop=lambda: asked.append(1) or True):
+            break
+    assert calls == 5 and len(asked) == 4 and progress.step == 5  # never asked after the last step
+    assert float(progress.loss_sum) / 200 == pytest.approx(loss, rel=1e-6) and float(progress.correct) / 200 == acc
+    for a, b in zip(whole.weights + whole.biases, net.weights + net.biases):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_clipping_scales_the_global_gradient_norm_down_to_the_limit_and_never_up():
+    x, y = data(64)
+
+    def gradients(clip):
+        net = Network.xavier([36, 20, 10], seed=3, dtype="float64")
+        trainer = Trainer(net, TrainSpec(batch_size=64, clip=clip), loss="quadratic", seed=0)
+        trainer.load_batch(x.astype(np.float64), np.arange(64))
+        trainer.compute_gradients(64, y)
+        return [g.copy() for g in trainer.grads]
+
+    free = gradients(None)
+    norm = np.sqrt(sum(float((g * g).sum()) for g in free))
+    clipped = gradients(norm / 4)
+    for g, f in zip(clipped, free):
+        np.testing.assert_allclose(g, f / 4, rtol=1e-9)
+    for g, f in zip(gradients(norm * 4), free):
+        np.testing.assert_array_equal(g, f)
+
+
+class _RecordedRows:
+    """Training rows that record which rows each step loads (a stand-in for data.features.Features)."""
+
+    def __init__(self, x):
+        self.x, self.shape, self.loaded = x, x.shape, []
+
+    def fill_rows(self, rows, out):
+        self.loaded.append(np.asarray(rows).copy())
+        out[...] = self.x[rows]
+
+
+def test_train_steps_takes_consecutive_batches_of_seeded_reshuffles():
+    from sparana_cli.engine.training import train_steps
+    from sparana_cli.seeding import generator
+
+    x, y = data(100)
+    rows, seen = _RecordedRows(x), []
+    net = Network.xavier([36, 20, 10], seed=3)
+    train_steps(net, rows, y, TrainSpec(batch_size=30, lr=0.01), loss="quadratic", steps=7, seed=4, stream="tune",
+                on_step=seen.append)
+    assert seen == list(range(1, 8))
+    rng = generator(4, "tune")
+    expected = []
+    for _ in range(3):  # 3 full batches a shuffle of 100 rows, then a new shuffle
+        order = rng.permutation(100)
+        expected += [order[i:i + 30] for i in (0, 30, 60)]
+    assert len(rows.loaded) == 7
+    for got, want in zip(rows.loaded, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_train_steps_moves_only_the_trainable_weights():
+    from sparana_cli.engine.training import train_steps
+
+    x, y = data(100)
+    net = Network.xavier([36, 20, 10], seed=3)
+    before = net.copy()
+    chosen = [np.array([0, 5, 77]), np.array([3, 19])]
+    train_steps(net, x, y, TrainSpec(batch_size=25, lr=0.01), loss="quadratic", steps=3, seed=0, stream="t",
+                trainable=chosen)
+    for w, old, t in zip(net.weights, before.weights, chosen):
+        changed = np.flatnonzero(w.reshape(-1) != old.reshape(-1))
+        np.testing.assert_array_equal(changed, t)
+    for b, old in zip(net.biases, before.biases):
+        np.testing.assert_array_equal(b, old)
+
+
+class _SwapOnce:
+    """A rewirer that, at step 2 only, drops the first two live weights of layer 0's row 0 and grows two dead ones."""
+
+    def __init__(self, net):
+        self.asked, self.net = [], net
+
+    def due(self, t):
+        self.asked.append(t)
+        return t == 2
+
+    def new_masks(self, t, net, grads):
+        mask = net.masks[0].copy()
+        live, dead = np.flatnonzero(mask[0]), np.flatnonzero(~mask[0])
+        self.dropped, self.grown = live[:2], dead[:2]
+        mask[0, self.dropped], mask[0, self.grown] = False, True
+        return {0: mask}
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_rewiring_zeroes_dropped_weights_and_their_optimizer_state_at_the_step_it_is_due(optimizer):
+    x, y = data(64)
+    net = Network.xavier([36, 20, 10], seed=3)
+    net.masks[0][0, ::2] = False  # layer 0 starts with dead weights in row 0; layer 1 is dense
+    net.apply_masks()
+    rewirer = _SwapOnce(net)
+    trainer = Trainer(net, TrainSpec(optimizer=optimizer, lr=0.01, momentum=0.9, batch_size=32), loss="quadratic",
+                      seed=0, rewirer=rewirer)
+    trainer.load_batch(x, np.arange(32))
+    trainer.step(32, y[:32])
+    assert rewirer.asked == [1] and np.all(net.masks[0][0, 1::2]) and not np.any(net.masks[0][0, ::2])
+    trainer.step(32, y[32:])
+    assert rewirer.asked == [1, 2]
+    row = net.weights[0][0]
+    assert np.all(row[rewirer.dropped] == 0) and np.all(row[rewirer.grown] != 0)  # grown at 0, then trained
+    assert np.array_equal(net.masks[0][0], row != 0)
+    for arrays in trainer.optimizer.state().values():
+        assert np.all(arrays[0][0, rewirer.dropped] == 0)  # weights of layer 0 are parameter 0
+        assert np.any(arrays[0][0, 1::2] != 0)
