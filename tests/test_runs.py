@@ -1,4 +1,5 @@
 from datetime import datetime
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -106,3 +107,31 @@ def test_metrics_round_trip(tmp_path):
     arrays, attrs = runs.read_metrics(tmp_path)
     np.testing.assert_array_equal(arrays["train"]["loss"], [3.0, 2.0])
     assert attrs["train"]["test_accuracy"] == 0.5
+
+
+def test_the_runs_folder_is_the_option_then_the_environment_then_runs(monkeypatch):
+    from sparana_cli.store.names import runs_root
+
+    monkeypatch.delenv("SPARANA_RUNS", raising=False)
+    assert runs_root(None) == Path("runs")
+    monkeypatch.setenv("SPARANA_RUNS", "elsewhere")
+    assert runs_root(None) == Path("elsewhere")
+    assert runs_root("mine") == Path("mine")
+
+
+@pytest.mark.parametrize("option, named", [("runs-\udcff", "--runs-dir"), (None, "SPARANA_RUNS")])
+def test_a_runs_folder_that_is_not_utf8_is_refused_naming_where_it_came_from(monkeypatch, option, named):
+    from sparana_cli.store.names import runs_root
+
+    monkeypatch.setenv("SPARANA_RUNS", "runs-\udcff")  # how Python hands over a non-UTF-8 byte of argv or environ
+    with pytest.raises(UserError) as refused:
+        runs_root(option)
+    assert str(refused.value) == (f"{named} runs-\\xff: not valid UTF-8; name a folder whose path is UTF-8 text")
+
+
+def test_the_run_folder_file_names_are_the_documented_ones():
+    from sparana_cli.store import names
+
+    documented = (Path(__file__).parents[1] / "docs" / "run-folders.md").read_text()
+    for name in (names.SPEC_FILE, names.MODEL_FILE, names.METRICS_FILE):
+        assert f"\n  {name} " in documented, name

@@ -134,3 +134,32 @@ def test_a_dynamic_sparse_spec_is_refused_by_ticket(idx_folder, tmp_path):
     spec = spec_from_mapping(tiny_spec(idx_folder, train={"sparse": {"method": "rigl"}}), "s")
     with pytest.raises(UserError, match="train.sparse.method"):
         ticket(spec, root=tmp_path, console=Console(json_mode=True))
+
+
+def test_rewind_points_round_trip_and_a_file_that_lies_is_refused_naming_the_group(tmp_path):
+    import h5py
+
+    from sparana_cli.store.rewind import write_rewind_point
+
+    init, later = Network.xavier([6, 4, 3], seed=1), Network.xavier([6, 4, 3], seed=2)
+    write_rewind_point(tmp_path, "init", 0, init)
+    path = write_rewind_point(tmp_path, "step", 5, later)
+    points = read_rewind(tmp_path)
+    assert sorted(points) == ["init", "step"] and points["init"][0] == 0 and rewind_target(points)[0] == 5
+    assert all(np.array_equal(a, b) for a, b in zip(rewind_target(points)[1].weights, later.weights))
+    write_rewind_point(tmp_path, "init", 0, later)  # replacing one point keeps the other
+    assert read_rewind(tmp_path)["step"][0] == 5
+    with h5py.File(path, "a") as f:
+        del f["step"].attrs["step"]
+    with pytest.raises(UserError, match=r"/step needs a step attribute >= 0"):
+        read_rewind(tmp_path)
+    with h5py.File(path, "a") as f:
+        f["step"].attrs["step"] = -1
+    with pytest.raises(UserError, match=r"/step needs a step attribute >= 0"):
+        read_rewind(tmp_path)
+    with h5py.File(path, "a") as f:
+        f["step"].attrs["step"] = 5
+        f.create_group("later")
+    with pytest.raises(UserError) as refused:
+        read_rewind(tmp_path)
+    assert str(refused.value) == f"{path}: unknown group /later (expected init, step)"
