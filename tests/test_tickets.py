@@ -163,3 +163,40 @@ def test_rewind_points_round_trip_and_a_file_that_lies_is_refused_naming_the_gro
     with pytest.raises(UserError) as refused:
         read_rewind(tmp_path)
     assert str(refused.value) == f"{path}: unknown group /later (expected init, step)"
+
+
+def test_a_tickets_table_that_cannot_be_read_or_lies_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "tickets.csv"
+    with pytest.raises(UserError) as refused:
+        read_tickets(tmp_path)
+    assert str(refused.value) == f"{path}: cannot read (No such file or directory)"
+    path.write_text("criterion,variant\nmagnitude,ticket\n")
+    with pytest.raises(UserError) as refused:
+        read_tickets(tmp_path)
+    assert str(refused.value) == (f"{path}: not a tickets table (expected columns criterion, variant, round, remaining, "
+                                  "test_accuracy, best_val_accuracy, early_stop_step, seed, run)")
+
+
+def test_a_sweep_names_only_its_completed_ticket_experiments(tmp_path):
+    from sparana_cli.store.ticketfiles import experiment_folders
+
+    def experiment(name, table=True):
+        folder = tmp_path / name
+        folder.mkdir()
+        if table:
+            (folder / "tickets.csv").write_text("criterion\n")
+        return folder
+
+    done, failed, plain = experiment("done"), experiment("failed"), experiment("plain", table=False)
+    assert experiment_folders(done) == [done]
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    with pytest.raises(UserError) as refused:
+        experiment_folders(sweep)
+    assert str(refused.value) == f"{sweep}: neither a ticket experiment (tickets.csv) nor a sweep folder (sweep.csv)"
+    (sweep / "sweep.csv").write_text(f"status,run\ncompleted,{plain}\nfailed,{failed}\ncompleted,\n")
+    with pytest.raises(UserError) as refused:
+        experiment_folders(sweep)
+    assert str(refused.value) == f"{sweep}: its sweep has no completed ticket experiment"
+    (sweep / "sweep.csv").write_text(f"status,run\ncompleted,{done}\nfailed,{failed}\ncompleted,{plain}\ncompleted,\n")
+    assert experiment_folders(sweep) == [done]
