@@ -1,6 +1,6 @@
-"""Whole commands with `device: gpu` against the same commands on the CPU: train (dense, subset, resume),
-evaluate, prune (every method, shrink, CSR), forget (default and comparators), attack, and the
-benchmark's GPU rows.
+"""Whole commands with `device: gpu` against the same commands on the CPU: train (dense, subset, resume, dynamic
+sparse), ticket, evaluate, prune (every method, shrink, CSR), forget (default and comparators), attack, and
+the benchmark's GPU rows.
 
 The gpu backend is the `gpu` fixture's: by default the strict CuPy stand-in of tests/fakecupy
 (NumPy underneath, so these run in every CI run and catch host/device mix-ups), and real CuPy on
@@ -129,6 +129,50 @@ def test_train_with_dropout_on_the_gpu_learns_and_resumes_bitwise(gpu, tmp_path,
     for a, b in zip(arrays(whole["run"]), arrays(resumed["run"]), strict=True):
         assert a.tobytes() == b.tobytes()
     assert 0 <= whole["test_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("method", ["static", "set", "rigl"])
+def test_dynamic_sparse_training_on_the_gpu_gives_the_cpu_masks_and_resumes_bitwise(gpu, tmp_path, idx_folder, runs_dir,
+                                                                                   method):
+    """train.sparse on the device: the CPU's masks and weights (a mask update every 3 steps), and a run
+    interrupted mid-epoch and resumed on the device is bitwise the uninterrupted one."""
+    sparse = {"sparse": {"method": method, "density": 0.3, "update_every": 3}}
+    on = on_each_device(lambda d: run_json("train", spec_path(tmp_path, idx_folder, d, train=sparse),
+                                           "--runs-dir", runs_dir))
+    cpu_masks, gpu_masks = masks(on["cpu"]["run"]), masks(on["gpu"]["run"])
+    assert [int(m.sum()) for m in gpu_masks] == [int(m.sum()) for m in cpu_masks]
+    if not (REAL_GPU and method == "rigl"):  # RigL grows by gradient ranks, which a real GPU's sums may reorder
+        assert all(np.array_equal(c, g) for c, g in zip(cpu_masks, gpu_masks, strict=True))
+        assert_close_runs(on["cpu"]["run"], on["gpu"]["run"])
+    spec = spec_from_mapping(tiny_spec(idx_folder, device="gpu", train=sparse), "tiny.yaml")
+    console, count = Console(json_mode=True), [0]
+
+    def stop():
+        count[0] += 1
+        return count[0] == 11  # inside epoch 2
+
+    with pytest.raises(Interrupted):
+        train(spec, root=tmp_path / "cut", console=console, stop=stop)
+    (folder,) = (tmp_path / "cut").iterdir()
+    resumed = train(None, root=tmp_path / "cut", console=console, resume=folder.name)
+    for a, b in zip(arrays(on["gpu"]["run"]), arrays(resumed["run"]), strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_a_ticket_experiment_on_the_gpu_gives_the_cpu_rounds(gpu, tmp_path, idx_folder, runs_dir):
+    """sparana ticket on the device: the same rounds and controls, each network the CPU's, rewinding from rewind.h5."""
+    sections = {"train": {"rewind_step": 4, "epochs": 2}, "ticket": {"rounds": 2, "rate": 0.5}}
+    on = on_each_device(lambda d: run_json("ticket", spec_path(tmp_path, idx_folder, d, **sections),
+                                           "--runs-dir", runs_dir))
+    cpu_rows, gpu_rows = on["cpu"]["rows"], on["gpu"]["rows"]
+    assert [(r["variant"], r["round"], r["remaining"]) for r in gpu_rows] == [
+        (r["variant"], r["round"], r["remaining"]) for r in cpu_rows]
+    for c, g in zip(cpu_rows, gpu_rows, strict=True):
+        agree = [np.mean(a == b) for a, b in zip(masks(c["run"]), masks(g["run"]), strict=True)]
+        assert min(agree) > 0.99  # the same weights pruned, up to ties in float rounding
+        assert g["test_accuracy"] == pytest.approx(c["test_accuracy"], abs=0.011)
+    with h5py.File(Path(gpu_rows[-1]["run"]) / "model.h5") as f:
+        assert f.attrs["device"] == "gpu"
 
 
 def test_evaluate_on_the_gpu_gives_the_cpu_figures(trained, runs_dir):
