@@ -200,3 +200,21 @@ def test_a_sweep_names_only_its_completed_ticket_experiments(tmp_path):
     assert str(refused.value) == f"{sweep}: its sweep has no completed ticket experiment"
     (sweep / "sweep.csv").write_text(f"status,run\ncompleted,{done}\nfailed,{failed}\ncompleted,{plain}\ncompleted,\n")
     assert experiment_folders(sweep) == [done]
+
+
+def test_the_run_folders_page_names_every_file_group_and_attribute_a_ticket_experiment_writes(idx_folder, tmp_path):
+    import h5py
+
+    spec = spec_from_mapping(tiny_spec(idx_folder, train={"rewind_step": 4, "epochs": 1},
+                                       ticket={"rounds": 1, "controls": ["reinit"]}), "s")
+    summary = ticket(spec, root=tmp_path, console=Console(json_mode=True))
+    page = (Path(__file__).resolve().parent.parent / "docs" / "run-folders.md").read_text()
+    names = set()
+    for row in summary["rows"]:
+        names |= {p.name for p in Path(row["run"]).iterdir()}
+        with h5py.File(Path(row["run"]) / "metrics.h5") as f:
+            names |= {f"/ticket/{key}" for key in f["ticket"]} | set(f["ticket"].attrs)
+    with h5py.File(Path(summary["run"]) / "rewind.h5") as f:
+        names |= {f"/{point}/layers" for point in f} | {key for point in f for key in f[point].attrs}
+    assert {"rewind.h5", "tickets.csv", "tickets.png", "/step/layers", "/ticket/eval_step"} <= names
+    assert sorted(n for n in names if n not in page) == []
