@@ -21,7 +21,7 @@ CSV_COLUMNS = ("name", "phase", "parent", "dataset", "metric", "test_accuracy", 
     "sparana runs --where model.hidden=[300,100] --csv",
     "sparana runs show mnist-20261121-153012", page="runs.md"))
 @click.option("--csv", "csv_mode", is_flag=True, help="Print the list as CSV on stdout.")
-@click.option("--phase", default=None, metavar="PHASE", help="Only runs of this phase (train, prune, forget, attack).")
+@click.option("--phase", default=None, metavar="PHASE", help="Only runs of this phase (train, prune, forget, attack, ticket).")
 @click.option("--dataset", default=None, metavar="NAME", help="Only runs on this dataset.")
 @click.option("--parent", default=None, metavar="RUN", help="Only the children of this run.")
 @click.option("--state", default=None, metavar="STATE",
