@@ -97,6 +97,32 @@ def test_a_rigl_step_keeps_each_layers_count_zeroes_grown_weights_and_their_opti
     np.testing.assert_allclose(m0[grown], 0.1 * trainer.grads[0][grown], rtol=1e-5, atol=1e-7)
 
 
+def test_a_training_step_regrows_where_the_dense_gradient_of_its_batch_is_largest():
+    """RigL inside Trainer.step: the growth scores are the batch's gradient of every weight, inactive ones included
+    (the gradient before the masks zero it), taken at the masked network's weights."""
+    net = _net_with_masks(seed=1)
+    x = np.random.default_rng(2).random((8, 12), dtype=np.float32)
+    y = np.arange(8) % 4
+    dense = net.copy()
+    dense.masks = [np.ones_like(m) for m in net.masks]
+    probe = Trainer(dense, TrainSpec(batch_size=8, lr=0.01), loss="quadratic", seed=0)
+    probe.load_batch(x, np.arange(8))
+    probe.compute_gradients(8, y)
+    dense_grads = [g.copy() for g in probe.ws.grad_w]
+    assert all(np.any(g[~m] != 0) for g, m in zip(dense_grads, net.masks))
+    cfg = SparseSpec(method="rigl", update_every=1, drop_fraction=0.5, end_fraction=1.0)
+    rewirer = Rewirer(cfg, [0.3, 0.5], total_steps=100, seed=0)
+    before_w, before_m = [w.copy() for w in net.weights], [m.copy() for m in net.masks]
+    trainer = Trainer(net, TrainSpec(batch_size=8, lr=0.01), loss="quadratic", seed=0, rewirer=rewirer)
+    trainer.load_batch(x, np.arange(8))
+    trainer.step(8, y)
+    for i, (w, m, g) in enumerate(zip(before_w, before_m, dense_grads)):
+        k = int(np.floor(drop_fraction(1, 0.5, rewirer.t_end) * int(m.sum())))
+        assert k > 0
+        expected = drop_and_grow(w, m, np.abs(g), k)[1]
+        assert np.array_equal(net.masks[i], expected), i
+
+
 def test_set_grows_at_random_reproducibly_and_rigl_differs():
     cfg = SparseSpec(method="set", update_every=1, drop_fraction=0.4, end_fraction=1.0)
     net, other = _net_with_masks(), _net_with_masks()
