@@ -218,3 +218,23 @@ def test_the_run_folders_page_names_every_file_group_and_attribute_a_ticket_expe
         names |= {f"/{point}/layers" for point in f} | {key for point in f for key in f[point].attrs}
     assert {"rewind.h5", "tickets.csv", "tickets.png", "/step/layers", "/ticket/eval_step"} <= names
     assert sorted(n for n in names if n not in page) == []
+
+
+@pytest.mark.parametrize("k", [2, 12])  # the run is stopped after step 5: k before the stop, and k after the resume
+def test_a_resumed_run_keeps_the_rewind_points_of_an_uninterrupted_one(k, idx_folder, tmp_path):
+    from sparana_cli.errors import Interrupted
+    from tests.test_resume import stop_after
+
+    spec = spec_from_mapping(tiny_spec(idx_folder, train={"rewind_step": k}), "s")
+    whole = train(spec, root=tmp_path / "whole", console=Console(json_mode=True))["run"]
+    with pytest.raises(Interrupted) as info:
+        train(spec, root=tmp_path / "cut", console=Console(json_mode=True), stop=stop_after(5))
+    folder = Path(info.value.summary["run"])
+    kept = read_rewind(folder)  # what the interrupted run had captured
+    assert kept["init"][0] == 0 and (kept["step"][0] == k if k <= 5 else "step" not in kept)
+    resumed = train(None, root=tmp_path / "cut", console=Console(json_mode=True), resume=folder.name)["run"]
+    a, b = read_rewind(whole), read_rewind(resumed)
+    assert sorted(a) == sorted(b) == ["init", "step"] and a["step"][0] == b["step"][0] == k
+    for name in a:
+        for x, y in zip(a[name][1].weights + a[name][1].biases, b[name][1].weights + b[name][1].biases, strict=True):
+            assert x.tobytes() == y.tobytes()
