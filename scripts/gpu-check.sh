@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The GPU path, checked on a machine with one NVIDIA GPU and nothing else prepared: install the [gpu]
 # extra (CuPy, numba-cuda) with the benchmark's PyTorch (the CUDA build from PyPI) into a fresh virtual
-# environment, run the GPU tests on real CuPy (the same kernel and whole-command tests CI runs on the CuPy
-# stand-in of tests/fakecupy, here with SPARANA_TEST_GPU=real), then the GPU rows of the benchmark, and
-# write one table.
+# environment, run the GPU tests on real CuPy (the same kernel, training and whole-command tests CI runs
+# on the CuPy stand-in of tests/fakecupy, here with SPARANA_TEST_GPU=real), then the GPU rows of the
+# benchmark, and write one table.
 #
 #   scripts/gpu-check.sh [OUT.md]          (default: gpu-check.md in the repository root)
 #
@@ -30,7 +30,8 @@ pip install -q '.[gpu,bench,test]'
 echo "gpu-check: GPU tests" >&2
 tests_log=$(mktemp)
 set +e
-SPARANA_TEST_GPU=real python -m pytest -q -rs tests/test_kernels.py tests/test_gpu_commands.py tests/test_cuda_sddmm.py \
+SPARANA_TEST_GPU=real python -m pytest -q -rs tests/test_kernels.py tests/test_training.py tests/test_subset_training.py \
+  tests/test_gpu_commands.py tests/test_cuda_sddmm.py \
   | tee "$tests_log" >&2
 tests_status=${PIPESTATUS[0]}
 set -e

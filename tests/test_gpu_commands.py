@@ -1,6 +1,6 @@
-"""Whole commands with `device: gpu` against the same commands on the CPU: train (dense, subset, resume, dynamic
-sparse), ticket, evaluate, prune (every method, shrink, CSR), forget (default and comparators), attack, and
-the benchmark's GPU rows.
+"""Whole commands with `device: gpu` against the same commands on the CPU: train (dense, subset, resume,
+dynamic sparse), ticket, import and export, evaluate, prune (every method, shrink, CSR), forget (default,
+every comparator, every repair), attack, and the benchmark's GPU rows.
 
 The gpu backend is the `gpu` fixture's: by default the strict CuPy stand-in of tests/fakecupy
 (NumPy underneath, so these run in every CI run and catch host/device mix-ups), and real CuPy on
@@ -159,22 +159,6 @@ def test_dynamic_sparse_training_on_the_gpu_gives_the_cpu_masks_and_resumes_bitw
         assert a.tobytes() == b.tobytes()
 
 
-def test_a_ticket_experiment_on_the_gpu_gives_the_cpu_rounds(gpu, tmp_path, idx_folder, runs_dir):
-    """sparana ticket on the device: the same rounds and controls, each network the CPU's, rewinding from rewind.h5."""
-    sections = {"train": {"rewind_step": 4, "epochs": 2}, "ticket": {"rounds": 2, "rate": 0.5}}
-    on = on_each_device(lambda d: run_json("ticket", spec_path(tmp_path, idx_folder, d, **sections),
-                                           "--runs-dir", runs_dir))
-    cpu_rows, gpu_rows = on["cpu"]["rows"], on["gpu"]["rows"]
-    assert [(r["variant"], r["round"], r["remaining"]) for r in gpu_rows] == [
-        (r["variant"], r["round"], r["remaining"]) for r in cpu_rows]
-    for c, g in zip(cpu_rows, gpu_rows, strict=True):
-        agree = [np.mean(a == b) for a, b in zip(masks(c["run"]), masks(g["run"]), strict=True)]
-        assert min(agree) > 0.99  # the same weights pruned, up to ties in float rounding
-        assert g["test_accuracy"] == pytest.approx(c["test_accuracy"], abs=0.011)
-    with h5py.File(Path(gpu_rows[-1]["run"]) / "model.h5") as f:
-        assert f.attrs["device"] == "gpu"
-
-
 def test_evaluate_on_the_gpu_gives_the_cpu_figures(trained, runs_dir):
     on = both("evaluate", trained, runs_dir=runs_dir)
     assert on["gpu"]["accuracy"] == pytest.approx(on["cpu"]["accuracy"], abs=SAME_OUTPUTS)
@@ -260,3 +244,57 @@ def test_the_benchmarks_gpu_rows_run(gpu, capsys):
     assert any("GPU MAAV" in r for r in rows) and any("GPU forget class 0" in r for r in rows), table
     assert sum(gpu.describe() in r for r in rows) >= 3, table  # the epoch and MAAV rows name the device
     assert not any("not available" in r and "torch" not in r for r in rows), table
+
+
+def test_ticket_on_the_gpu_gives_the_cpu_rounds(gpu, tmp_path, idx_folder, runs_dir):
+    """A lottery-ticket experiment (prune by MAAV, rewind, the reinit and random controls) on each device."""
+    section = {"rounds": 1, "rate": 0.5, "eval_every": 4, "criterion": "maav", "controls": ["reinit", "random"]}
+    on = on_each_device(lambda d: run_json("ticket", spec_path(tmp_path, idx_folder, d, train={"rewind_step": 4, "epochs": 2},
+                                                               ticket=section), "--runs-dir", runs_dir / d))
+    cpu_rows, gpu_rows = on["cpu"]["rows"], on["gpu"]["rows"]
+    assert [(r["variant"], r["round"]) for r in gpu_rows] == [(r["variant"], r["round"]) for r in cpu_rows]
+    for c, g in zip(cpu_rows, gpu_rows):
+        assert g["remaining"] == pytest.approx(c["remaining"], abs=0.01)
+        assert g["test_accuracy"] == pytest.approx(c["test_accuracy"], abs=0.011 if not REAL_GPU else 0.05)
+        with h5py.File(Path(g["run"]) / "model.h5") as f:
+            assert f.attrs["device"] == "gpu"
+    if not REAL_GPU:
+        assert_close_runs(cpu_rows[1]["run"], gpu_rows[1]["run"])  # the ticket itself
+
+
+def test_import_on_the_gpu_and_export_of_a_gpu_run(gpu, tmp_path, idx_folder, runs_dir):
+    """import evaluates the network on the spec's device; export writes a GPU-trained run's weights bit for bit."""
+    gpu_run = run_json("train", spec_path(tmp_path, idx_folder, "gpu"), "--runs-dir", runs_dir)["run"]
+    for kind in ("safetensors", "onnx", "npz"):
+        exported = run_json("export", gpu_run, "--format", kind, "--out", tmp_path / f"m.{kind}", "--runs-dir", runs_dir)
+        on = on_each_device(lambda d: run_json("import", exported["file"], "--spec", spec_path(tmp_path, idx_folder, d),
+                                               "--runs-dir", runs_dir))
+        assert on["gpu"]["test_accuracy"] == pytest.approx(on["cpu"]["test_accuracy"], abs=SAME_OUTPUTS)
+        assert on["gpu"]["per_class_accuracy"] == pytest.approx(on["cpu"]["per_class_accuracy"], abs=SAME_OUTPUTS * 10)
+        for a, b in zip(arrays(gpu_run), arrays(on["gpu"]["run"]), strict=True):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def test_forget_on_the_gpu_with_the_other_comparators(trained, runs_dir):
+    """project (an SVD), salun, finetune and head: the comparators the first forgetting test leaves out."""
+    on = both("forget", "--class", "3", "--run", trained, "--compare", "project,salun,finetune,head",
+              "--evaluate", "quick", "--probe-samples", "200", "--relearn-steps", "5", runs_dir=runs_dir)
+    assert [r["method"] for r in on["gpu"]["judge"]] == [r["method"] for r in on["cpu"]["judge"]]
+    assert {"project", "salun", "finetune", "head"} <= {r["method"] for r in on["gpu"]["judge"]}
+    for cpu, gpu in zip(on["cpu"]["judge"], on["gpu"]["judge"]):
+        for key in ("df", "dr", "accuracy"):
+            assert gpu[key] == pytest.approx(cpu[key], abs=0.1), (cpu["method"], key)
+
+
+@pytest.mark.parametrize("options", [["--repair", "readout"], ["--repair", "sgd", "--repair-steps", "10"],
+                                     ["--repair", "none"],
+                                     ["--rescore", "every_step", "--repair", "sgd", "--repair-steps", "5"]],
+                         ids=["readout", "sgd", "none", "every-step-sgd"])
+def test_forget_with_each_repair_on_the_gpu(trained, runs_dir, options):
+    """The default repair (features: least squares by xp.linalg.solve) runs in the tests above; these are the others."""
+    on = both("forget", "--class", "3", "--run", trained, *options, "--evaluate", "none", runs_dir=runs_dir)
+    for key in ("df_before", "dr_before"):
+        assert on["gpu"][key] == pytest.approx(on["cpu"][key], abs=SAME_OUTPUTS)
+    assert on["gpu"]["df_after"] <= on["cpu"]["df_after"] + 0.1
+    assert on["gpu"]["dr_after"] == pytest.approx(on["cpu"]["dr_after"], abs=0.1)
+    assert on["gpu"]["removed_fraction"] == pytest.approx(on["cpu"]["removed_fraction"], rel=0.25)
