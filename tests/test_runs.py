@@ -135,3 +135,66 @@ def test_the_run_folder_file_names_are_the_documented_ones():
     documented = (Path(__file__).parents[1] / "docs" / "run-folders.md").read_text()
     for name in (names.SPEC_FILE, names.MODEL_FILE, names.METRICS_FILE):
         assert f"\n  {name} " in documented, name
+
+
+def test_model_layout_counts_masked_weights_over_dense_and_csr_layers(tmp_path):
+    from sparana_cli.store.h5read import model_layout
+
+    net = Network.xavier([6, 5, 4, 3], seed=2)
+    net.masks[0][:3, :] = False  # 15 of 30
+    net.masks[1][0, :2] = False  # 2 of 20
+    net.apply_masks()
+    runs.save_model(tmp_path / "model.h5", net, {"phase": "train"}, csr_layers=(1,))
+    formats, sparsity = model_layout(tmp_path)
+    assert formats == ["dense", "csr", "dense"]
+    assert sparsity == pytest.approx(17 / 62)
+    with h5py.File(tmp_path / "model.h5", "a") as f:
+        del f["layers/0"].attrs["live"]  # runs written before the count was kept: the mask is counted
+    assert model_layout(tmp_path)[1] == pytest.approx(17 / 62)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("no layers", "{path}: no /layers group"),
+    ("csr shape", "{path}: /layers/1/csr needs indptr and a shape attribute"),
+    ("csr indptr", "{path}: /layers/1/csr needs indptr and a shape attribute"),
+    ("no mask", "{path}: missing /layers/0/mask"),
+])
+def test_model_layout_refuses_a_file_that_lies_naming_what_is_missing(tmp_path, damage, message):
+    from sparana_cli.store.h5read import model_layout
+
+    path = tmp_path / "model.h5"
+    runs.save_model(path, masked_net(), {"phase": "train"}, csr_layers=(1,))
+    with h5py.File(path, "a") as f:
+        if damage == "no layers":
+            for key in list(f["layers"]):
+                del f["layers"][key]
+        elif damage == "csr shape":
+            del f["layers/1/csr"].attrs["shape"]
+        elif damage == "csr indptr":
+            del f["layers/1/csr/indptr"]
+        else:
+            del f["layers/0/mask"]
+    with pytest.raises(UserError) as refused:
+        model_layout(tmp_path)
+    assert str(refused.value) == message.format(path=path)
+
+
+def test_open_h5_names_a_missing_an_unreadable_and_a_damaged_file(tmp_path):
+    from sparana_cli.store.h5read import open_h5
+
+    missing = tmp_path / "gone.h5"
+    with pytest.raises(UserError) as refused, open_h5(missing):
+        pass
+    assert str(refused.value) == f"{missing}: file not found"
+    text = tmp_path / "text.h5"
+    text.write_text("not hdf5\nsecond line")
+    with pytest.raises(UserError) as refused, open_h5(text):
+        pass
+    assert str(refused.value).startswith(f"{text}: not a readable HDF5 file (") and "\n" not in str(refused.value)
+    good = tmp_path / "good.h5"
+    with h5py.File(good, "w") as f:
+        f["x"] = 1
+    with pytest.raises(UserError) as refused, open_h5(good) as f:
+        f["absent"]
+    assert str(refused.value).startswith(f"{good}: damaged or incomplete (") and "absent" in str(refused.value)
+    assert "\n" not in str(refused.value)
