@@ -1,6 +1,7 @@
 """`sparana export` and `sparana import`: round trips bit for bit, onnxruntime agreeing with Sparana on the test
 images (dense, pruned, shrunk; LQ and SCE), the metadata a reader needs, and every refusal one line with no run left."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -120,6 +121,11 @@ def test_every_command_works_on_an_imported_run(family, tmp_path):
                      "--runs-dir", root)
     assert forgot["parent"] == str(Path(run).resolve())
     assert ok_json("attack", run, "--eps", "0.1", "--samples", "30", "--runs-dir", root)["run"]
+    swept = ok_json("sweep", run, "sparsity=0.3,0.6", "--command", "prune", "--runs-dir", root)  # points as processes
+    with open(swept["csv"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["sparsity"], r["status"]) for r in rows] == [("0.3", "completed"), ("0.6", "completed")]
+    assert all(runs.read_model_attrs(r["run"])["parent"] == str(Path(run).resolve()) for r in rows)
     listed = ok_json("runs", "--runs-dir", root)
     assert {r["phase"] for r in listed["runs"]} == {"train", "prune", "forget", "attack"}
     assert invoke("plot", run, "--out", tmp_path / "plots", "--runs-dir", root).exit_code == 0
