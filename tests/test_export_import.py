@@ -188,3 +188,19 @@ def test_a_relu_onnx_graph_of_another_activation_is_refused_by_node(family, tmp_
     root = tmp_path / "runs"
     line = check_refused(["import", tmp_path / "tanh.onnx", "--spec", family["spec"], "--runs-dir", root], root)
     assert "tanh.onnx: node act (Tanh): not an operation of a ReLU MLP" in line
+
+
+def test_a_refusal_on_the_embedded_sample_is_one_line_too(tmp_path, monkeypatch):
+    """The sample's NOTE is said only once the file fits the data: a refused import prints its error line alone."""
+    monkeypatch.delenv("SPARANA_DATA", raising=False)  # no IDX files: mnist is the 5,000-image sample (784 features)
+    spec = tmp_path / "sample.yaml"
+    spec.write_text(yaml.safe_dump({"name": "sample", "data": {"name": "mnist"}}))
+    wide = tmp_path / "wide.safetensors"
+    write_safetensors(wide, linear_layers([36, 8, 10]), {})
+    root = tmp_path / "runs"
+    line = check_refused(["import", wide, "--spec", spec, "--runs-dir", root], root)
+    assert "wide.safetensors: tensor 0.weight: takes 36 inputs, but mnist has 784 features" in line
+    fits = tmp_path / "fits.safetensors"
+    write_safetensors(fits, linear_layers([784, 8, 10]), {})
+    accepted = invoke("import", fits, "--spec", spec, "--runs-dir", root)
+    assert accepted.exit_code == 0 and "5,000-image sample" in accepted.stderr  # said once the file is accepted

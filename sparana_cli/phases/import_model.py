@@ -38,10 +38,8 @@ def import_model(file: Path, spec: Spec, *, root: Path, console: Console) -> dic
     spec, notes = imported_spec(spec, mlp, file)
     backend = resolve_backend(spec.device)
     dataset = load_dataset(spec.data, spec.seed)
-    if dataset.notice:
-        console.warn(dataset.notice)
     check_fits(mlp, dataset.n_features, dataset.n_classes, file, dataset.name)
-    for note in notes:  # said once the file is accepted: a refusal stays one line
+    for note in ([dataset.notice] if dataset.notice else []) + notes:  # said once the file fits: a refusal is one line
         console.warn(note)
     own = mlp.metadata.get("format") == SPARANA_FORMAT
     masks = [w != 0 for w in mlp.weights] if own else None  # Sparana's export writes pruned weights as zeros
