@@ -3,6 +3,7 @@ images (dense, pruned, shrunk; LQ and SCE), the metadata a reader needs, and eve
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,24 @@ def test_export_then_import_gives_bit_identical_weights(family, tmp_path, which,
     assert yaml.safe_load((Path(imported["run"]) / "spec.yaml").read_text())["model"]["hidden"] == original.sizes[1:-1]
     if which == "shrunk":
         assert exported["csr_written_dense"] == [0, 1] and original.sizes[1] < 24  # written at its shrunk size
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_live_weights_at_exactly_zero_come_back_live(family, tmp_path, kind):
+    """A forgetting refit leaves some unpruned weights at exactly 0: the masks still round-trip bit for bit."""
+    run = tmp_path / family["pruned"].name
+    shutil.copytree(family["pruned"], run)
+    net, attrs = runs.load_model(run)
+    for w, m in zip(net.weights, net.masks):
+        live = np.argwhere(m)[:5]
+        w[live[:, 0], live[:, 1]] = 0  # live, but zero
+    runs.save_model(run / runs.MODEL_FILE, net, attrs)
+    exported = ok_json("export", run, "--format", kind, "--out", tmp_path / f"m.{kind}")
+    imported = ok_json("import", exported["file"], "--spec", family["spec"], "--runs-dir", tmp_path / "runs")
+    back, _ = runs.load_model(imported["run"])
+    for a, b in zip(back.weights + back.masks, net.weights + net.masks):
+        assert a.tobytes() == b.tobytes()
+    assert imported["pruned_weights"] == sum(int((~m).sum()) for m in net.masks)
 
 
 @pytest.mark.parametrize("which", ["dense", "sce", "pruned", "shrunk"])
@@ -204,3 +223,12 @@ def test_a_refusal_on_the_embedded_sample_is_one_line_too(tmp_path, monkeypatch)
     write_safetensors(fits, linear_layers([784, 8, 10]), {})
     accepted = invoke("import", fits, "--spec", spec, "--runs-dir", root)
     assert accepted.exit_code == 0 and "5,000-image sample" in accepted.stderr  # said once the file is accepted
+
+
+def test_damaged_live_zero_metadata_is_refused_in_one_line(family, tmp_path):
+    root = tmp_path / "runs"
+    path = tmp_path / "bad.safetensors"
+    write_safetensors(path, linear_layers([36, 8, 10]), {"format": "sparana-mlp", "output_activation": "linear",
+                                                         "live_zero_weights": "[[], [80]]"})  # 2.weight has 80 entries
+    line = check_refused(["import", path, "--spec", family["spec"], "--runs-dir", root], root)
+    assert "bad.safetensors: metadata live_zero_weights, layer 1: not flat indices into its 10x8 (out, in) weight" in line

@@ -59,6 +59,12 @@ def export(run_dir: Path, kind: str, out: Path | None, *, console: Console) -> d
             "nonzero": [int(np.count_nonzero(m)) for m in net.masks], "metadata": metadata}
 
 
+def live_zeros(net: Network) -> list[list[int]]:
+    """Per layer, the flat indices into the written <2i>.weight (out, in) of weights that are not pruned but exactly
+    zero (a forgetting refit writes some): import reads every other zero as pruned, these as live."""
+    return [np.flatnonzero((np.asarray(m) & (np.asarray(w) == 0)).T).tolist() for w, m in zip(net.weights, net.masks)]
+
+
 def input_doc(spec: Spec, net: Network) -> str:
     return (f"a batch of flattened images or feature rows, shape (batch, {net.sizes[0]}), {net.dtype}, scaled as the "
             f"run's data.normalize={spec.data.normalize} says: {SCALING[spec.data.normalize]}")
@@ -78,8 +84,9 @@ def export_metadata(run_dir: Path, spec: Spec, net: Network, attrs: dict, format
         "loss": spec.model.loss,
         "input": input_doc(spec, net),
         "masks": "applied: every pruned weight is an exact zero (no separate mask tensors); sparana import reads "
-                 "every zero weight of a sparana-mlp file as pruned",
+                 "every zero weight of a sparana-mlp file as pruned, except those live_zero_weights lists",
         "nonzero_weights": json.dumps([int(np.count_nonzero(m)) for m in net.masks]),
+        "live_zero_weights": json.dumps(live_zeros(net)),
         "stored_as": json.dumps(formats),
         "written_dense": (f"layers {json.dumps(csr)} are CSR in the run, written dense here" if csr else "none"),
         "run": run_dir.name,
