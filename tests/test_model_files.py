@@ -209,6 +209,14 @@ def test_truncated_onnx_is_one_error(tmp_path):
         read_model(path)
 
 
+def test_onnx_metadata_reads_back_in_full(tmp_path):
+    weights, biases = layers()
+    metadata = {"provenance": json.dumps({"argv": ["sparana", "train"] * 300}), "short": "s"}  # ~6,000 characters
+    path = tmp_path / "m.onnx"
+    path.write_bytes(onnx_model(weights, biases, "linear", metadata, "x"))
+    assert read_model(path)[0].metadata == metadata
+
+
 def test_protobuf_varints_round_trip_negative_numbers():
     decoded = pb.decode(pb.message((1, -1), (2, 300), (3, "abc")))
     assert pb.ints(decoded[1]) == [-1] and decoded[2] == [300] and decoded[3] == [b"abc"]

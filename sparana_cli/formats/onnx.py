@@ -137,7 +137,8 @@ def _read(data: bytes, path: Path) -> Mlp:
     metadata = {}
     for raw in model.get(14, []):
         entry = pb.decode(raw)
-        metadata[_text(entry.get(1, []))] = _text(entry.get(2, []))
+        key, value = (bytes(entry[f][0]).decode(errors="replace") if entry.get(f) else "" for f in (1, 2))
+        metadata[key] = value  # in full (the run's provenance, live_zero_weights): messages quote it cut (shown)
     graph = pb.decode(model[7][0])
     constants = dict(_read_tensor(raw, path) for raw in graph.get(5, []))
     inputs = [_text(pb.decode(raw).get(1, [])) for raw in graph.get(11, [])]
