@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
+from sparana_cli.formats.files import read_model
 from sparana_cli.formats.onnx import onnx_model
 from sparana_cli.formats.safetensors import read_safetensors, write_safetensors
 from sparana_cli.store import provenance, runs
@@ -73,6 +74,8 @@ def test_live_weights_at_exactly_zero_come_back_live(family, tmp_path, kind):
         w[live[:, 0], live[:, 1]] = 0  # live, but zero
     runs.save_model(run / runs.MODEL_FILE, net, attrs)
     exported = ok_json("export", run, "--format", kind, "--out", tmp_path / f"m.{kind}")
+    counted = [int(np.count_nonzero(w)) for w in net.weights]  # not the live weights: 60 of them per layer are 0
+    assert exported["nonzero"] == counted and json.loads(read_model(exported["file"])[0].metadata["nonzero_weights"]) == counted
     imported = ok_json("import", exported["file"], "--spec", family["spec"], "--runs-dir", tmp_path / "runs")
     back, _ = runs.load_model(imported["run"])
     for a, b in zip(back.weights + back.masks, net.weights + net.masks):

@@ -56,7 +56,7 @@ def export(run_dir: Path, kind: str, out: Path | None, *, console: Console) -> d
         write_model(part, kind, net.weights, net.biases, net.output, metadata, input_doc(spec, net))
     return {"run": str(run_dir), "file": str(out), "format": kind, "bytes": out.stat().st_size, "sha256": sha256(out),
             "layer_sizes": net.sizes, "output": net.output, "loss": spec.model.loss, "csr_written_dense": csr,
-            "nonzero": [int(np.count_nonzero(m)) for m in net.masks], "metadata": metadata}
+            "nonzero": [int(np.count_nonzero(w)) for w in net.weights], "metadata": metadata}
 
 
 def live_zeros(net: Network) -> list[list[int]]:
@@ -85,7 +85,7 @@ def export_metadata(run_dir: Path, spec: Spec, net: Network, attrs: dict, format
         "input": input_doc(spec, net),
         "masks": "applied: every pruned weight is an exact zero (no separate mask tensors); sparana import reads "
                  "every zero weight of a sparana-mlp file as pruned, except those live_zero_weights lists",
-        "nonzero_weights": json.dumps([int(np.count_nonzero(m)) for m in net.masks]),
+        "nonzero_weights": json.dumps([int(np.count_nonzero(w)) for w in net.weights]),
         "live_zero_weights": json.dumps(live_zeros(net)),
         "stored_as": json.dumps(formats),
         "written_dense": (f"layers {json.dumps(csr)} are CSR in the run, written dense here" if csr else "none"),
