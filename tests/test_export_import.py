@@ -1,13 +1,16 @@
 """`sparana export` and `sparana import`: round trips bit for bit, onnxruntime agreeing with Sparana on the test
 images (dense, pruned, shrunk; LQ and SCE), the metadata a reader needs, and every refusal one line with no run left."""
 
+import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
+from sparana_cli.formats.files import read_model
 from sparana_cli.formats.onnx import onnx_model
 from sparana_cli.formats.safetensors import read_safetensors, write_safetensors
 from sparana_cli.store import provenance, runs
@@ -58,6 +61,26 @@ def test_export_then_import_gives_bit_identical_weights(family, tmp_path, which,
     assert yaml.safe_load((Path(imported["run"]) / "spec.yaml").read_text())["model"]["hidden"] == original.sizes[1:-1]
     if which == "shrunk":
         assert exported["csr_written_dense"] == [0, 1] and original.sizes[1] < 24  # written at its shrunk size
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_live_weights_at_exactly_zero_come_back_live(family, tmp_path, kind):
+    """A forgetting refit leaves some unpruned weights at exactly 0: the masks still round-trip bit for bit."""
+    run = tmp_path / family["pruned"].name
+    shutil.copytree(family["pruned"], run)
+    net, attrs = runs.load_model(run)
+    for w, m in zip(net.weights, net.masks):
+        live = np.argwhere(m)[:60]  # more than 200 characters of indices in the metadata
+        w[live[:, 0], live[:, 1]] = 0  # live, but zero
+    runs.save_model(run / runs.MODEL_FILE, net, attrs)
+    exported = ok_json("export", run, "--format", kind, "--out", tmp_path / f"m.{kind}")
+    counted = [int(np.count_nonzero(w)) for w in net.weights]  # not the live weights: 60 of them per layer are 0
+    assert exported["nonzero"] == counted and json.loads(read_model(exported["file"])[0].metadata["nonzero_weights"]) == counted
+    imported = ok_json("import", exported["file"], "--spec", family["spec"], "--runs-dir", tmp_path / "runs")
+    back, _ = runs.load_model(imported["run"])
+    for a, b in zip(back.weights + back.masks, net.weights + net.masks):
+        assert a.tobytes() == b.tobytes()
+    assert imported["pruned_weights"] == sum(int((~m).sum()) for m in net.masks)
 
 
 @pytest.mark.parametrize("which", ["dense", "sce", "pruned", "shrunk"])
@@ -120,6 +143,11 @@ def test_every_command_works_on_an_imported_run(family, tmp_path):
                      "--runs-dir", root)
     assert forgot["parent"] == str(Path(run).resolve())
     assert ok_json("attack", run, "--eps", "0.1", "--samples", "30", "--runs-dir", root)["run"]
+    swept = ok_json("sweep", run, "sparsity=0.3,0.6", "--command", "prune", "--runs-dir", root)  # points as processes
+    with open(swept["csv"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["sparsity"], r["status"]) for r in rows] == [("0.3", "completed"), ("0.6", "completed")]
+    assert all(runs.read_model_attrs(r["run"])["parent"] == str(Path(run).resolve()) for r in rows)
     listed = ok_json("runs", "--runs-dir", root)
     assert {r["phase"] for r in listed["runs"]} == {"train", "prune", "forget", "attack"}
     assert invoke("plot", run, "--out", tmp_path / "plots", "--runs-dir", root).exit_code == 0
@@ -182,3 +210,28 @@ def test_a_relu_onnx_graph_of_another_activation_is_refused_by_node(family, tmp_
     root = tmp_path / "runs"
     line = check_refused(["import", tmp_path / "tanh.onnx", "--spec", family["spec"], "--runs-dir", root], root)
     assert "tanh.onnx: node act (Tanh): not an operation of a ReLU MLP" in line
+
+
+def test_a_refusal_on_the_embedded_sample_is_one_line_too(tmp_path, monkeypatch):
+    """The sample's NOTE is said only once the file fits the data: a refused import prints its error line alone."""
+    monkeypatch.delenv("SPARANA_DATA", raising=False)  # no IDX files: mnist is the 5,000-image sample (784 features)
+    spec = tmp_path / "sample.yaml"
+    spec.write_text(yaml.safe_dump({"name": "sample", "data": {"name": "mnist"}}))
+    wide = tmp_path / "wide.safetensors"
+    write_safetensors(wide, linear_layers([36, 8, 10]), {})
+    root = tmp_path / "runs"
+    line = check_refused(["import", wide, "--spec", spec, "--runs-dir", root], root)
+    assert "wide.safetensors: tensor 0.weight: takes 36 inputs, but mnist has 784 features" in line
+    fits = tmp_path / "fits.safetensors"
+    write_safetensors(fits, linear_layers([784, 8, 10]), {})
+    accepted = invoke("import", fits, "--spec", spec, "--runs-dir", root)
+    assert accepted.exit_code == 0 and "5,000-image sample" in accepted.stderr  # said once the file is accepted
+
+
+def test_damaged_live_zero_metadata_is_refused_in_one_line(family, tmp_path):
+    root = tmp_path / "runs"
+    path = tmp_path / "bad.safetensors"
+    write_safetensors(path, linear_layers([36, 8, 10]), {"format": "sparana-mlp", "output_activation": "linear",
+                                                         "live_zero_weights": "[[], [80]]"})  # 2.weight has 80 entries
+    line = check_refused(["import", path, "--spec", family["spec"], "--runs-dir", root], root)
+    assert "bad.safetensors: metadata live_zero_weights, layer 1: not flat indices into its 10x8 (out, in) weight" in line

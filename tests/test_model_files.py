@@ -209,6 +209,27 @@ def test_truncated_onnx_is_one_error(tmp_path):
         read_model(path)
 
 
+def test_onnx_metadata_reads_back_in_full(tmp_path):
+    weights, biases = layers()
+    metadata = {"provenance": json.dumps({"argv": ["sparana", "train"] * 300}), "short": "s"}  # ~6,000 characters
+    path = tmp_path / "m.onnx"
+    path.write_bytes(onnx_model(weights, biases, "linear", metadata, "x"))
+    assert read_model(path)[0].metadata == metadata
+
+
+def test_a_number_where_an_onnx_string_belongs_is_one_error(tmp_path):
+    """bytes(n) of a varint would allocate n bytes: a huge one was a MemoryError, not a refusal."""
+    weights, biases = layers()
+    model = onnx_model(weights, biases, "linear", {}, "x")
+    graph = pb.message((1, pb.message((4, 2**40))), (11, pb.message((1, "x"))), (12, pb.message((1, "y"))))
+    for name, data in {"meta": model + pb.message((14, pb.message((1, "k"), (2, 2**40)))),  # metadata_props value
+                       "node": pb.message((1, 8), (7, graph))}.items():  # a node's op_type
+        path = tmp_path / f"{name}.onnx"
+        path.write_bytes(data)
+        with pytest.raises(UserError, match=f"{name}.onnx: not an ONNX model"):
+            read_model(path)
+
+
 def test_protobuf_varints_round_trip_negative_numbers():
     decoded = pb.decode(pb.message((1, -1), (2, 300), (3, "abc")))
     assert pb.ints(decoded[1]) == [-1] and decoded[2] == [300] and decoded[3] == [b"abc"]

@@ -75,14 +75,23 @@ def onnx_model(weights: list[np.ndarray], biases: list[np.ndarray], output: str,
 # -- reading -----------------------------------------------------------------------------------
 
 
-def _text(values: list, default: str = "") -> str:
+def _string(values: list, path: Path) -> str:
+    """A string field in full; a varint where a string belongs is a damaged file (bytes(n) would allocate n bytes)."""
+    if not values:
+        return ""
+    if not isinstance(values[0], (bytes, bytearray)):
+        raise UserError(f"{path}: not an ONNX model (a number where a string belongs)")
+    return bytes(values[0]).decode(errors="replace")
+
+
+def _text(values: list, path: Path, default: str = "") -> str:
     """A string field (a name), fit for messages (see mlp.shown)."""
-    return shown(bytes(values[0]).decode(errors="replace"), 200) if values else default
+    return shown(_string(values, path), 200) if values else default
 
 
 def _read_tensor(raw: bytes, path: Path) -> tuple[str, np.ndarray]:
     t = pb.decode(raw)
-    name = _text(t.get(8, []))
+    name = _text(t.get(8, []), path)
     dims = pb.ints(t.get(1, []))
     kind = t.get(2, [1])[0]
     if t.get(14, [0])[0] == 1:
@@ -106,7 +115,7 @@ def _attributes(node: dict, path: Path, where: str) -> dict:
     out = {}
     for raw in node.get(5, []):
         a = pb.decode(raw)
-        name = _text(a.get(1, []))
+        name = _text(a.get(1, []), path)
         if 3 in a:
             out[name] = pb.signed(a[3][0])
         elif 2 in a:
@@ -137,12 +146,12 @@ def _read(data: bytes, path: Path) -> Mlp:
     metadata = {}
     for raw in model.get(14, []):
         entry = pb.decode(raw)
-        metadata[_text(entry.get(1, []))] = _text(entry.get(2, []))
+        metadata[_string(entry.get(1, []), path)] = _string(entry.get(2, []), path)  # in full: provenance, live zeros
     graph = pb.decode(model[7][0])
     constants = dict(_read_tensor(raw, path) for raw in graph.get(5, []))
-    inputs = [_text(pb.decode(raw).get(1, [])) for raw in graph.get(11, [])]
+    inputs = [_text(pb.decode(raw).get(1, []), path) for raw in graph.get(11, [])]
     inputs = [name for name in inputs if name not in constants]  # older exporters list initializers as inputs
-    outputs = [_text(pb.decode(raw).get(1, [])) for raw in graph.get(12, [])]
+    outputs = [_text(pb.decode(raw).get(1, []), path) for raw in graph.get(12, [])]
     if len(inputs) != 1 or len(outputs) != 1:
         raise UserError(f"{path}: the graph has {len(inputs)} inputs and {len(outputs)} outputs; an MLP has one of each")
     layers, output, current = _walk(graph.get(1, []), constants, inputs[0], path)
@@ -160,11 +169,11 @@ def _walk(raw_nodes: list, constants: dict, current: str, path: Path):
     output = "linear"
     for index, raw in enumerate(raw_nodes):
         node = pb.decode(raw)
-        op = _text(node.get(4, []))
-        name = _text(node.get(3, [])) or f"#{index}"
+        op = _text(node.get(4, []), path)
+        name = _text(node.get(3, []), path) or f"#{index}"
         where = f"{path}: node {name} ({op})"
-        ins = [_text([v]) for v in node.get(1, [])]
-        outs = [_text([v]) for v in node.get(2, [])]
+        ins = [_text([v], path) for v in node.get(1, [])]
+        outs = [_text([v], path) for v in node.get(2, [])]
         attrs = _attributes(node, path, where)
         if op == "Constant":
             constants[outs[0]] = attrs.get("value")

@@ -56,7 +56,13 @@ def export(run_dir: Path, kind: str, out: Path | None, *, console: Console) -> d
         write_model(part, kind, net.weights, net.biases, net.output, metadata, input_doc(spec, net))
     return {"run": str(run_dir), "file": str(out), "format": kind, "bytes": out.stat().st_size, "sha256": sha256(out),
             "layer_sizes": net.sizes, "output": net.output, "loss": spec.model.loss, "csr_written_dense": csr,
-            "nonzero": [int(np.count_nonzero(m)) for m in net.masks], "metadata": metadata}
+            "nonzero": [int(np.count_nonzero(w)) for w in net.weights], "metadata": metadata}
+
+
+def live_zeros(net: Network) -> list[list[int]]:
+    """Per layer, the flat indices into the written <2i>.weight (out, in) of weights that are not pruned but exactly
+    zero (a forgetting refit writes some): import reads every other zero as pruned, these as live."""
+    return [np.flatnonzero((np.asarray(m) & (np.asarray(w) == 0)).T).tolist() for w, m in zip(net.weights, net.masks)]
 
 
 def input_doc(spec: Spec, net: Network) -> str:
@@ -78,8 +84,9 @@ def export_metadata(run_dir: Path, spec: Spec, net: Network, attrs: dict, format
         "loss": spec.model.loss,
         "input": input_doc(spec, net),
         "masks": "applied: every pruned weight is an exact zero (no separate mask tensors); sparana import reads "
-                 "every zero weight of a sparana-mlp file as pruned",
-        "nonzero_weights": json.dumps([int(np.count_nonzero(m)) for m in net.masks]),
+                 "every zero weight of a sparana-mlp file as pruned, except those live_zero_weights lists",
+        "nonzero_weights": json.dumps([int(np.count_nonzero(w)) for w in net.weights]),
+        "live_zero_weights": json.dumps(live_zeros(net)),
         "stored_as": json.dumps(formats),
         "written_dense": (f"layers {json.dumps(csr)} are CSR in the run, written dense here" if csr else "none"),
         "run": run_dir.name,

@@ -11,6 +11,7 @@ and its sha256.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -34,17 +35,14 @@ def import_model(file: Path, spec: Spec, *, root: Path, console: Console) -> dic
     start = time.perf_counter()
     file = Path(file)
     mlp, kind = read_model(file)
+    masks = own_masks(mlp, file) if mlp.metadata.get("format") == SPARANA_FORMAT else None
     digest = sha256(file)
     spec, notes = imported_spec(spec, mlp, file)
     backend = resolve_backend(spec.device)
     dataset = load_dataset(spec.data, spec.seed)
-    if dataset.notice:
-        console.warn(dataset.notice)
     check_fits(mlp, dataset.n_features, dataset.n_classes, file, dataset.name)
-    for note in notes:  # said once the file is accepted: a refusal stays one line
+    for note in ([dataset.notice] if dataset.notice else []) + notes:  # said once the file fits: a refusal is one line
         console.warn(note)
-    own = mlp.metadata.get("format") == SPARANA_FORMAT
-    masks = [w != 0 for w in mlp.weights] if own else None  # Sparana's export writes pruned weights as zeros
     net = Network(mlp.weights, mlp.biases, masks, output=spec.model.output).to(backend)
     test = evaluate_network(net, *device_splits(dataset, backend)["test"], dataset.n_classes)
     source = {"file": str(file.resolve()), "format": kind, "bytes": file.stat().st_size, "sha256": digest,
@@ -63,6 +61,25 @@ def import_model(file: Path, spec: Spec, *, root: Path, console: Console) -> dic
             "output": spec.model.output, "loss": spec.model.loss, "dtype": spec.model.dtype, "dataset": dataset.name,
             "test_accuracy": test.accuracy, "per_class_accuracy": test.per_class.tolist(),
             "pruned_weights": int(sum(int(np.count_nonzero(~m)) for m in (masks or [])))}
+
+
+def own_masks(mlp: Mlp, file: Path) -> list[np.ndarray]:
+    """The masks of Sparana's own export: pruned weights are written as zeros, and the metadata's live_zero_weights
+    lists (flat indices into each written (out, in) weight) the zeros that are not pruned."""
+    masks = [w != 0 for w in mlp.weights]  # (in, out)
+    try:
+        live = json.loads(mlp.metadata.get("live_zero_weights", "[]"))
+    except ValueError:
+        live = None
+    if not isinstance(live, list) or len(live) not in (0, len(masks)):
+        raise UserError(f"{file}: metadata live_zero_weights must be a JSON list with one list per layer")
+    for i, (mask, indices) in enumerate(zip(masks, live)):
+        if not isinstance(indices, list) or not all(type(k) is int and 0 <= k < mask.size for k in indices):
+            raise UserError(f"{file}: metadata live_zero_weights, layer {i}: not flat indices into its "
+                            f"{mask.shape[1]}x{mask.shape[0]} (out, in) weight")
+        outs, ins = np.unravel_index(np.asarray(indices, dtype=np.int64), mask.T.shape)
+        mask[ins, outs] = True
+    return masks
 
 
 def imported_spec(spec: Spec, mlp: Mlp, file: Path) -> tuple[Spec, list[str]]:
