@@ -400,3 +400,19 @@ def test_cpu_seconds_script_times_each_forget_and_the_training(parent, runs_dir,
     assert [(r["command"], r["class"]) for r in rows] == [("forget", "1"), ("forget", "4"), ("train", "-")]
     assert all(float(r["cpu_s"]) > 0 and float(r["wall_s"]) > 0 for r in rows)
     assert len([p for p in runs_dir.iterdir() if "-forget-" in p.name]) == 2
+
+
+def test_a_repair_that_finishes_what_pruning_could_not_reaches_the_target_without_a_warning(parent, runs_dir):
+    """The one-pass default with so small a ceiling that pruning alone leaves the class: the feature refit aims it
+    at the classes it resembles, so the forgotten network meets the target and nothing says otherwise."""
+    result = invoke("forget", "--class", "7", "--max-fraction", "0.001", "--evaluate", "none", "--runs-dir", runs_dir,
+                    "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["stop"] == "max_fraction"  # pruning alone did not get there
+    assert summary["steps"][-1]["val_df"] <= 0.01 and summary["reached"]
+    assert "stayed above" not in result.stderr and "target not reached" not in result.stderr
+    cut = invoke("forget", "--class", "7", "--max-fraction", "0.001", "--repair", "none", "--evaluate", "none",
+                 "--runs-dir", runs_dir, "--json")
+    assert cut.exit_code == 0, cut.stderr
+    assert not json.loads(cut.stdout)["reached"] and "stayed above" in cut.stderr
