@@ -97,6 +97,25 @@ def test_plot_writes_its_figures_past_planted_links(template, tmp_path):  # noqa
     assert written and all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
 
 
+def test_a_runs_index_planted_as_a_link_is_replaced_not_written_through(template, tmp_path):  # noqa: F811
+    """The index is the one file of the runs folder itself: a link to another index (of this format) is never updated."""
+    from sparana_cli.store.runs_index import INDEX_FILE
+
+    world = World(tmp_path, template)
+    result, _ = invoke(world, "runs")
+    assert result.exit_code == 0 and (world.runs / INDEX_FILE).is_file(), result.output
+    victim = tmp_path / "elsewhere.sqlite3"
+    shutil.move(world.runs / INDEX_FILE, victim)
+    (world.runs / INDEX_FILE).symlink_to(victim)
+    added = world.finished.name.rsplit("-", 2)[0] + "-20991231-000001"
+    shutil.copytree(world.finished, world.runs / added)  # a new folder: the index has news to store
+    before = victim.read_bytes()
+    result, _ = invoke(world, "runs")
+    assert result.exit_code == 0 and added in result.output, result.output
+    assert victim.read_bytes() == before
+    assert not (world.runs / INDEX_FILE).is_symlink() and (world.runs / INDEX_FILE).is_file()
+
+
 # -- a full disk ---------------------------------------------------------------------------------------------
 
 Usage = namedtuple("Usage", "total used free")
