@@ -31,7 +31,7 @@ from sparana_cli.engine.footprint import refuse_if_too_big
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import RunFailed, UserError
-from sparana_cli.files import atomic_path, require_space, write_text_atomic
+from sparana_cli.files import PART_SUFFIX, atomic_path, require_space, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
 from sparana_cli.store import layout, provenance, runs_index, runstate
 from sparana_cli.store.h5read import _model_attrs, model_layout, open_h5, read_metrics, read_model_attrs  # noqa: F401 (runs.X for callers)
@@ -160,6 +160,8 @@ def reopen_run(root: Path, run: str) -> PendingRun:
     lock = runstate.take_lock(tmp)
     if lock is None:
         raise _still_running(tmp)
+    for stale in tmp.glob("*" + PART_SUFFIX):  # left by a process that died mid-write (h5py on a full disk, kill -9)
+        stale.unlink(missing_ok=True)  # a link was refused above: only the folder's own files are removed
     return PendingRun(tmp, tmp.with_name(tmp.name[: -len(TMP_SUFFIX)]), lock)
 
 

@@ -182,6 +182,17 @@ def test_a_full_disk_before_the_folder_is_written_is_exit_2(template, tmp_path, 
     assert _snapshot(world.runs) == before
 
 
+def test_resume_removes_the_part_files_a_crashed_write_left(template, tmp_path):  # noqa: F811
+    """h5py can crash the process when the disk fills half-way through a write (or the process is killed -9): the
+    .part file it leaves is removed when the run is resumed, never carried into the finished run."""
+    world = World(tmp_path, template)
+    (world.unfinished / "checkpoint.h5.k3x9q2af.part").write_bytes(b"\x89HDF\r\n\x1a\n half a file")
+    result, _ = invoke(world, "train", "--resume", world.unfinished.name)
+    assert result.exit_code == 0, result.output
+    finished = world.runs / world.unfinished.name.removesuffix(".tmp")
+    assert finished.is_dir() and parts(world.runs) == []
+
+
 def _mount_tmpfs(where: Path, size: str) -> bool:
     if sys.platform != "linux" or shutil.which("mount") is None:
         return False
