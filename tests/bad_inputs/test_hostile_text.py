@@ -65,6 +65,9 @@ def test_sparana_data_naming_a_file_is_refused(template, tmp_path, monkeypatch, 
     (["--mirror", "example.org/sets"], None, "--mirror example.org/sets: not a URL"),
     ([], "ftp://example.org/sets", "SPARANA_DATA_MIRROR ftp://example.org/sets: not a URL"),
     (["--mirror", "http:///sets"], None, "not a URL"),
+    (["--mirror", "http://[::1"], None, "--mirror http://[::1: not a URL"),  # urlsplit raised ValueError: a traceback
+    (["--mirror", "http://example.org:eighty/sets"], None, "not a URL"),
+    ([], "https://[fe80::1/sets", "SPARANA_DATA_MIRROR https://[fe80::1/sets: not a URL"),
 ])
 def test_a_mirror_that_is_no_url_is_refused_before_anything_is_written(home, monkeypatch, option, env, names):  # noqa: F811
     if env:
