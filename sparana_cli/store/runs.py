@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 
 from sparana_cli import __version__
+from sparana_cli.data.claims import read_dataset
 from sparana_cli.engine.backend import CPU, Backend, host_free_memory, to_host
 from sparana_cli.engine.footprint import refuse_if_too_big
 from sparana_cli.engine.network import Network
@@ -315,8 +316,10 @@ def read_network(f: h5py.File, path: Path) -> Network:
         for key in ("bias",) if "csr" in g else ("weights", "bias", "mask"):
             if key not in g:
                 raise UserError(f"{path}: missing /layers/{i}/{key}")
-        w, m = _read_csr(g["csr"], f"{path}: /layers/{i}/csr") if "csr" in g else (g["weights"][()], g["mask"][()])
-        b = g["bias"][()]
+        where = f"{path}: /layers/{i}"
+        w, m = _read_csr(g["csr"], f"{where}/csr") if "csr" in g else (read_dataset(g["weights"], f"{where}/weights"),
+                                                                       read_dataset(g["mask"], f"{where}/mask"))
+        b = read_dataset(g["bias"], f"{where}/bias")
         if w.ndim != 2 or b.shape != (w.shape[1],) or m.shape != w.shape:
             raise UserError(f"{path}: /layers/{i} has inconsistent shapes "
                             f"(weights {w.shape}, bias {b.shape}, mask {m.shape})")
@@ -344,7 +347,7 @@ def _read_csr(g: h5py.Group, where: str) -> tuple[np.ndarray, np.ndarray]:
     refuse_if_too_big(rows * columns * (g["data"].dtype.itemsize + 1), host_free_memory(),
                       f"the {rows} x {columns} layer its shape attribute claims", where)
     try:
-        return dense_from_csr(g["data"][()], g["indices"][()], g["indptr"][()], shape)
+        return dense_from_csr(*(read_dataset(g[key], f"{where}/{key}") for key in ("data", "indices", "indptr")), shape)
     except ValueError as err:
         raise UserError(f"{where}: {err}") from None
 
