@@ -74,6 +74,12 @@ def _damage(world: World, op: list) -> None:
     elif kind == "elsewhere":  # the dataset moved to a file beside the runs folder, an HDF5 pointer left in its place
         run, file, where, how = args
         point_elsewhere(_run(world, run) / file, where, how, world.base / "elsewhere.h5")
+    elif kind == "claims":  # the dataset replaced by a compressed one claiming ROWS rows, none of them written
+        run, file, where, rows = args
+        with h5py.File(_run(world, run) / file, "a") as f:
+            shape, dtype = f[where].shape, f[where].dtype
+            del f[where]
+            f.create_dataset(where, shape=(rows, *shape[1:]), dtype=dtype, chunks=(1024, *shape[1:]), compression="gzip")
     elif kind == "csr-shape":
         _csr_with_shape(_run(world, args[0]) / "model.h5", args[1])
     elif kind == "finished-but-not-renamed":  # killed between writing everything and the rename

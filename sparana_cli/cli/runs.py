@@ -124,6 +124,7 @@ def show(run_name, root, console):
     from sparana_cli.store import runs
     from sparana_cli.store.catalog import lineage, locate, metric_table, metric_text
     from sparana_cli.store.listing import key_metric, records
+    from sparana_cli.store.provenance import PROVENANCE_FILE
     from sparana_cli.store.record import read_run
 
     folder = locate(root, run_name)
@@ -138,7 +139,9 @@ def show(run_name, root, console):
                "metric": key_metric(record.phase, record.attrs), "metrics": headline, "lineage": family,
                "provenance": record.provenance, "spec": record.spec}
     p = record.provenance
-    if p is None:
+    if p is None and (record.path / PROVENANCE_FILE).exists():  # there, but no JSON object: not an older run's
+        made = [f"  damaged   {PROVENANCE_FILE}: not a JSON object of UTF-8 text, not shown"]
+    elif p is None:
         made = ["  (not recorded: this run was written before sparana kept provenance.json)"]
     else:
         git = p.get("git")

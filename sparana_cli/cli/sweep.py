@@ -53,10 +53,18 @@ def sweep(target, axes, command, workers, scheduler, root, console):
 
 
 def _rows_text(summary: dict) -> str:
+    from sparana_cli.store.catalog import metric_text
+
     rows = summary["rows"]
     keys = [k for k in rows[0] if k not in ("point", "status", "run", "exit_code", "message")]
+    order = list(rows[0])
+    axes = set(order[1:order.index("status")])  # swept values as given (sparsity=0.5 stays 0.5); results in percent
+
+    def cell(row, key):
+        return row.get(key, "") if key in axes else metric_text(key, row.get(key, ""))
+
     body = table(["#", *keys, "status", "run"],
-                 [[r["point"], *(r.get(k, "") for k in keys), r["status"], r.get("run", "").rsplit("/", 1)[-1]] for r in rows])
+                 [[r["point"], *(cell(r, k) for k in keys), r["status"], r.get("run", "").rsplit("/", 1)[-1]] for r in rows])
     text = f"{body}\n{summary['completed']} of {summary['total']} runs completed; table: {summary['csv']}"
     if summary.get("points"):
         text += "\n\n" + _summary_text(summary)

@@ -20,10 +20,11 @@ _HOLDOUT_SEED = 20260101  # fixed: the test rows never move between runs
 
 
 def read_csv_set(path: Path, test_path: Path | None, label_column: int | str, test_fraction: float) -> LabelledData:
-    x, y = read_csv_table(path, label_column)
+    x, y, lines = read_csv_table(path, label_column)
     digest = hashlib.sha256(path.read_bytes())
     if test_path is not None:
-        xt, yt = read_csv_table(test_path, label_column)
+        xt, yt, test_lines = read_csv_table(test_path, label_column)
+        _known_classes(yt, test_lines, test_path, y, "")
         digest.update(test_path.read_bytes())
         pool, test = Split(x, y, str(path), f"{path}: labels"), Split(xt, yt, str(test_path), f"{test_path}: labels")
         source = f"CSV files {path} and {test_path}"
@@ -31,14 +32,27 @@ def read_csv_set(path: Path, test_path: Path | None, label_column: int | str, te
         order = np.random.default_rng(_HOLDOUT_SEED).permutation(len(y))
         n_test = max(1, int(round(test_fraction * len(y))))
         held, kept = np.sort(order[:n_test]), np.sort(order[n_test:])
+        _known_classes(y[held], lines[held], path, y[kept], " (held out for testing)")
         pool = Split(x[kept], y[kept], str(path), f"{path}: labels")
         test = Split(x[held], y[held], f"{path} (held-out test rows)", f"{path}: labels (held-out test rows)")
         source = f"CSV file {path} ({n_test} rows held out for testing)"
     return LabelledData(pool, test, None, digest.hexdigest(), source)
 
 
-def read_csv_table(path: Path, label_column: int | str) -> tuple[np.ndarray, np.ndarray]:
-    """(features (n, f): uint8 when every value is a whole number in 0..255, else float32; labels (n,) int64)."""
+def _known_classes(labels: np.ndarray, lines: np.ndarray, path: Path, train: np.ndarray, held: str) -> None:
+    """A test label above every training label, named by its line in the file (a split's row number is in no file)."""
+    if not train.size:
+        return
+    bad = np.flatnonzero(labels > train.max())
+    if bad.size:
+        i = int(bad[0])
+        raise UserError(f"{path}: line {int(lines[i])}: label {int(labels[i])}{held} is not a class of the training "
+                        f"rows (their labels are 0..{int(train.max())})")
+
+
+def read_csv_table(path: Path, label_column: int | str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features (n, f): uint8 when every value is a whole number in 0..255, else float32; labels (n,) int64;
+    each row's line in the file (n,), for messages)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a leading byte-order mark is no part of a name
             rows = [(i + 1, row) for i, row in enumerate(csv.reader(f)) if row and any(c.strip() for c in row)]
@@ -83,7 +97,7 @@ def read_csv_table(path: Path, label_column: int | str) -> tuple[np.ndarray, np.
     if bad.size:  # said here, by the file's line, before any rows are held out for testing
         raise UserError(f"{path}: line {rows[int(bad[0])][0]}: NaN or infinite feature; remove or fill it")
     whole_bytes = np.all((features >= 0) & (features <= 255) & (features == np.round(features)))
-    return features.astype(np.uint8 if whole_bytes else np.float32), labels
+    return features.astype(np.uint8 if whole_bytes else np.float32), labels, np.asarray([line for line, _ in rows])
 
 
 def _is_number(cell: str) -> bool:

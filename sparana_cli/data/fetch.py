@@ -48,8 +48,12 @@ def _checked_url(option: str | None, env: str | None) -> str | None:
     value, where = (option, "--mirror") if option else (env, MIRROR_ENV)
     if not value:
         return None
-    parts = urllib.parse.urlsplit(value)
-    if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.netloc):
+    try:
+        parts = urllib.parse.urlsplit(value)
+        _ = parts.port  # a port that is no number, or out of range, raises here
+    except ValueError:  # "http://[::1": an unclosed IPv6 address
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.netloc):
         raise UserError(f"{where} {value}: not a URL (expected http://HOST/PATH, https://HOST/PATH or file:///PATH)")
     return value.rstrip("/") + "/"
 

@@ -28,11 +28,11 @@ def read_npz(path: Path, keys) -> LabelledData:
 def _array(stored, present: set, key: str, path: Path) -> np.ndarray:
     if key not in present:
         raise UserError(f"{path}: no array {key!r} (data.keys); it holds {', '.join(sorted(present)) or 'nothing'}")
-    _check_header(stored.zip, key, path)
+    check_header(stored.zip, key, path)
     return stored[key]
 
 
-def _check_header(archive: zipfile.ZipFile, key: str, path: Path) -> None:
+def check_header(archive: zipfile.ZipFile, key: str, path: Path) -> None:
     """The shape the .npy header of `key` claims fits the member's bytes and the free memory (read before allocating)."""
     info = archive.getinfo(key + ".npy" if key + ".npy" in archive.namelist() else key)
     with archive.open(info) as member:

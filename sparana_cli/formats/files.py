@@ -96,8 +96,12 @@ def read_model(path: Path) -> tuple[Mlp, str]:
 
 
 def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    from sparana_cli.data.npz_file import check_header
+
     try:
         with np.load(path, allow_pickle=False) as archive:
+            for name in archive.files:  # each header's shape against its bytes and the memory, before allocating
+                check_header(archive.zip, name, path)
             tensors = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error) as err:
         why = (str(err).splitlines() or [type(err).__name__])[0]

@@ -15,6 +15,7 @@ from sparana_cli import sweeps
 from sparana_cli.errors import Interrupted, RunFailed, UserError
 from sparana_cli.signals import graceful_stop
 from sparana_cli.store import runs, runstate, sweepfolder
+from sparana_cli.store.catalog import is_share
 from sparana_cli.store.provenance import SWEEP_ENV
 from sparana_cli.ui import Console
 
@@ -117,5 +118,7 @@ def _row(outcome: dict, columns) -> dict:
 def _brief(row: dict, columns) -> str:
     first = columns[0] if columns else None
     value = row.get(first, "") if first else ""
-    shown = f"  {first} {value:.4g}" if isinstance(value, float) else ""
+    shown = ""
+    if isinstance(value, float):  # a share in percent, as the tables below and `sparana runs` print it
+        shown = f"  {first} {100 * value:.2f}%" if is_share(first) else f"  {first} {value:.4g}"
     return f"{row['status']}{shown}" + (f"  ({row['message']})" if row["status"] != "completed" and row["message"] else "")

@@ -22,6 +22,7 @@ import h5py
 import numpy as np
 
 from sparana_cli import __version__
+from sparana_cli.data.claims import read_dataset
 from sparana_cli.engine.backend import to_host
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.training import EpochProgress
@@ -99,14 +100,15 @@ def load_checkpoint(folder: Path) -> Checkpoint | None:
             shapes = [t.shape for t in trainable]
         slots = {}
         for name, g in f.get("optimizer", {}).items():
-            arrays = [g[str(j)][()] if str(j) in g else None for j in range(len(shapes))]
+            arrays = [read_dataset(g[str(j)], f"{path}: /optimizer/{name}/{j}") if str(j) in g else None
+                      for j in range(len(shapes))]
             for j, (array, shape) in enumerate(zip(arrays, shapes)):
                 if array is None or array.shape != shape:
                     raise UserError(f"{path}: /optimizer/{name}/{j} is missing or does not match its parameter {shape}")
                 if array.dtype.kind != "f" or not np.isfinite(array).all():
                     raise UserError(f"{path}: /optimizer/{name}/{j} must hold finite floats")
             slots[name] = arrays
-        history = {key: d[()].tolist() for key, d in f.get("history", {}).items()}
+        history = {key: read_dataset(d, f"{path}: /history/{key}").tolist() for key, d in f.get("history", {}).items()}
         if any(len(v) != progress.epoch for v in history.values()):
             raise UserError(f"{path}: history does not cover the {progress.epoch} finished epochs")
         return Checkpoint(net, a["t"], slots, progress, history, a["optimizer"], a["dataset_checksum"], trainable)
@@ -119,7 +121,7 @@ def _read_trainable(f: h5py.File, net: Network, path: Path) -> list[np.ndarray]:
     for i, (w, m) in enumerate(zip(net.weights, net.masks)):
         if str(i) not in g:
             raise UserError(f"{path}: missing /trainable/{i}")
-        indices = g[str(i)][()]
+        indices = read_dataset(g[str(i)], f"{path}: /trainable/{i}")
         if indices.ndim != 1 or indices.dtype.kind not in "iu" or (indices.size and (
                 indices.min() < 0 or indices.max() >= w.size or not m.reshape(-1)[indices].all())):
             raise UserError(f"{path}: /trainable/{i} must list live weights of layer {i} by flat index")

@@ -10,6 +10,7 @@ from typing import Iterator
 import h5py
 import numpy as np
 
+from sparana_cli.data.claims import read_dataset
 from sparana_cli.errors import UserError
 from sparana_cli.hdf5_links import check_self_contained, visit_items
 from sparana_cli.store import layout
@@ -86,13 +87,14 @@ def read_metrics(run_dir: Path) -> tuple[dict, dict]:
     Nested groups are keyed by their path ("forget/compare").
     """
     arrays, attrs = {}, {}
+    path = Path(run_dir) / METRICS_FILE
 
     def visit(name, g):
         if isinstance(g, h5py.Group):
-            arrays[name] = {key: d[()] for key, d in g.items() if isinstance(d, h5py.Dataset)}
+            arrays[name] = {key: read_dataset(d, f"{path}: /{name}/{key}") for key, d in g.items()
+                            if isinstance(d, h5py.Dataset)}
             attrs[name] = {k: layout.plain(v) for k, v in g.attrs.items()}
 
-    path = Path(run_dir) / METRICS_FILE
     with open_h5(path) as f:
         visit_items(f, visit)
     layout.check_metrics(arrays, attrs, path)

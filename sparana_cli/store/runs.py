@@ -26,12 +26,13 @@ import h5py
 import numpy as np
 
 from sparana_cli import __version__
+from sparana_cli.data.claims import read_dataset
 from sparana_cli.engine.backend import CPU, Backend, host_free_memory, to_host
 from sparana_cli.engine.footprint import refuse_if_too_big
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.sparse import csr_parts, dense_from_csr
 from sparana_cli.errors import RunFailed, UserError
-from sparana_cli.files import atomic_path, require_space, write_text_atomic
+from sparana_cli.files import PART_SUFFIX, atomic_path, require_space, write_text_atomic
 from sparana_cli.spec import Spec, read_yaml, spec_from_mapping, spec_to_yaml
 from sparana_cli.store import layout, provenance, runs_index, runstate
 from sparana_cli.store.h5read import _model_attrs, model_layout, open_h5, read_metrics, read_model_attrs  # noqa: F401 (runs.X for callers)
@@ -160,6 +161,8 @@ def reopen_run(root: Path, run: str) -> PendingRun:
     lock = runstate.take_lock(tmp)
     if lock is None:
         raise _still_running(tmp)
+    for stale in tmp.glob("*" + PART_SUFFIX):  # left by a process that died mid-write (h5py on a full disk, kill -9)
+        stale.unlink(missing_ok=True)  # a link was refused above: only the folder's own files are removed
     return PendingRun(tmp, tmp.with_name(tmp.name[: -len(TMP_SUFFIX)]), lock)
 
 
@@ -313,8 +316,10 @@ def read_network(f: h5py.File, path: Path) -> Network:
         for key in ("bias",) if "csr" in g else ("weights", "bias", "mask"):
             if key not in g:
                 raise UserError(f"{path}: missing /layers/{i}/{key}")
-        w, m = _read_csr(g["csr"], f"{path}: /layers/{i}/csr") if "csr" in g else (g["weights"][()], g["mask"][()])
-        b = g["bias"][()]
+        where = f"{path}: /layers/{i}"
+        w, m = _read_csr(g["csr"], f"{where}/csr") if "csr" in g else (read_dataset(g["weights"], f"{where}/weights"),
+                                                                       read_dataset(g["mask"], f"{where}/mask"))
+        b = read_dataset(g["bias"], f"{where}/bias")
         if w.ndim != 2 or b.shape != (w.shape[1],) or m.shape != w.shape:
             raise UserError(f"{path}: /layers/{i} has inconsistent shapes "
                             f"(weights {w.shape}, bias {b.shape}, mask {m.shape})")
@@ -342,7 +347,7 @@ def _read_csr(g: h5py.Group, where: str) -> tuple[np.ndarray, np.ndarray]:
     refuse_if_too_big(rows * columns * (g["data"].dtype.itemsize + 1), host_free_memory(),
                       f"the {rows} x {columns} layer its shape attribute claims", where)
     try:
-        return dense_from_csr(g["data"][()], g["indices"][()], g["indptr"][()], shape)
+        return dense_from_csr(*(read_dataset(g[key], f"{where}/{key}") for key in ("data", "indices", "indptr")), shape)
     except ValueError as err:
         raise UserError(f"{where}: {err}") from None
 

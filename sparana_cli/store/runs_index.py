@@ -10,8 +10,9 @@ only truth; the index is checked against them on every read:
   a live lock, and a damaged one is read again until it is mended or removed;
 - a folder with a file younger than RACY_SECONDS when it was indexed is read once more next time
   (a file changed again within one timestamp tick, at the same size, would otherwise go unseen);
-- an index that SQLite finds damaged, that is missing, or that another format or sparana version
-  wrote is rebuilt from the folders; an entry that fails its checksum or its types is read again.
+- an index that SQLite finds damaged, that is missing, that is a symbolic link (planted: writing it
+  would write outside the runs folder), or that another format or sparana version wrote is rebuilt
+  from the folders; an entry that fails its checksum or its types is read again.
 An index that cannot be written (a read-only folder, a writer holding it too long) is left as it
 is: the folders are read instead. Writers hold an flock on the runs folder itself, so no two
 commands write it at once (readers rely on SQLite's own locking), and a rebuilt index replaces the
@@ -192,8 +193,8 @@ def _decode(folder: Path, entry: Entry | None, seen: Seen | None, *, specs: bool
 
 
 def _load(path: Path) -> tuple[dict[str, Entry], bool]:
-    """The stored entries by name, and whether the file needs rebuilding (missing, damaged, another format)."""
-    if not path.is_file():
+    """The stored entries by name, and whether the file needs rebuilding (missing, damaged, another format, a link)."""
+    if path.is_symlink() or not path.is_file():  # a planted link is never read or written through: it is replaced
         return {}, True
     try:
         with contextlib.closing(_connect(path, create=False)) as db:
@@ -234,8 +235,8 @@ def _write(root: Path, fresh: dict[str, tuple[Seen, RunRecord]], gone: list[str]
 
 
 def _current(path: Path) -> bool:
-    """Whether the file is an index of this format that SQLite can read."""
-    if not path.is_file():
+    """Whether the file is an index of this format that SQLite can read (a symbolic link never is: it is replaced)."""
+    if path.is_symlink() or not path.is_file():
         return False
     try:
         with contextlib.closing(_connect(path, create=False)) as db:

@@ -46,6 +46,16 @@ def test_runs_show_names_a_provenance_of_the_wrong_shape(template, tmp_path, sha
     assert all(key in damaged for key in shape) and "of the wrong shape" in damaged
 
 
+@pytest.mark.parametrize("text", [b"[1, 2, 3]", b'"a string"', b"{not json", b"\xff\xfe"])
+def test_runs_show_names_a_provenance_that_is_no_json_object(template, tmp_path, text):  # noqa: F811
+    """It said the run was written before sparana kept provenance.json: the file is there, damaged."""
+    world = World(tmp_path, template)
+    (world.finished / "provenance.json").write_bytes(text)
+    result, _ = invoke(world, "runs", "show", world.finished.name)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "damaged   provenance.json: not a JSON object" in result.output and "not recorded" not in result.output
+
+
 def test_runs_rm_that_cannot_remove_says_so_in_one_line(template, tmp_path, monkeypatch):  # noqa: F811
     world = World(tmp_path, template)
 

@@ -65,6 +65,9 @@ def test_sparana_data_naming_a_file_is_refused(template, tmp_path, monkeypatch, 
     (["--mirror", "example.org/sets"], None, "--mirror example.org/sets: not a URL"),
     ([], "ftp://example.org/sets", "SPARANA_DATA_MIRROR ftp://example.org/sets: not a URL"),
     (["--mirror", "http:///sets"], None, "not a URL"),
+    (["--mirror", "http://[::1"], None, "--mirror http://[::1: not a URL"),  # urlsplit raised ValueError: a traceback
+    (["--mirror", "http://example.org:eighty/sets"], None, "not a URL"),
+    ([], "https://[fe80::1/sets", "SPARANA_DATA_MIRROR https://[fe80::1/sets: not a URL"),
 ])
 def test_a_mirror_that_is_no_url_is_refused_before_anything_is_written(home, monkeypatch, option, env, names):  # noqa: F811
     if env:
@@ -151,3 +154,23 @@ def test_a_gzip_idx_bomb_is_never_inflated_whole(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 8 << 20, f"{peak} bytes were held to read 10 labels"
+
+
+def test_a_held_out_test_label_no_training_row_has_is_named_by_its_line_in_the_file(template, tmp_path):  # noqa: F811
+    """Like a NaN: the label's place was its row among the held-out test rows ('row 2'), a number in no file."""
+    from sparana_cli.data.csv_file import _HOLDOUT_SEED
+
+    world = World(tmp_path, template)
+    held = int(np.sort(np.random.default_rng(_HOLDOUT_SEED).permutation(60)[:12])[-1])  # test_fraction 0.2 of 60 rows
+    text = _cells(60).splitlines()
+    text[held + 1] = "1000000000000,1,2"
+    refused(world, ["train", _csv_world(world, "\n".join(text) + "\n", test_fraction=0.2)],
+            f"cells.csv: line {held + 2}: label 1000000000000 (held out for testing) is not a class of the training rows")
+
+
+def test_a_test_files_label_no_training_row_has_is_named_by_its_line(template, tmp_path):  # noqa: F811
+    world = World(tmp_path, template)
+    test = world.base / "cells-test.csv"
+    test.write_text("label,a,b\n0,1,2\n\n1,2,3\n7,3,4\n")
+    refused(world, ["train", _csv_world(world, _cells(60), test_path=str(test))],
+            "cells-test.csv: line 5: label 7 is not a class of the training rows (their labels are 0..2)")

@@ -97,6 +97,25 @@ def test_plot_writes_its_figures_past_planted_links(template, tmp_path):  # noqa
     assert written and all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
 
 
+def test_a_runs_index_planted_as_a_link_is_replaced_not_written_through(template, tmp_path):  # noqa: F811
+    """The index is the one file of the runs folder itself: a link to another index (of this format) is never updated."""
+    from sparana_cli.store.runs_index import INDEX_FILE
+
+    world = World(tmp_path, template)
+    result, _ = invoke(world, "runs")
+    assert result.exit_code == 0 and (world.runs / INDEX_FILE).is_file(), result.output
+    victim = tmp_path / "elsewhere.sqlite3"
+    shutil.move(world.runs / INDEX_FILE, victim)
+    (world.runs / INDEX_FILE).symlink_to(victim)
+    added = world.finished.name.rsplit("-", 2)[0] + "-20991231-000001"
+    shutil.copytree(world.finished, world.runs / added)  # a new folder: the index has news to store
+    before = victim.read_bytes()
+    result, _ = invoke(world, "runs")
+    assert result.exit_code == 0 and added in result.output, result.output
+    assert victim.read_bytes() == before
+    assert not (world.runs / INDEX_FILE).is_symlink() and (world.runs / INDEX_FILE).is_file()
+
+
 # -- a full disk ---------------------------------------------------------------------------------------------
 
 Usage = namedtuple("Usage", "total used free")
@@ -161,6 +180,17 @@ def test_a_full_disk_before_the_folder_is_written_is_exit_2(template, tmp_path, 
     result, lines = invoke(world, "train", world.spec)
     one_line(result, lines, 2, "cannot write a run folder there")
     assert _snapshot(world.runs) == before
+
+
+def test_resume_removes_the_part_files_a_crashed_write_left(template, tmp_path):  # noqa: F811
+    """h5py can crash the process when the disk fills half-way through a write (or the process is killed -9): the
+    .part file it leaves is removed when the run is resumed, never carried into the finished run."""
+    world = World(tmp_path, template)
+    (world.unfinished / "checkpoint.h5.k3x9q2af.part").write_bytes(b"\x89HDF\r\n\x1a\n half a file")
+    result, _ = invoke(world, "train", "--resume", world.unfinished.name)
+    assert result.exit_code == 0, result.output
+    finished = world.runs / world.unfinished.name.removesuffix(".tmp")
+    assert finished.is_dir() and parts(world.runs) == []
 
 
 def _mount_tmpfs(where: Path, size: str) -> bool:

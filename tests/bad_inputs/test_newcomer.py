@@ -114,3 +114,17 @@ def test_a_sweeps_summary_table_prints_shares_in_percent():
     text = _summary_text({"group_keys": ["train.lr"], "metrics": ["test_accuracy", "seconds"], "points": points,
                           "summary_files": ["summary.csv"]})
     assert "51.67% ± 15.63%" in text and "2.5000" in text and "0.5167" not in text
+
+
+def test_a_sweeps_run_table_and_progress_lines_print_shares_in_percent():
+    """The table of runs sat above the summary in percent with 0.83 in it, and each progress line said 0.83."""
+    from sparana_cli.cli.sweep import _rows_text
+    from sparana_cli.phases.sweep import _brief
+
+    rows = [{"point": 1, "sparsity": 0.5, "status": "completed", "accuracy_before": 0.946, "accuracy_after": 0.83,
+             "seconds": 0.25, "run": "/r/tiny-prune-20261205-172229", "exit_code": 0, "message": ""}]
+    text = _rows_text({"rows": rows, "completed": 1, "total": 1, "csv": "/r/sweep.csv"})
+    row = text.splitlines()[2].split()
+    assert row[:5] == ["1", "0.5", "94.60%", "83.00%", "0.25"], row  # the swept value as given, the results in percent
+    assert _brief(rows[0], ["accuracy_before", "accuracy_after", "seconds"]) == "completed  accuracy_before 94.60%"
+    assert _brief({**rows[0], "test_accuracy": 0.83}, ["seconds"]) == "completed  seconds 0.25"
