@@ -59,6 +59,7 @@ def test_failed_run_leaves_nothing(tmp_path):
 
 def test_finished_run_is_renamed(tmp_path):
     with runs.new_run(tmp_path, "x") as run:
+        assert run.tmp.name == run.path.name + ".tmp"  # an unfinished run, as docs/run-folders.md says
         (run.tmp / "f").write_text("done")
     assert run.path.is_dir() and not run.tmp.exists() and (run.path / "f").read_text() == "done"
 
@@ -198,3 +199,40 @@ def test_open_h5_names_a_missing_an_unreadable_and_a_damaged_file(tmp_path):
         f["absent"]
     assert str(refused.value).startswith(f"{good}: damaged or incomplete (") and "absent" in str(refused.value)
     assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("live", [True, 2.5, -1, 31])
+def test_model_layout_refuses_a_live_count_that_is_no_count_of_the_layers_weights(tmp_path, live):
+    from sparana_cli.store.h5read import model_layout
+
+    net = Network.xavier([6, 5, 4], seed=2)  # layer 0: 30 weights
+    runs.save_model(tmp_path / "model.h5", net, {"phase": "train"})
+    with h5py.File(tmp_path / "model.h5", "a") as f:
+        f["layers/0"].attrs["live"] = live
+    with pytest.raises(UserError) as refused:
+        model_layout(tmp_path)
+    assert str(refused.value) == (f"{tmp_path / 'model.h5'}: /layers/0 attribute live must be a count of weights, "
+                                  f"found {live!r}")
+
+
+def test_model_layout_takes_the_live_count_from_its_attribute_and_accepts_none_and_all(tmp_path):
+    from sparana_cli.store.h5read import model_layout
+
+    net = Network.xavier([6, 5, 4], seed=2)  # 30 + 20 weights
+    runs.save_model(tmp_path / "model.h5", net, {"phase": "train"})
+    for live, sparsity in ((0, 30 / 50), (30, 0.0), (3, 27 / 50)):
+        with h5py.File(tmp_path / "model.h5", "a") as f:
+            f["layers/0"].attrs["live"] = live  # the count is read, the mask is not (fast over many runs)
+        assert model_layout(tmp_path)[1] == pytest.approx(sparsity)
+
+
+def test_model_layout_names_a_mask_that_is_not_boolean(tmp_path):
+    from sparana_cli.store.h5read import model_layout
+
+    runs.save_model(tmp_path / "model.h5", Network.xavier([6, 5, 4], seed=2), {"phase": "train"})
+    with h5py.File(tmp_path / "model.h5", "a") as f:
+        del f["layers/1/mask"]
+        f["layers/1/mask"] = np.ones((5, 4), dtype=np.float32)
+    with pytest.raises(UserError) as refused:
+        model_layout(tmp_path)
+    assert str(refused.value) == f"{tmp_path / 'model.h5'}: /layers/1/mask must be bool (which weights exist), found float32"
