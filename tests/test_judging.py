@@ -7,7 +7,7 @@ import pytest
 from sparana_cli.analysis.forgetting import group_rows, probe_direction
 from sparana_cli.analysis.judging import JudgeSettings, accuracy_figures, judge_rows, probe_layers
 from sparana_cli.analysis.membership import fit_logistic, member_rate, output_entropy
-from sparana_cli.analysis.probe import fit_probe, probe_score
+from sparana_cli.analysis.probe import fit_probe, probe_predictions, probe_score
 from sparana_cli.analysis.relearn import anamnesis_index, few_shot_rows, relearn_curve, steps_to_reach
 from sparana_cli.analysis.ssd import tuned_ssd
 from sparana_cli.engine.network import Network
@@ -28,6 +28,42 @@ def test_probe_reads_a_class_the_features_carry():
     features = lambda y: np.eye(4)[y] + 0.3 * rng.normal(size=(len(y), 4))  # noqa: E731
     score = probe_score(features(y_train), y_train, features(y_test), y_test, 2, 4)
     assert score.recall > 0.95 and score.accuracy > 0.95
+
+
+def test_probe_on_uninformative_features_falls_back_to_the_most_frequent_class():
+    """With nothing in the features, the probe's intercept (the class frequencies) decides: every row is called
+    the majority class, so its recall is 1 and the accuracy is that class's share of the test rows."""
+    rng = np.random.default_rng(7)
+    y_train, y_test = rng.choice(3, 2000, p=[0.7, 0.2, 0.1]), rng.choice(3, 2000, p=[0.7, 0.2, 0.1])
+    majority = probe_score(rng.normal(size=(2000, 5)), y_train, rng.normal(size=(2000, 5)), y_test, 0, 3)
+    assert majority.recall == 1.0 and majority.accuracy == pytest.approx((y_test == 0).mean())
+    minority = probe_score(rng.normal(size=(2000, 5)), y_train, rng.normal(size=(2000, 5)), y_test, 2, 3)
+    assert minority.recall == 0.0 and minority.accuracy == pytest.approx((y_test == 0).mean())
+
+
+def test_probe_does_not_depend_on_the_units_of_each_feature():
+    """The features are standardised with the training rows' mean and scale, so shifting and rescaling each
+    column (training and test rows alike) gives the same predictions."""
+    rng = np.random.default_rng(4)
+    centres = rng.normal(0, 3, (3, 4))
+    y_train, y_test = rng.integers(0, 3, 600), rng.integers(0, 3, 600)
+    f_train, f_test = (centres[y] + rng.normal(size=(len(y), 4)) for y in (y_train, y_test))
+    shift, scale = np.array([5.0, -3.0, 40.0, 0.5]), np.array([0.01, 3.0, 100.0, 1.0])
+    plain = probe_predictions(fit_probe(f_train, y_train, 3), f_test)
+    moved = probe_predictions(fit_probe(f_train * scale + shift, y_train, 3), f_test * scale + shift)
+    np.testing.assert_array_equal(moved, plain)
+    assert (plain == y_test).mean() > 0.9
+
+
+def test_default_probe_ridge_is_light_enough_to_recall_a_rare_class():
+    """The default ridge (1e-2 of the rows) barely shrinks the weights: a class that is 5% of the rows and
+    clearly marked in the features is still recalled; a ridge of the order of the rows pulls the probe to
+    the frequent classes."""
+    rng = np.random.default_rng(0)
+    y_train, y_test = (rng.choice(3, 2000, p=[0.475, 0.475, 0.05]) for _ in range(2))
+    f_train, f_test = (np.eye(3)[y] + 0.25 * rng.normal(size=(len(y), 3)) for y in (y_train, y_test))
+    assert probe_score(f_train, y_train, f_test, y_test, 2, 3).recall > 0.8
+    assert probe_score(f_train, y_train, f_test, y_test, 2, 3, ridge=1.0).recall < 0.3
 
 
 def test_probe_solves_the_ridge_normal_equations():
