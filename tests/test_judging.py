@@ -103,8 +103,31 @@ def test_logistic_fit_zeroes_the_likelihood_gradient():
     mean, scale, w, b = fit_logistic(x, label)
     z = (x - mean) / scale
     p = 1 / (1 + np.exp(-(w * z + b)))
-    np.testing.assert_allclose([(p - label) @ z, (p - label).sum()], 0, atol=1e-3)
+    np.testing.assert_allclose([(p - label) @ z, (p - label).sum()], 0, atol=1e-9)  # Newton: converged to rounding
     assert w > 0
+
+
+def test_logistic_fit_on_a_constant_feature_is_the_base_rate():
+    label = np.array([1.0, 1.0, 1.0, 0.0] * 25)
+    mean, scale, w, b = fit_logistic(np.full(100, 0.5), label)
+    assert (mean, w) == (0.5, 0.0) and scale > 0
+    assert b == pytest.approx(np.log(3))  # the log-odds of the 75% that are 1
+
+
+def test_membership_calls_follow_the_fitted_log_odds_between_two_entropy_levels():
+    """With the fitting entropies at two levels only, the logistic fit reproduces the member share at each level
+    exactly (9 of 10 rows at entropy 0, 16 of 40 at log 2), and its log-odds are linear in between: a queried row
+    is called member exactly where that line is above zero (at 84% of the way to log 2)."""
+    sure, split = [1.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0]
+    members = np.array([sure] * 9 + [split] * 16)
+    non_members = np.array([sure] * 1 + [split] * 24)
+    q = np.linspace(0.5, 1.0, 201)
+    queried = np.stack([q, 1 - q, 0 * q, 0 * q], axis=1)
+    h = output_entropy(queried)
+    log_odds = np.log(9 / 1) + (np.log(16 / 24) - np.log(9 / 1)) * h / np.log(2)
+    assert 0.1 < (log_odds > 0).mean() < 0.9
+    assert member_rate(members, non_members, queried) == pytest.approx((log_odds > 0).mean())
+    assert member_rate(members, non_members, np.array([sure, split])) == 0.5
 
 
 def test_steps_to_reach_and_the_anamnesis_index():
