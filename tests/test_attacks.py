@@ -1,15 +1,27 @@
 """Adversarial attacks, detection scores and AUROC, checked against hand computations."""
 
+import inspect
 import itertools
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sparana_cli.analysis.attacks import attack_objective, auroc, fgsm, low_confidence, onehot_distance, perturb, pgd
+from sparana_cli.analysis.attacks import (
+    attack_objective,
+    auroc,
+    detection_score,
+    fgsm,
+    low_confidence,
+    onehot_distance,
+    perturb,
+    pgd,
+)
 from sparana_cli.engine.losses import loss_and_delta
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.training import Trainer
-from sparana_cli.spec import TrainSpec
+from sparana_cli.spec import AttackSpec, TrainSpec
 from tests.conftest import make_images
 from tests.test_gradients import H, reference_objective, small_net
 
@@ -90,6 +102,60 @@ def test_fgsm_on_a_linear_model_by_hand_with_pixel_clipping():
     assert np.any(x_adv != x + eps * np.sign(residual @ w.T))  # some pixels were clipped
 
 
+def one_output_model(n=6):
+    """A linear model with one output whose residual x.w + b - 1 stays negative on [0, 1] images: the quadratic
+    loss rises along -sign(w), the same direction at every point. w[2] = 0: the loss does not depend on pixel 2."""
+    w = np.array([[0.8], [-1.3], [0.0], [0.4], [-0.2], [1.1]])[:n]
+    return Network([w], [np.array([-5.0])], output="linear"), -np.sign(w[:, 0])
+
+
+def test_pixels_the_loss_does_not_depend_on_are_left_alone():
+    net, direction = one_output_model()
+    x, y, eps = np.random.default_rng(2).uniform(0.3, 0.7, (4, 6)), np.zeros(4, dtype=np.int64), 0.05
+    np.testing.assert_array_equal(fgsm(net, x, y, eps, loss="quadratic"), x + eps * direction)
+    x_pgd = pgd(net, x, y, eps, loss="quadratic", steps=3, random_start=False)
+    np.testing.assert_array_equal(x_pgd[:, 2], x[:, 2])
+
+
+def test_pgd_walks_step_scale_times_eps_in_steps_of_a_fraction_of_it():
+    """Without a random start and with a constant gradient sign, `steps` steps of step_scale * eps / steps add up
+    to step_scale * eps: half the ball's radius for step_scale 0.5, so no projection is involved."""
+    net, direction = one_output_model()
+    x, y, eps = np.random.default_rng(3).uniform(0.3, 0.7, (4, 6)), np.zeros(4, dtype=np.int64), 0.08
+    x_adv = pgd(net, x, y, eps, loss="quadratic", steps=4, step_scale=0.5, random_start=False)
+    np.testing.assert_allclose(x_adv, x + 0.5 * eps * direction, rtol=0, atol=1e-15)
+
+
+def test_pgd_random_start_is_uniform_over_the_eps_ball():
+    """With steps too small to matter, PGD ends where it started: a uniform draw from the ball around each image,
+    mean offset 0, mean |offset| eps/2, and (almost) nothing on the ball's surface."""
+    net, _ = one_output_model()
+    x, y, eps = np.random.default_rng(4).uniform(0.3, 0.7, (1000, 6)), np.zeros(1000, dtype=np.int64), 0.1
+    d = (pgd(net, x, y, eps, loss="quadratic", steps=1, step_scale=1e-9, seed=3) - x) / eps
+    assert abs(d.mean()) < 0.02 and abs(np.abs(d).mean() - 0.5) < 0.02
+    assert (np.abs(d) > 1 - 1e-6).mean() < 0.01 and np.abs(d).max() <= 1 + 1e-6
+
+
+def test_attack_function_defaults_are_the_spec_defaults():
+    spec = AttackSpec()
+    for function in (pgd, perturb):
+        defaults = {k: v.default for k, v in inspect.signature(function).parameters.items()}
+        assert (defaults["steps"], defaults["step_scale"], defaults["random_start"]) == (
+            spec.steps, spec.step_scale, spec.random_start)
+    assert inspect.signature(perturb).parameters["batch_size"].default == spec.batch_size
+    docs = (Path(__file__).parents[1] / "docs" / "attacks.md").read_text()
+    assert f"`step_scale`·eps/steps ({spec.step_scale}, as in Madry et al. 2018)" in " ".join(docs.split())
+
+
+def test_perturb_reports_the_rows_of_each_batch():
+    net, _ = one_output_model()
+    x, y = np.random.default_rng(5).uniform(0, 1, (150, 6)), np.zeros(150, dtype=np.int64)
+    for method in ("fgsm", "pgd"):
+        done = []
+        perturb(method, net, x, y, 0.1, loss="quadratic", steps=2, batch_size=64, on_batch=done.append)
+        assert done == [64, 64, 22]
+
+
 @pytest.mark.parametrize("method", ["fgsm", "pgd"])
 def test_eps_zero_changes_nothing(trained, method):
     net, loss, x, y = trained
@@ -131,6 +197,21 @@ def test_onehot_distance_and_low_confidence_by_hand():
     np.testing.assert_allclose(onehot_distance(y), [np.sqrt(0.04 + 0.01 + 0.01), 0.0, np.sqrt(0.25 * 3)])
     p = np.array([[0.7, 0.2, 0.1], [1.0, 0.0, 0.0], [0.25, 0.5, 0.25]])
     np.testing.assert_allclose(low_confidence(p), [0.3, 0.0, 0.5])
+    wide = np.array([[0.1, 0.0, 0.3, 0.8], [0.5, 0.0, 0.0, 0.0]])  # more classes than rows
+    np.testing.assert_allclose(onehot_distance(wide), [np.sqrt(0.01 + 0.09 + 0.04), 0.5])
+
+
+def test_detection_score_follows_the_kind_of_output():
+    """The names are those recorded in metrics.h5 (docs/run-folders.md: onehot_distance | 1-max_softmax)."""
+    outputs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    name, score = detection_score(small_net("linear"), outputs)
+    assert name == "onehot_distance"
+    np.testing.assert_allclose(score, onehot_distance(outputs))
+    name, score = detection_score(small_net("softmax"), outputs)
+    assert name == "1-max_softmax"
+    np.testing.assert_allclose(score, [0.3, 0.2])
+    documented = (Path(__file__).parents[1] / "docs" / "run-folders.md").read_text()
+    assert "score (onehot_distance | 1-max_softmax)" in documented
 
 
 def test_auroc_by_hand():
@@ -142,7 +223,10 @@ def test_auroc_by_hand():
     assert auroc(np.array([0.0, 0.1]), np.array([0.5, 0.7, 0.6])) == 1.0
     assert auroc(np.array([0.5, 0.7]), np.array([0.1])) == 0.0
     assert auroc(np.full(5, 0.3), np.full(3, 0.3)) == 0.5
-    assert np.isnan(auroc(np.array([0.1]), np.array([])))
+    assert auroc(np.array([0.5]), np.array([0.1, 0.9])) == 0.5  # one negative is enough
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NaN for an empty set, without a 0/0
+        assert np.isnan(auroc(np.array([0.1]), np.array([]))) and np.isnan(auroc(np.array([]), np.array([0.1])))
 
 
 def test_auroc_matches_pair_counting():

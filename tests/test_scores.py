@@ -52,17 +52,46 @@ def test_means_do_not_depend_on_chunking():
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
+def test_means_of_every_layer_input_absolute_by_default_and_of_a_single_row():
+    """Inputs of the first layer are the data themselves: with negative pixels the mean |input| and the mean
+    input differ; there is one (in,) mean per weight matrix; one row is its own mean."""
+    net, _ = net_and_data(5)
+    x = np.array([[1.0, -2.0, 0.5, -0.5, 3.0, 0.0], [-1.0, 4.0, 0.5, 0.5, -1.0, 2.0]])
+    means, signed = layer_input_means(net, x), layer_input_means(net, x, absolute=False)
+    assert [m.shape for m in means] == [(6,), (5,), (4,)]
+    np.testing.assert_allclose(means[0], [1.0, 3.0, 0.5, 0.5, 2.0, 1.0])
+    np.testing.assert_allclose(signed[0], [0.0, 1.0, 0.5, 0.0, 1.0, 1.0])
+    for mean, inputs in zip(means, slow_layer_inputs(net, x)):
+        np.testing.assert_allclose(mean, np.abs(inputs).mean(axis=0), rtol=1e-12)
+    for mean, inputs in zip(layer_input_means(net, x[:1]), slow_layer_inputs(net, x[:1])):
+        np.testing.assert_allclose(mean, np.abs(inputs[0]), rtol=1e-12)
+
+
+def test_maav_scores_with_mean_absolute_inputs_and_mav_with_signed_ones():
+    """On inputs of both signs the two differ: MAAV is never negative, MAV follows the sign of W times the mean."""
+    net, _ = net_and_data(6)
+    x = np.random.default_rng(6).normal(size=(40, 6))
+    w0 = net.weights[0]
+    np.testing.assert_allclose(score_layers("maav", net, x)[0], np.abs(w0) * np.abs(x).mean(axis=0)[:, None])
+    np.testing.assert_allclose(score_layers("mav", net, x)[0], w0 * x.mean(axis=0)[:, None])
+
+
 def test_simple_scores():
     net, _ = net_and_data(3)
     for w, s in zip(net.weights, score_layers("magnitude", net)):
         np.testing.assert_array_equal(s, np.abs(w))
     for w, s in zip(net.weights, score_layers("negative", net)):
         np.testing.assert_array_equal(s, -w)
+    for w, s in zip(net.weights, score_layers("positive", net)):
+        np.testing.assert_array_equal(s, w)
+        assert s is not w  # a copy: pruning by it cannot change the weights
     a, b = score_layers("random", net, seed=1), score_layers("random", net, seed=1)
     assert all(np.array_equal(p, q) for p, q in zip(a, b))
     assert not np.array_equal(a[0], score_layers("random", net, seed=2)[0])
     with pytest.raises(ValueError):
         score_layers("maav", net)
+    with pytest.raises(ValueError, match="expected one of magnitude, maav, mav, random, positive, negative"):
+        score_layers("wanda", net)
 
 
 @pytest.mark.parametrize("scope", ["layer", "row", "column"])
