@@ -6,7 +6,9 @@
 #
 # mutmut 2 rewrites the files it mutates, so it runs in a throwaway copy of the committed tree
 # (git archive HEAD). Each MODULE is mutated against TESTS only (a test file, or several separated by
-# commas): a bounded, repeatable score, not the whole suite's. Prints mutmut's results and one line
+# commas): a bounded, repeatable score, not the whole suite's. Any failing exit of pytest counts as a kill:
+# mutmut 2 takes only status 1 as failing, so a mutant that breaks the module's import (pytest's status 2,
+# a collection error) would otherwise count as surviving. Prints mutmut's results and one line
 # per module: killed / total, slow kills (mutmut's ok_suspicious) counted as killed (SHOW_SURVIVORS=1: and
 # every surviving mutant's diff). PYTHON (default: python3) must have sparana's test dependencies.
 set -euo pipefail
@@ -28,7 +30,7 @@ for pair in "${pairs[@]}"; do
   echo "== $module against ${tests//,/ } ($(date -u +%H:%M:%S))" >&2
   rm -f .mutmut-cache
   "$MUTMUT" run --paths-to-mutate "$module" --tests-dir tests --no-progress \
-    --runner "$PYTHON -m pytest -x -q -p no:cacheprovider ${tests//,/ }" >/dev/null || true  # nonzero: survivors
+    --runner "sh -c '$PYTHON -m pytest -x -q -p no:cacheprovider ${tests//,/ } || exit 1'" >/dev/null || true  # nonzero: survivors
   "$MUTMUT" results || true
   [ -n "${SHOW_SURVIVORS:-}" ] && { "$MUTMUT" show all || true; }
   "$PYTHON" - "$module" <<'PY'
