@@ -15,8 +15,10 @@ def layers(sizes=(5, 4, 3), dtype=np.float32):
     return ws, [rng.standard_normal(b).astype(dtype) for b in sizes[1:]]
 
 
-@pytest.mark.parametrize("break_it", ["no layers", "bias shape", "mask shape", "bias dtype", "mask dtype", "chain"])
-def test_a_network_whose_arrays_do_not_fit_together_is_refused(break_it):
+@pytest.mark.parametrize("break_it, says", [("no layers", ""), ("bias shape", "layer 1 shapes"), ("mask shape", "layer 0 shapes"),
+                                            ("bias dtype", "layer 0 dtypes"), ("mask dtype", "layer 1 dtypes"),
+                                            ("chain", "layer 1 does not follow layer 0")])
+def test_a_network_whose_arrays_do_not_fit_together_is_refused(break_it, says):
     weights, biases = layers()
     masks = [np.ones(w.shape, dtype=bool) for w in weights]
     if break_it == "no layers":
@@ -31,9 +33,10 @@ def test_a_network_whose_arrays_do_not_fit_together_is_refused(break_it):
         masks[1] = masks[1].astype(np.float32)
     else:
         weights[1], masks[1] = weights[1][:3], masks[1][:3]
-    with pytest.raises((AssertionError, IndexError)):
+    with pytest.raises((AssertionError, IndexError)) as refused:
         Network(weights, biases, masks)
-    Network(*layers())  # the unbroken arrays are accepted, one layer too
+    assert str(refused.value) == says or break_it == "no layers"
+    assert Network(*layers()).output == "linear"  # the unbroken arrays are accepted, one layer too
     assert Network(*layers((5, 3))).n_layers == 1
 
 
@@ -85,8 +88,8 @@ def test_activations_and_chunked_predictions_agree_with_the_layer_by_layer_defin
     assert len(acts) == 4 and acts[0] is x
     for got, want in zip(acts, expected):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
-    for chunk in (1, 3, 11, 50):
-        np.testing.assert_allclose(net.predict(x, chunk=chunk), expected[-1], rtol=1e-5, atol=1e-7)
+    for k, chunk in enumerate((1, 3, 11, 50)):  # other rows each time: a chunk left out cannot show stale values
+        np.testing.assert_allclose(net.predict(x[k:], chunk=chunk), expected[-1][k:], rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(net.predict(x), net.predict(x, chunk=4))
 
 
@@ -117,6 +120,7 @@ def test_a_workspace_for_chosen_weights_splits_their_flat_indices_into_rows_and_
     np.testing.assert_array_equal(ws.cols[1], [2, 2])
     assert [g.shape for g in ws.grad_w] == [(3,), (2,)] and ws.grad_b == []
     assert [a.shape for a in ws.acts] == [(8, 4), (8, 6), (8, 3)]
+    assert Workspace(net, 8).delta[0] is None and Workspace(net, 8, input_grad=True).delta[0].shape == (8, 4)
 
 
 def test_skipping_dropout_draws_what_the_skipped_steps_drew_and_nothing_without_dropout():

@@ -178,45 +178,60 @@ def test_train_steps_moves_only_the_trainable_weights():
     for w, old, t in zip(net.weights, before.weights, chosen):
         changed = np.flatnonzero(w.reshape(-1) != old.reshape(-1))
         np.testing.assert_array_equal(changed, t)
+        assert np.all(np.isfinite(w))
     for b, old in zip(net.biases, before.biases):
         np.testing.assert_array_equal(b, old)
 
 
 class _SwapOnce:
-    """A rewirer that, at step 2 only, drops the first two live weights of layer 0's row 0 and grows two dead ones."""
+    """A rewirer that, at step 2 only, drops the first two live weights of layer 1's row 0 and grows two dead ones."""
 
     def __init__(self, net):
-        self.asked, self.net = [], net
+        self.asked, self.net, self.rewired_at = [], net, None
 
     def due(self, t):
         self.asked.append(t)
         return t == 2
 
     def new_masks(self, t, net, grads):
-        mask = net.masks[0].copy()
+        self.rewired_at = t
+        mask = net.masks[1].copy()
         live, dead = np.flatnonzero(mask[0]), np.flatnonzero(~mask[0])
         self.dropped, self.grown = live[:2], dead[:2]
         mask[0, self.dropped], mask[0, self.grown] = False, True
-        return {0: mask}
+        return {1: mask}
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_rewiring_zeroes_dropped_weights_and_their_optimizer_state_at_the_step_it_is_due(optimizer):
     x, y = data(64)
     net = Network.xavier([36, 20, 10], seed=3)
-    net.masks[0][0, ::2] = False  # layer 0 starts with dead weights in row 0; layer 1 is dense
+    net.masks[1][0, ::2] = False  # layer 1 is sparse in row 0 from the start, layer 0 is dense
     net.apply_masks()
     rewirer = _SwapOnce(net)
     trainer = Trainer(net, TrainSpec(optimizer=optimizer, lr=0.01, momentum=0.9, batch_size=32), loss="quadratic",
                       seed=0, rewirer=rewirer)
     trainer.load_batch(x, np.arange(32))
     trainer.step(32, y[:32])
-    assert rewirer.asked == [1] and np.all(net.masks[0][0, 1::2]) and not np.any(net.masks[0][0, ::2])
+    assert rewirer.asked == [1] and rewirer.rewired_at is None
     trainer.step(32, y[32:])
-    assert rewirer.asked == [1, 2]
-    row = net.weights[0][0]
+    assert rewirer.asked == [1, 2] and rewirer.rewired_at == 2
+    row = net.weights[1][0]
     assert np.all(row[rewirer.dropped] == 0) and np.all(row[rewirer.grown] != 0)  # grown at 0, then trained
-    assert np.array_equal(net.masks[0][0], row != 0)
+    assert np.array_equal(net.masks[1][0], row != 0)
     for arrays in trainer.optimizer.state().values():
-        assert np.all(arrays[0][0, rewirer.dropped] == 0)  # weights of layer 0 are parameter 0
-        assert np.any(arrays[0][0, 1::2] != 0)
+        state = arrays[2]  # parameters alternate weights and biases: layer 1's weights are parameter 2
+        assert state.dtype == net.dtype and np.all(state[0, rewirer.dropped] == 0)
+        assert np.any(state[0, 1::2] != 0)
+
+
+def test_a_dense_layer_rewired_for_the_first_time_keeps_its_dropped_weights_at_zero():
+    """A layer with no masked weight before is not re-masked by the step until a rewiring names it."""
+    x, y = data(96)
+    net = Network.xavier([36, 20, 10], seed=3)
+    rewirer = _SwapOnce(net)
+    trainer = Trainer(net, TrainSpec(lr=0.01, batch_size=32), loss="quadratic", seed=0, rewirer=rewirer)
+    for start in (0, 32, 64):
+        trainer.load_batch(x, np.arange(start, start + 32))
+        trainer.step(32, y[start:start + 32])
+    assert np.all(net.weights[1][0, rewirer.dropped] == 0) and 1 in trainer.masked
