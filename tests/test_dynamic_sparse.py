@@ -157,3 +157,34 @@ def test_sparse_training_with_a_trainable_subset_is_refused(idx_folder):
     with pytest.raises(UserError, match="sparse.method"):
         spec_from_mapping(tiny_spec(idx_folder, train={"sparse": {"method": "rigl"},
                                                         "trainable": {"method": "maav"}}), "s")
+
+
+def test_erk_caps_layers_at_dense_until_none_exceeds_one():
+    """At 10.95%, making the 10x10 layer dense lifts eps enough that the 100x100 layer exceeds 1 too: a second pass."""
+    shapes = [(1000, 1000), (100, 100), (10, 10)]
+    sizes = [a * b for a, b in shapes]
+    first_eps = 0.1095 * sum(sizes) / sum((a + b) for a, b in shapes)
+    assert first_eps * 0.02 < 1.0 < first_eps * 0.2  # only the smallest layer is over at first
+    d = layer_densities(shapes, 0.1095, "erk")
+    assert d[1:] == [1.0, 1.0] and 0 < d[0] < 1
+    assert sum(di * s for di, s in zip(d, sizes)) == pytest.approx(0.1095 * sum(sizes))
+
+
+def test_a_densities_list_of_the_wrong_length_is_refused_naming_both_counts():
+    with pytest.raises(UserError) as refused:
+        layer_densities(SHAPES, 0.1, "erk", [0.2, 0.3])
+    assert str(refused.value) == "train.sparse.densities: 2 values for 3 weight matrices"
+
+
+def test_a_layer_keeps_at_least_one_weight_and_dense_layers_are_never_rewired():
+    assert live_count(1e-9, 100) == 1 and live_count(0.5, 100) == 50 and live_count(1.0, 100) == 100
+    rewirer = Rewirer(SparseSpec(method="set"), [0.1, 1.0, 0.5], total_steps=100, seed=0)
+    assert rewirer.layers == [0, 2]
+
+
+def test_updates_stop_before_t_end_even_for_the_shortest_runs():
+    def due(total):
+        r = Rewirer(SparseSpec(method="set", update_every=1, end_fraction=0.75), [0.1], total_steps=total, seed=0)
+        return [t for t in range(1, total + 1) if r.due(t)]
+
+    assert due(1) == [] and due(4) == [1, 2]  # T_end = max(1, floor(0.75 x steps))
