@@ -126,6 +126,8 @@ def test_logistic_fit_on_a_constant_feature_is_the_base_rate():
     mean, scale, w, b = fit_logistic(np.full(100, 0.5), label)
     assert (mean, w) == (0.5, 0.0) and scale > 0
     assert b == pytest.approx(np.log(3))  # the log-odds of the 75% that are 1
+    mean, scale, w, b = fit_logistic(np.full(100, 0.7), label)  # 0.7 is not exact in binary: std 2e-16, not 0
+    assert scale == 1.0 and abs(w) < 1e-6 and b == pytest.approx(np.log(3))
 
 
 def test_membership_calls_follow_the_fitted_log_odds_between_two_entropy_levels():

@@ -21,7 +21,8 @@ def output_entropy(probabilities: np.ndarray) -> np.ndarray:
 
 def fit_logistic(feature: np.ndarray, label: np.ndarray) -> tuple[float, float, float, float]:
     """(mean, scale, w, b) of a logistic regression P(label=1) = sigmoid(w (x - mean) / scale + b), by Newton's method."""
-    mean, scale = float(feature.mean()), float(feature.std()) or 1.0
+    mean, spread = float(feature.mean()), float(feature.std())
+    scale = spread if spread > 1e-12 * max(1.0, abs(mean)) else 1.0  # a constant feature (up to rounding) says nothing
     x = np.stack([(feature - mean) / scale, np.ones_like(feature)], axis=1)
     theta = np.zeros(2)
     for _ in range(NEWTON_STEPS):
