@@ -319,3 +319,45 @@ def test_the_default_run_is_found_from_the_index_without_opening_a_model(tmp_pat
     monkeypatch.setattr(h5py, "File", refuse)
     assert runs.resolve_run(root, None) == newest
     assert reads == []
+
+
+def test_read_run_says_what_a_finished_an_unfinished_a_damaged_and_a_sweep_folder_record(tmp_path, trained):
+    import yaml
+
+    root = runs_folder(tmp_path, trained, 1)
+    (done,) = root.iterdir()
+    record = read_run(done)
+    spec = yaml.safe_load((done / "spec.yaml").read_text())
+    with h5py.File(done / "model.h5") as f:
+        created = f.attrs["created"]
+    assert (record.finished, record.state, record.phase, record.parent, record.message) == (True, "completed", "train", "",
+                                                                                         "")
+    assert record.spec == spec and record.dataset == spec["data"]["name"] and record.created == created
+    assert record.formats == ["dense"] * 3 and record.sparsity == 0.0 and "train" in record.arrays
+    assert record.model["phase"] == "train" and record.sweep == ""
+    record.provenance = {"sweep": "runs/s-sweep"}
+    assert record.sweep == "runs/s-sweep"
+
+    unfinished = root / "tiny-20261205-120000.tmp"
+    unfinished.mkdir()
+    (unfinished / "status.json").write_text(json.dumps({"state": "failed", "phase": "prune", "message": "boom",
+                                                        "started": "2026-12-05T12:00:00"}))
+    assert is_run_folder(unfinished)
+    record = read_run(unfinished)
+    assert (record.finished, record.state, record.phase, record.message, record.created, record.spec, record.dataset) == (
+        False, "failed", "prune", "boom", "2026-12-05T12:00:00", None, "")
+    (unfinished / "spec.yaml").write_text(yaml.safe_dump(spec))
+    assert read_run(unfinished).dataset == spec["data"]["name"]  # an unfinished run's spec is read when it has one
+
+    (done / "spec.yaml").write_text("- a list\n")
+    record = read_run(done)
+    assert record.state == "damaged" and record.message == f"{done / 'spec.yaml'}: expected a mapping of keys"
+    with pytest.raises(Exception, match="expected a mapping of keys"):
+        read_run(done, strict=True)
+
+    sweep = root / "s-sweep-20261205-120000"
+    sweep.mkdir()
+    assert not is_run_folder(sweep)
+    (sweep / "status.json").write_text(json.dumps({"state": "completed", "phase": "sweep"}))
+    record = read_run(sweep)
+    assert is_run_folder(sweep) and record.phase == "sweep" and record.spec is None and record.state != "damaged"
