@@ -132,11 +132,13 @@ def test_taylor_margin_equals_its_definition_in_both_twins(starts):
     a = np.maximum(rng.normal(size=(11, 13)), 0).astype(np.float32)  # ReLU inputs: zeros the CPU kernel skips
     delta = rng.normal(size=(11, 9)).astype(np.float32)
     live = rng.random((13, 9)) > 0.2
+    w[0, :3], live[0, :3] = 0, True  # live weights at exactly zero score 0: not positive, so not kept
     expected = taylor_margin_by_definition(gain, w, live, a, delta, starts)
     for twin in (kernels_cpu, kernels_gpu):  # the GPU twin is written for any array module
         out = np.empty((13, 9), np.float32)
         positive = twin.taylor_margin(gain, w, live, a, delta, starts, out)
         np.testing.assert_array_equal(np.isfinite(out), np.isfinite(expected))
+        assert np.all(out[~np.isfinite(out)] == -np.inf)
         np.testing.assert_allclose(out[np.isfinite(out)], expected[np.isfinite(expected)], rtol=1e-5, atol=1e-7)
         assert positive == int(np.isfinite(expected).sum()) > 0
 
