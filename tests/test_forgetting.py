@@ -5,6 +5,7 @@ import pytest
 
 import sparana_cli.analysis.forgetting as forgetting
 from sparana_cli.analysis.forgetting import (
+    PROBE_SCORES,
     SCORES,
     forget_scores,
     forward_from,
@@ -79,11 +80,12 @@ def test_maxother_and_ratio_equal_their_definitions():
 def test_duplicating_a_set_changes_no_score(score):
     """Every mean is a true mean over its own rows: twice the rest (or the target) gives the same scores."""
     net, x, y = small(2)
-    first = forget_scores(score, net, x, y, TARGET, [1, 2, 3], first=0)
+    layers = [0, 1, 2] if score in PROBE_SCORES else [1, 2, 3]  # the probe scores read the last hidden layer
+    first = forget_scores(score, net, x, y, TARGET, layers, first=0)
     rest, target = y != TARGET, y == TARGET
     for extra in (rest, target):
         x2, y2 = np.concatenate([x, x[extra]]), np.concatenate([y, y[extra]])
-        again = forget_scores(score, net, x2, y2, TARGET, [1, 2, 3], first=0)
+        again = forget_scores(score, net, x2, y2, TARGET, layers, first=0)
         for i in first:
             np.testing.assert_allclose(again[i], first[i], rtol=1e-9, atol=1e-12)
 
@@ -193,3 +195,52 @@ def test_pre_activation_kept_up_to_date_equals_a_fresh_forward():
     incremental = forward_from(net, h, 1, z_first=z)
     for got, want in zip(incremental, forward_from(net, h, 1)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def finite_differences(f, w, eps=1e-6):
+    """d f()/dW for every entry of w (changed in place and restored) by central differences; f returns an array."""
+    out = None
+    for idx in np.ndindex(w.shape):
+        keep = w[idx]
+        w[idx] = keep + eps
+        up = f()
+        w[idx] = keep - eps
+        down = f()
+        w[idx] = keep
+        if out is None:
+            out = np.zeros(w.shape + np.shape(up))
+        out[idx] = (up - down) / (2 * eps)
+    return out
+
+
+@pytest.mark.parametrize("score", ["probe", "taylor_probe"])
+def test_probe_scores_equal_finite_differences_of_the_probe_and_output_margins(score):
+    """probe: W dP_t/dW / P_t - max_k |T_k|, with P_t the margin of the parent's probe on the last hidden layer held
+    fixed; taylor_probe adds W d(Y_t - R_t)/dW / (Y_t - R_t). Rows in any order."""
+    from sparana_cli.analysis.forgetting import probe_direction
+
+    net, x, y = small(8)
+    hidden = net.n_layers - 1
+    order, groups = group_rows(y, TARGET)
+    last = forward_from(net, x[order], 0)[hidden]
+    assert (last == 0).any() and (last > 0).any()  # some units off: their relu' is 0
+    v = probe_direction(last, groups, TARGET)
+    t, classes = y == TARGET, np.unique(y)
+
+    def measures():
+        acts = forward_from(net, x, 0)
+        p, out = acts[hidden] @ v, acts[-1]
+        return np.array([p[t].mean() - p[~t].mean(), out[t, TARGET].mean() - out[~t, TARGET].mean()]
+                        + [out[y == c, c].mean() for c in classes])
+
+    margins = measures()
+    scores = forget_scores(score, net, x, y, TARGET, [0, 1, 2], first=0)
+    for i in (0, 1, 2):
+        w = net.weights[i]
+        d = finite_differences(measures, w)
+        gain = w * d[..., 0] / abs(margins[0])
+        if score == "taylor_probe":
+            gain += w * d[..., 1] / abs(margins[1])
+        protect = np.max([np.abs(w * d[..., 2 + k]) for k, c in enumerate(classes) if c != TARGET], axis=0)
+        np.testing.assert_allclose(scores[i], gain - protect, atol=1e-6)
+
