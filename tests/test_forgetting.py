@@ -5,6 +5,7 @@ import pytest
 
 import sparana_cli.analysis.forgetting as forgetting
 from sparana_cli.analysis.forgetting import (
+    PROBE_SCORES,
     SCORES,
     forget_scores,
     forward_from,
@@ -79,11 +80,12 @@ def test_maxother_and_ratio_equal_their_definitions():
 def test_duplicating_a_set_changes_no_score(score):
     """Every mean is a true mean over its own rows: twice the rest (or the target) gives the same scores."""
     net, x, y = small(2)
-    first = forget_scores(score, net, x, y, TARGET, [1, 2, 3], first=0)
+    layers = [0, 1, 2] if score in PROBE_SCORES else [1, 2, 3]  # the probe scores read the last hidden layer
+    first = forget_scores(score, net, x, y, TARGET, layers, first=0)
     rest, target = y != TARGET, y == TARGET
     for extra in (rest, target):
         x2, y2 = np.concatenate([x, x[extra]]), np.concatenate([y, y[extra]])
-        again = forget_scores(score, net, x2, y2, TARGET, [1, 2, 3], first=0)
+        again = forget_scores(score, net, x2, y2, TARGET, layers, first=0)
         for i in first:
             np.testing.assert_allclose(again[i], first[i], rtol=1e-9, atol=1e-12)
 
@@ -193,3 +195,205 @@ def test_pre_activation_kept_up_to_date_equals_a_fresh_forward():
     incremental = forward_from(net, h, 1, z_first=z)
     for got, want in zip(incremental, forward_from(net, h, 1)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def reference_probe(h, is_target, ridge):
+    """The class-balanced ridge probe as a least-squares problem: rows weighted 1/2 per class in all, features
+    standardised by the weighted mean and spread, the ridge as extra rows; returned in h's units."""
+    w = np.where(is_target, 0.5 / is_target.sum(), 0.5 / (~is_target).sum())
+    mean = w @ h
+    spread = np.sqrt(w @ (h - mean) ** 2)
+    spread[spread <= 1e-12] = 1.0
+    z = (h - mean) / spread
+    a = np.vstack([np.sqrt(w)[:, None] * z, np.sqrt(ridge) * np.eye(h.shape[1])])
+    b = np.concatenate([np.sqrt(w) * (is_target - 0.5), np.zeros(h.shape[1])])
+    return np.linalg.lstsq(a, b, rcond=None)[0] / spread
+
+
+@pytest.mark.parametrize("ridge", [1e-2, 0.3])
+def test_probe_direction_is_the_class_balanced_ridge_least_squares_fit(ridge):
+    from sparana_cli.analysis.forgetting import probe_direction
+
+    rng = np.random.default_rng(7)
+    y = np.repeat([1, 0, 2], [9, 25, 16])  # grouped: the target first, far fewer rows than the rest
+    h = rng.normal(size=(50, 4)) * [0.1, 1.0, 10.0, 3.0] + [0.0, 5.0, -2.0, 1.0]
+    h[:, 1] += 0.8 * (y == TARGET)
+    h[:, 3] = 2.5  # a constant feature: no weight
+    groups = {1: slice(0, 9), 0: slice(9, 34), 2: slice(34, 50)}
+    v = probe_direction(h, groups, TARGET, ridge=ridge)
+    np.testing.assert_allclose(v, reference_probe(h, y == TARGET, ridge), rtol=1e-9, atol=1e-12)
+    assert abs(v[3]) < 1e-20
+
+
+def finite_differences(f, w, eps=1e-6):
+    """d f()/dW for every entry of w (changed in place and restored) by central differences; f returns an array."""
+    out = None
+    for idx in np.ndindex(w.shape):
+        keep = w[idx]
+        w[idx] = keep + eps
+        up = f()
+        w[idx] = keep - eps
+        down = f()
+        w[idx] = keep
+        if out is None:
+            out = np.zeros(w.shape + np.shape(up))
+        out[idx] = (up - down) / (2 * eps)
+    return out
+
+
+@pytest.mark.parametrize("score", ["probe", "taylor_probe"])
+def test_probe_scores_equal_finite_differences_of_the_probe_and_output_margins(score):
+    """probe: W dP_t/dW / P_t - max_k |T_k|, with P_t the margin of the parent's probe on the last hidden layer held
+    fixed; taylor_probe adds W d(Y_t - R_t)/dW / (Y_t - R_t). Rows in any order."""
+    from sparana_cli.analysis.forgetting import probe_direction
+
+    net, x, y = small(8)
+    hidden = net.n_layers - 1
+    order, groups = group_rows(y, TARGET)
+    last = forward_from(net, x[order], 0)[hidden]
+    assert (last == 0).any() and (last > 0).any()  # some units off: their relu' is 0
+    v = probe_direction(last, groups, TARGET)
+    t, classes = y == TARGET, np.unique(y)
+
+    def measures():
+        acts = forward_from(net, x, 0)
+        p, out = acts[hidden] @ v, acts[-1]
+        return np.array([p[t].mean() - p[~t].mean(), out[t, TARGET].mean() - out[~t, TARGET].mean()]
+                        + [out[y == c, c].mean() for c in classes])
+
+    margins = measures()
+    scores = forget_scores(score, net, x, y, TARGET, [0, 1, 2], first=0)
+    for i in (0, 1, 2):
+        w = net.weights[i]
+        d = finite_differences(measures, w)
+        gain = w * d[..., 0] / abs(margins[0])
+        if score == "taylor_probe":
+            gain += w * d[..., 1] / abs(margins[1])
+        protect = np.max([np.abs(w * d[..., 2 + k]) for k, c in enumerate(classes) if c != TARGET], axis=0)
+        np.testing.assert_allclose(scores[i], gain - protect, atol=1e-6)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_rows_entering_at_a_higher_layer_give_the_same_scores_and_choices(score):
+    net, x, y = small(30)  # a seed where every score has positive weights in both layers
+    layers = [1, 2]
+    h = layer_input(net, x, 1)
+    kwargs = {"alpha": 1.1} if score == "ratio" else {}
+    from_input = forget_scores(score, net, x, y, TARGET, layers, first=0, **kwargs)
+    from_h = forget_scores(score, net, h, y, TARGET, layers, first=1, **kwargs)
+    order, groups = group_rows(y, TARGET)
+    counts = {1: 6, 2: 4}
+    picks = {}
+    for first, rows in ((0, x), (1, h)):
+        acts = forward_from(net, rows[order], first)
+        picks[first] = select_removals(score, net, acts, first, layers, y[order], groups, TARGET, counts, **kwargs)
+    for i in layers:
+        np.testing.assert_allclose(from_h[i], from_input[i], rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(picks[1][i], picks[0][i])
+        np.testing.assert_array_equal(picks[0][i], top_positive(from_input[i], net.masks[i], counts[i]))
+        assert picks[0][i].sum() > 0
+
+
+def test_every_score_the_spec_accepts_is_scored_and_selected():
+    import typing
+
+    from sparana_cli.spec import ForgetSpec
+
+    accepted = typing.get_args(typing.get_type_hints(ForgetSpec)["score"])
+    assert sorted(SCORES) == sorted(accepted)
+    assert set(forgetting.TAYLOR_SCORES) | set(forgetting.MAAV_SCORES) == set(SCORES)
+
+
+def test_a_class_with_one_scoring_row_and_inputs_of_either_sign():
+    """Means over a single row are that row; layer 0's MAAV takes |x| of inputs that can be negative."""
+    net, _, _ = small(10)
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(13, 6))
+    y = np.array([0, 2, 0, 2, 0, 2, 1, 0, 2, 0, 2, 0, 2])  # the target has one row
+    for layer in (0, 2):
+        expected = slow_maav(net, x[y == TARGET], layer) - slow_maav(net, x[y != TARGET], layer)
+        np.testing.assert_allclose(forget_scores("diff", net, x, y, TARGET, [layer], first=0)[layer], expected,
+                                   rtol=1e-10, atol=1e-14)
+    layer = 2
+    own = {c: net.weights[layer] * finite_difference(net, x[y == c], c, layer) for c in (0, 1, 2)}
+    protect = np.maximum(np.abs(own[0]), np.abs(own[2]))
+    np.testing.assert_allclose(forget_scores("taylor", net, x, y, TARGET, [layer], first=0)[layer],
+                               own[TARGET] - protect, atol=1e-7)
+
+
+def ratio_case():
+    """Inputs whose per-class means give known ratios m_t / m_rest (target 1): a unit that is never on, one on only
+    for the class, one equally on for every class, ratios 3 and 2; and weights of every size up to 4."""
+    x = np.zeros((12, 5))
+    y = np.arange(12) % 3
+    t = y == TARGET
+    x[t, 1] = 1.0
+    x[:, 2] = 2.0
+    x[:, 3] = np.where(t, 3.0, 1.0)
+    x[:, 4] = np.where(t, 2.0, 1.0)
+    net = Network.xavier([5, 3, 3], seed=0, dtype="float64")
+    net.weights[0][:] = [[1.0, -2.0, 0.5], [0.3, 4.0, -1.0], [2.0, 1.0, -3.0], [-0.05, 0.2, 1.5], [4.0, -3.0, 0.1]]
+    return net, x, y
+
+
+def test_ratio_follows_the_ratio_of_means_and_orders_a_row_by_weight_size():
+    from sparana_cli.analysis.forgetting import group_means, maav_score
+
+    net, x, y = ratio_case()
+    w = net.weights[0]
+    s = forget_scores("ratio", net, x, y, TARGET, [0], first=0)[0]  # default alpha: 1 (docs/forgetting.md)
+    assert np.all(np.isneginf(s[0])) and np.all(np.isneginf(s[2]))  # never on; as on for the others as for the class
+    assert np.all(np.isposinf(s[1]))  # on only for the class: removed first
+    for row, ratio in ((3, 3.0), (4, 2.0)):
+        assert np.all(s[row] >= ratio) and np.all(s[row] <= ratio * (1 + forgetting.RATIO_TIEBREAK))
+        np.testing.assert_array_equal(np.argsort(s[row]), np.argsort(np.abs(w[row])))  # the larger |W| first
+    assert s[3].min() > s[4].max()  # |W| only breaks near-ties: it never reorders ratios 3 and 2
+    net.weights[0] *= 10  # the ratio of means knows nothing of the weights' scale
+    np.testing.assert_allclose(forget_scores("ratio", net, x, y, TARGET, [0], first=0)[0], s, rtol=1e-12)
+    net.weights[0] /= 10
+    order, groups = group_rows(y, TARGET)
+    acts = forward_from(net, x[order], 0)
+    np.testing.assert_array_equal(maav_score("ratio", w, group_means(x[order], groups), groups, TARGET), s)
+    picked = select_removals("ratio", net, acts, 0, [0], y[order], groups, TARGET, {0: 100})[0]
+    np.testing.assert_array_equal(picked, s > -np.inf)
+    assert np.all(np.isneginf(forget_scores("ratio", net, x, y, TARGET, [0], first=0, alpha=2.0)[0][4]))  # 2 > 2 fails
+
+
+def test_scoring_rows_without_the_class_or_without_any_other_and_unknown_scores_are_refused():
+    net, x, y = small(11)
+    with pytest.raises(ValueError, match="no row of class 1"):
+        forget_scores("diff", net, x[y != TARGET], y[y != TARGET], TARGET, [1], first=0)
+    with pytest.raises(ValueError, match="no row of another class"):
+        forget_scores("diff", net, x[y == TARGET], y[y == TARGET], TARGET, [1], first=0)
+    with pytest.raises(ValueError, match="probe reads the last hidden layer"):  # its layer 3: the output layer's input
+        forget_scores("probe", net, x, y, TARGET, [2, 3], first=0)
+    expected = "; expected one of " + ", ".join(SCORES)
+    with pytest.raises(ValueError, match=f"unknown forgetting score 'mean'{expected}"):
+        forget_scores("mean", net, x, y, TARGET, [1], first=0)
+    order, groups = group_rows(y, TARGET)
+    with pytest.raises(ValueError, match=f"unknown forgetting score 'mean'{expected}"):
+        select_removals("mean", net, forward_from(net, x[order], 0), 0, [1], y[order], groups, TARGET, {1: 1})
+
+
+def test_highest_positive_never_takes_zero_or_negative_entries():
+    from sparana_cli.analysis.forgetting import highest_positive
+
+    values = np.array([0.0, 3.0, -1.0, 0.0, 1.0, 3.0, -np.inf, 2.0])
+    assert highest_positive(values, 2).tolist() == [1, 5]
+    assert highest_positive(values, 10).tolist() == [1, 4, 5, 7]
+    assert highest_positive(values, 0).tolist() == []
+
+
+def test_profiled_selection_is_its_own_section():
+    from sparana_cli.profile import PROFILE
+
+    net, x, y = small(12)
+    order, groups = group_rows(y, TARGET)
+    acts = forward_from(net, x[order], 0)
+    PROFILE.enable()
+    try:
+        select_removals("diff", net, acts, 0, [1], y[order], groups, TARGET, {1: 3})
+        sections = dict(PROFILE.totals)
+    finally:
+        PROFILE.disable()
+    assert sections.get("forgetting: scoring and choosing weights", 0) > 0  # as `sparana --profile` names it

@@ -161,6 +161,13 @@ def test_few_shot_rows_are_seeded_and_hold_the_asked_counts():
     assert not np.array_equal(rows, few_shot_rows(y, 2, 10, 30, seed=1, draw=1))
 
 
+
+def test_few_shot_rows_are_distinct_rows():
+    y = np.repeat(np.arange(5), 50)
+    np.testing.assert_array_equal(few_shot_rows(y, 2, 50, 200, seed=4), np.arange(250))  # every row, once
+    rows = few_shot_rows(y, 2, 30, 150, seed=4)
+    assert len(np.unique(rows)) == len(rows) == 180
+
 def blobs(seed, n=400, classes=4, features=12):
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 2, (classes, features))

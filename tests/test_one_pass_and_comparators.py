@@ -220,3 +220,33 @@ def test_scoring_rows_take_target_samples_of_the_class_and_samples_of_each_other
     assert np.bincount(y[rows]).tolist() == [3, 5, 3] and (y[rows[:5]] == 1).all()  # the class first
     assert np.bincount(y[scoring_rows(y, 1, 3, seed=0)]).tolist() == [3, 12, 3]  # None: all of the class
     assert np.bincount(y[scoring_rows(y, 1, 3, seed=0, target_samples=50)]).tolist() == [3, 12, 3]
+
+
+def test_salun_saliency_is_the_magnitude_of_the_mean_gradient_whatever_the_batch():
+    """|mean gradient| over the class's rows: equal batches of 5 choose what one batch of all 20 chooses (the mean of
+    the batches' squared gradients would not)."""
+    net, x, y = small(13, rows=60)
+    on = y == TARGET
+    x_f, y_f = x[on][:20], y[on][:20]
+    whole = salient_weights(net, x_f, y_f, 0.3, batch=20, loss="quadratic")
+    for got, want in zip(salient_weights(net, x_f, y_f, 0.3, batch=5, loss="quadratic"), whole):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_comparator_settings_are_the_documented_grids():
+    """docs/forgetting-one-pass.md states the grids the comparators choose from on validation."""
+    from pathlib import Path
+
+    from sparana_cli.analysis import retained_tuning as rt
+
+    doc = " ".join((Path(__file__).resolve().parents[1] / "docs" / "forgetting-one-pass.md").read_text().split())
+
+    def grid(values, fmt="{:g}"):
+        return "{" + ", ".join(fmt.format(v) for v in values) + "}"
+
+    fractions = grid([100 * f for f in rt.SALUN_FRACTIONS], "{:g}%")
+    salun = (f"batches of {rt.TUNE_BATCH}, the parent's optimizer; fraction ∈ {fractions}, "
+             f"learning rate ∈ {grid(rt.SALUN_LR_SCALES)} × the spec's, steps ∈ {grid(rt.SALUN_STEPS)}")
+    finetune = f"learning rate ∈ {grid(rt.FINETUNE_LR_SCALES)} × the spec's and steps ∈ {grid(rt.FINETUNE_STEPS)}"
+    assert salun in doc
+    assert finetune in doc

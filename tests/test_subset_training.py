@@ -6,7 +6,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from sparana_cli.analysis.trainable import choose_trainable, top_indices
+from sparana_cli.analysis.trainable import choose_trainable, describe_trainable, top_indices
 from sparana_cli.cli import main
 from sparana_cli.engine.backend import to_host
 from sparana_cli.engine.network import Network
@@ -41,6 +41,16 @@ def test_top_indices_counts_and_order():
     rest = np.setdiff1d(live, chosen)
     assert scores[0].ravel()[chosen].min() > scores[0].ravel()[rest].max()
     assert top_indices([np.zeros((2, 2))], [np.ones((2, 2), bool)], 1e-9)[0].size == 1  # at least one per layer
+
+
+def test_all_trains_every_weight_and_the_line_says_how_many_train():
+    net = Network.xavier([40, 30, 20], seed=0)  # 1,200 + 600 weights, 30 + 20 biases
+    x, _ = data(20)
+    assert choose_trainable(net, TrainableSpec(method="all", fraction=0.5), x[:, :40], seed=0) is None
+    assert describe_trainable(net, None) == "all 1,800 weights and 50 biases train"
+    chosen = choose_trainable(net, TrainableSpec(method="magnitude", fraction=0.5), x[:, :40], seed=0)
+    assert describe_trainable(net, chosen) == \
+        "900 of 1,800 weights train (600, 300 per layer); the others and all biases are frozen"
 
 
 @pytest.mark.parametrize("output, loss", [("linear", "quadratic"), ("softmax", "cross_entropy")])

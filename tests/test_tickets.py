@@ -74,6 +74,22 @@ def test_a_round_prunes_the_rate_of_the_survivors_by_the_score_and_the_output_la
     assert [int(m.sum()) for m in again] == [144 - 58, 58 - 12]
 
 
+def test_a_round_at_a_rate_near_one_leaves_each_layer_its_best_weight():
+    scores = [np.arange(12.0).reshape(3, 4), np.array([[5.0, 1.0], [3.0, 2.0]])]
+    masks = [np.ones((3, 4), bool), np.array([[False, True], [False, False]])]  # the second layer: one survivor
+    out = next_masks(scores, masks, [0.99, 0.99])  # round(0.99 x 12) = 12 would empty the first layer
+    assert np.flatnonzero(out[0]).tolist() == [11]
+    np.testing.assert_array_equal(out[1], masks[1])
+
+
+def test_random_masks_keep_each_layers_count_for_a_network_of_one_layer():
+    mask = np.zeros((6, 4), bool)
+    mask[:, 1] = True
+    (drawn,) = random_masks_like([mask], seed=3, round_=2)
+    assert drawn.shape == (6, 4) and int(drawn.sum()) == 6
+    assert not np.array_equal(drawn, random_masks_like([mask], seed=3, round_=3)[0])
+
+
 def test_reinit_keeps_the_mask_and_draws_fresh_weights():
     target = Network.xavier([20, 12, 6], seed=1)
     masks = next_masks([np.abs(w) for w in _trained_like().weights], target.masks, [0.5, 0.25])

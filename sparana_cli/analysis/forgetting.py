@@ -16,8 +16,9 @@ where k runs over the other classes, Y_c is the mean over class-c rows of output
 softmax model), R_t the mean over the rest rows of output t, and T_c = W dY_c/dW: the first-order
 estimate of how much removing each weight lowers class c's own output. taylor removes what carries
 the target's output and no other class's; taylor_disc what separates target rows from the rest on
-the target's output and carries no other class's. select_removals takes the highest positive scores
-only.
+the target's output and carries no other class's. probe and taylor_probe (see taylor_gains and
+docs/forgetting.md) put the last hidden layer's probe margin in the gain term, alone or beside taylor_disc's
+(each relative to its margin). select_removals takes the highest positive scores only.
 """
 
 from __future__ import annotations
@@ -153,11 +154,12 @@ def output_gradients(net: Network, acts: list, first: int, layers, outputs, grou
 
 
 def taylor_scores(score: str, net: Network, acts: list, first: int, layers, y, groups: dict, target: int) -> dict:
-    """taylor or taylor_disc for every chosen layer: {layer: (in, out) array}."""
+    """taylor, taylor_disc, taylor_probe or probe for every chosen layer: {layer: (in, out) array}."""
     xp = net.xp
     classes = list(groups)
     own = output_gradients(net, acts, first, layers, y, [groups[c] for c in classes])
     rest = None
+    probe = taylor_gains(score, net, acts, first, layers, groups, target) if score in PROBE_SCORES else None
     if score == "taylor_disc":
         n = acts[0].shape[0]
         t_rows = groups[target]
@@ -172,7 +174,10 @@ def taylor_scores(score: str, net: Network, acts: list, first: int, layers, y, g
         grads = dict(zip(classes, own[i]))
         others = [xp.abs(g) for c, g in grads.items() if c != target]
         protect = xp.abs(w) * (xp.max(xp.stack(others), axis=0) if others else 0)
-        gain = grads[target] - rest[i][0] if rest is not None else grads[target]
+        if probe is not None:
+            gain = acts[i - first].T @ probe[i]
+        else:
+            gain = grads[target] - rest[i][0] if rest is not None else grads[target]
         out[i] = w * gain - protect
     return out
 
@@ -185,6 +190,8 @@ def forget_scores(score: str, net: Network, h, y, target: int, layers, *, first:
     """
     if score not in SCORES:
         raise ValueError(f"unknown forgetting score {score!r}; expected one of {', '.join(SCORES)}")
+    if score in PROBE_SCORES and max(layers) >= net.n_layers - 1:
+        raise ValueError(f"{score} reads the last hidden layer: it scores only weight matrices 0..{net.n_layers - 2}")
     xp = net.xp
     if not bool((y == target).any()):
         raise ValueError(f"the scoring rows hold no row of class {target}")
