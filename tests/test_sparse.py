@@ -72,3 +72,46 @@ def test_damaged_csr_is_a_user_error(tmp_path, damage):
             del g["data"]
     with pytest.raises(UserError, match="layers/1/csr"):
         runs.load_model(tmp_path)
+
+
+def test_csr_indices_are_32_bit_for_any_matrix_that_fits():
+    mask = np.zeros((70, 3), dtype=bool)
+    mask[::2, 1] = True
+    data, indices, indptr = csr_parts(np.ones((70, 3), np.float32), mask)
+    assert indices.dtype == np.int32 and indptr.dtype == np.int32 and data.shape == (35,)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d, i, p: (d, i, p[:-1]), "indptr has 4 entries, expected 5"),
+    (lambda d, i, p: (d, i, np.stack([p, p])), "indptr has (2, 5) entries, expected 5"),
+    (lambda d, i, p: (d[:-1], i, p), "data (4,) and indices (5,) must be 1-D and of one length"),
+    (lambda d, i, p: (d.reshape(5, 1), i.reshape(5, 1), p), "data (5, 1) and indices (5, 1) must be 1-D and of one length"),
+    (lambda d, i, p: (d, i.astype(np.float64), p), "indices and indptr must be integers"),
+    (lambda d, i, p: (d, i, p.astype(np.float64)), "indices and indptr must be integers"),
+    (lambda d, i, p: (d, i, np.array([1, 2, 3, 4, 5])), "indptr must rise from 0 to the number of stored entries"),
+    (lambda d, i, p: (d, i, np.array([0, 2, 3, 4, 4])), "indptr must rise from 0 to the number of stored entries"),
+    (lambda d, i, p: (d, i, np.array([0, 3, 2, 4, 5])), "indptr must rise from 0 to the number of stored entries"),
+    (lambda d, i, p: (d, np.array([0, 1, 3, 0, 2]), p), "column indices must lie in [0, 3)"),
+    (lambda d, i, p: (d, np.array([0, 1, -1, 0, 2]), p), "column indices must lie in [0, 3)"),
+    (lambda d, i, p: (d, np.array([0, 0, 2, 0, 2]), p), "a position is stored twice"),
+])
+def test_inconsistent_csr_arrays_are_refused_naming_what_is_wrong(change, message):
+    mask = np.array([[1, 1, 0], [0, 0, 1], [1, 0, 0], [0, 0, 1]], dtype=bool)  # indices 0 1 | 2 | 0 | 2
+    parts = csr_parts(np.arange(12, dtype=np.float32).reshape(4, 3), mask)
+    with pytest.raises(ValueError) as refused:
+        dense_from_csr(*change(*parts), (4, 3))
+    assert str(refused.value) == message
+
+
+def test_csr_network_holds_the_chosen_layers_as_csr_and_predicts_any_rows_in_chunks():
+    import scipy.sparse
+
+    net = pruned_net()
+    sparse = CSRNetwork(net, [2, 0, 0])
+    assert sparse.csr_layers == [0, 2] and sparse.n_layers == 3
+    assert [scipy.sparse.issparse(m) for m in sparse.matrices] == [True, False, True]
+    x = np.random.default_rng(2).random((40, 30), dtype=np.float32)
+    for k, chunk in enumerate((1, 7, 64)):  # other rows each time: a chunk left out cannot show stale values
+        got = sparse.predict(x[k:], chunk=chunk)
+        assert got.shape == (40 - k, 10)
+        np.testing.assert_allclose(got, net.predict(x[k:]), rtol=1e-5, atol=1e-6)
