@@ -41,6 +41,9 @@ def test_importance_is_the_mean_over_minibatches_of_the_squared_gradient():
     imp_w, imp_b = importance(net, x, y, batch=2, loss="quadratic")
     np.testing.assert_allclose(imp_w, (grads_w[0] ** 2 + grads_w[1] ** 2) / 2)
     np.testing.assert_allclose(imp_b, (grads_b[0] ** 2 + grads_b[1] ** 2) / 2)
+    out = x @ net.weights[0] + net.biases[0]  # a batch larger than the rows (and the features): one minibatch
+    whole = x.T @ (out - np.eye(2)[y]) / 3
+    np.testing.assert_allclose(importance(net, x, y, batch=5, loss="quadratic")[0], whole ** 2)
 
 
 def test_ssd_changes_only_the_selected_parameters():
@@ -86,3 +89,16 @@ def test_choice_key_ranks_dr_within_tolerance_first_then_the_lowest_df_then_the_
     assert ranked == ["kept, df 0.1, higher dr", "kept, df 0.1", "kept, df 0.2", "at the edge", "lost dr, higher",
                       "lost dr, lower"]
     assert choice_key(0.5, 0.70, parent) > choice_key(0.9, 0.89, parent)  # any kept setting beats one that lost Dr
+
+
+def test_the_tuning_grid_is_the_one_docs_forgetting_md_states():
+    from pathlib import Path
+
+    from sparana_cli.analysis import ssd as ssd_module
+
+    doc = " ".join((Path(__file__).resolve().parents[1] / "docs" / "forgetting.md").read_text().split())
+
+    def grid(values):
+        return "{" + ", ".join(f"{v:g}" for v in values) + "}"
+
+    assert f"α ∈ {grid(ssd_module.TUNING_ALPHAS)} × λ ∈ {grid(ssd_module.TUNING_LAMBDAS)}" in doc
