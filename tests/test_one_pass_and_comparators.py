@@ -250,3 +250,12 @@ def test_comparator_settings_are_the_documented_grids():
     finetune = f"learning rate ∈ {grid(rt.FINETUNE_LR_SCALES)} × the spec's and steps ∈ {grid(rt.FINETUNE_STEPS)}"
     assert salun in doc
     assert finetune in doc
+
+
+def test_the_projections_alpha_grid_is_the_one_docs_forgetting_one_pass_md_states():
+    from pathlib import Path
+
+    from sparana_cli.analysis.projection import PROJECTION_ALPHAS
+
+    doc = " ".join((Path(__file__).resolve().parents[1] / "docs" / "forgetting-one-pass.md").read_text().split())
+    assert "α is **chosen on the validation split** from {" + ", ".join(f"{a:g}" for a in PROJECTION_ALPHAS) + "}" in doc
