@@ -216,3 +216,34 @@ def check_refused(args, runs_dir):
 
 def _listing(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else None
+
+
+def test_a_run_is_loaded_with_its_data_checked_to_fit_and_the_same(tmp_path, capsys):
+    from sparana_cli.data.idx import write_idx
+    from sparana_cli.errors import UserError
+    from sparana_cli.store.reader import load_run_with_data
+    from sparana_cli.ui import Console
+    from tests.conftest import IDX_NAMES, make_images
+
+    run = trained_tiny_run(tmp_path)
+    spec, net, attrs, dataset, backend = load_run_with_data(run, Console(json_mode=True))
+    assert net.sizes[0] == dataset.n_features == 36 and backend.name == "cpu" and spec.seed == 3
+    assert "warning" not in capsys.readouterr().err
+    with h5py.File(run / "model.h5", "a") as f:
+        f.attrs["dataset_checksum"] = "0" * 64
+    load_run_with_data(run, Console(json_mode=True))
+    assert capsys.readouterr().err.strip().endswith(
+        f"warning: the mnist data read now ({dataset.source}) differs from the data {run.name} was trained on; "
+        "figures are not comparable")
+    other = tmp_path / "five-by-five"
+    other.mkdir()
+    for role, seed, n in (("train", 1, 300), ("test", 2, 100)):
+        x, y = make_images(n, seed=seed, side=5)
+        write_idx(other / IDX_NAMES[f"{role}_images"], x)
+        write_idx(other / IDX_NAMES[f"{role}_labels"], y)
+    spec_file = run / "spec.yaml"
+    spec_file.write_text(spec_file.read_text().replace(str(tmp_path / "data"), str(other)))
+    with pytest.raises(UserError) as refused:
+        load_run_with_data(run, Console(json_mode=True))
+    assert str(refused.value) == (f"{run / 'model.h5'}: the network maps 36 inputs to 10 outputs, but mnist has 25 "
+                                  "features and 10 classes")
