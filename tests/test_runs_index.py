@@ -346,6 +346,8 @@ def test_read_run_says_what_a_finished_an_unfinished_a_damaged_and_a_sweep_folde
     record = read_run(unfinished)
     assert (record.finished, record.state, record.phase, record.message, record.created, record.spec, record.dataset) == (
         False, "failed", "prune", "boom", "2026-12-05T12:00:00", None, "")
+    assert (record.parent, record.model, record.formats, record.sparsity, record.arrays, record.attrs) == (
+        "", {}, [], None, {}, {})  # nothing of an unfinished run's HDF5 is read
     (unfinished / "spec.yaml").write_text(yaml.safe_dump(spec))
     assert read_run(unfinished).dataset == spec["data"]["name"]  # an unfinished run's spec is read when it has one
 
