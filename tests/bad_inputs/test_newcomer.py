@@ -44,7 +44,7 @@ def test_training_says_where_its_data_came_from_and_provenance_records_it(templa
     result, _ = invoke(world, "train", world.spec, "train.epochs=1")
     assert result.exit_code == 0, result.output
     assert f"on mnist (IDX files in {world.data}):" in result.output
-    run = next(p for p in world.runs.iterdir() if p not in (world.finished, world.unfinished))
+    run = next(p for p in world.runs.iterdir() if p.is_dir() and p not in (world.finished, world.unfinished))
     data = json.loads((run / "provenance.json").read_text())["data"]
     assert data["name"] == "mnist" and data["source"] == f"IDX files in {world.data}" and len(data["checksum"]) == 64
     shown, _ = invoke(world, "runs", "show", run.name)
