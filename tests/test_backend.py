@@ -50,3 +50,27 @@ def test_the_gpu_backend_reports_the_devices_free_memory_and_name(fake_cupy):
     name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
     assert gpu.describe() == f"gpu ({name}, CuPy {fake_cupy.__version__})"
     assert gpu.sparse.__name__ != "scipy.sparse"
+
+
+def test_a_backend_gathers_batch_rows_in_place(backend):
+    source = backend.asarray(np.arange(20, dtype=np.float32).reshape(10, 2))
+    out = backend.xp.empty((3, 2), dtype=np.float32)
+    held = out
+    backend.take_rows(source, backend.asarray(np.array([4, 0, 9])), out)
+    assert out is held and to_host(out).tolist() == [[8, 9], [0, 1], [18, 19]]
+
+
+def test_each_named_stream_is_its_own_generator_and_the_same_name_repeats(backend):
+    first = [float(to_host(backend.random(7, f"stream-{i}").random(1))[0]) for i in range(300)]
+    assert len(set(first)) == 300  # no two of 300 names share a stream
+    again = backend.random(7, "stream-3").random(1)
+    assert float(to_host(again)[0]) == first[3]
+    assert float(to_host(backend.random(8, "stream-3").random(1))[0]) != first[3]
+
+
+def test_the_cpu_backend_is_shared_and_cannot_be_changed():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        CPU.xp = None
+    assert resolve_backend("cpu") is CPU

@@ -66,6 +66,10 @@ def test_numpy_functions_and_ufuncs_dispatch_to_the_device_as_in_cupy(cp):
     assert float(total) == 6.0 and float(x.max()) == 4.0
     assert isinstance(np.maximum(x, 0), cp.ndarray) and isinstance(np.float32(2) * x, cp.ndarray)
     np.testing.assert_array_equal(np.concatenate([x, x]).get(), np.concatenate([x.get(), x.get()]))
+    rows = cp.asarray(np.array([1, 0]))
+    np.testing.assert_array_equal(np.take(x, rows, axis=0).get(), [[3.0, 4.0], [1.0, -2.0]])
+    with pytest.raises(TypeError):
+        np.take(x, rows, axis=0, mode="clip")  # cupy.take has no mode keyword
 
 
 def test_python_scalars_come_only_from_0_d_arrays(cp):

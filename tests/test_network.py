@@ -93,6 +93,17 @@ def test_activations_and_chunked_predictions_agree_with_the_layer_by_layer_defin
     np.testing.assert_array_equal(net.predict(x), net.predict(x, chunk=4))
 
 
+def test_a_network_of_one_layer_knows_its_device_and_predicts_its_output_activation():
+    from sparana_cli.engine.backend import backend_of
+
+    net = Network.xavier([4, 3], output="softmax", seed=2)  # no hidden layer: a softmax classifier
+    assert net.xp is np and net.kernels is backend_of(net.weights[0]).kernels
+    x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    z = x @ net.weights[0] + net.biases[0]
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(net.predict(x), e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+
+
 def test_copies_loads_moves_and_masks():
     net = Network.xavier([4, 6, 3], seed=0)
     net.masks[0][0] = False
@@ -119,7 +130,7 @@ def test_a_workspace_for_chosen_weights_splits_their_flat_indices_into_rows_and_
     np.testing.assert_array_equal(ws.rows[1], [0, 5])
     np.testing.assert_array_equal(ws.cols[1], [2, 2])
     assert [g.shape for g in ws.grad_w] == [(3,), (2,)] and ws.grad_b == []
-    assert [a.shape for a in ws.acts] == [(8, 4), (8, 6), (8, 3)]
+    assert [a.shape for a in ws.acts] == [(8, 4), (8, 6), (8, 3)] and ws.batch == 8
     assert Workspace(net, 8).delta[0] is None and Workspace(net, 8, input_grad=True).delta[0].shape == (8, 4)
 
 

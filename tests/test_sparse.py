@@ -115,3 +115,11 @@ def test_csr_network_holds_the_chosen_layers_as_csr_and_predicts_any_rows_in_chu
         got = sparse.predict(x[k:], chunk=chunk)
         assert got.shape == (40 - k, 10)
         np.testing.assert_allclose(got, net.predict(x[k:]), rtol=1e-5, atol=1e-6)
+
+
+def test_a_network_of_one_layer_goes_csr_and_predicts_as_dense():
+    net = Network.xavier([30, 10], output="softmax", seed=1)  # no hidden layer: a softmax classifier
+    net.masks[0] = np.random.default_rng(1).random((30, 10)) > 0.5
+    net.apply_masks()
+    x = np.random.default_rng(2).random((50, 30), dtype=np.float32)
+    np.testing.assert_allclose(CSRNetwork(net, [0]).predict(x), net.predict(x), rtol=1e-5, atol=1e-6)

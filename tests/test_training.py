@@ -30,6 +30,16 @@ def test_learns_the_tiny_task(backend, train):
     assert accuracy(net, xt, yt) > 0.9
 
 
+def test_a_network_of_one_layer_learns_the_tiny_task():
+    x, y = data()
+    net = Network.xavier([36, 10], output="softmax", seed=0)  # no hidden layer: softmax regression
+    trainer = Trainer(net, TrainSpec(batch_size=32, lr=0.05), loss="cross_entropy", seed=0)
+    for epoch in range(5):
+        trainer.epoch(x, y, epoch)
+    xt, yt = data(200, seed=2)
+    assert accuracy(net, xt, yt) > 0.8
+
+
 @pytest.mark.parametrize("train", [{}, {"dropout": 0.3, "l1": 1e-4, "l2": 1e-3, "clip": 1.0},
                                    {"optimizer": "sgd", "momentum": 0.9}])
 def test_same_seed_gives_bitwise_identical_weights(train):
@@ -146,21 +156,22 @@ class _RecordedRows:
         out[...] = self.x[rows]
 
 
-def test_train_steps_takes_consecutive_batches_of_seeded_reshuffles():
+@pytest.mark.parametrize("n, batch_size", [(100, 30), (90, 30), (20, 64)])  # a remainder left out; none; fewer rows than a batch
+def test_train_steps_takes_consecutive_batches_of_seeded_reshuffles(n, batch_size):
     from sparana_cli.engine.training import train_steps
     from sparana_cli.seeding import generator
 
     x, y = data(100)
+    x, y = x[:n, :16], y[:n]  # fewer features than rows: a batch is never sized by the wrong axis
     rows, seen = _RecordedRows(x), []
-    net = Network.xavier([36, 20, 10], seed=3)
-    train_steps(net, rows, y, TrainSpec(batch_size=30, lr=0.01), loss="quadratic", steps=7, seed=4, stream="tune",
-                on_step=seen.append)
+    net = Network.xavier([16, 20, 10], seed=3)
+    train_steps(net, rows, y, TrainSpec(batch_size=batch_size, lr=0.01), loss="quadratic", steps=7, seed=4,
+                stream="tune", on_step=seen.append)
     assert seen == list(range(1, 8))
-    rng = generator(4, "tune")
-    expected = []
-    for _ in range(3):  # 3 full batches a shuffle of 100 rows, then a new shuffle
-        order = rng.permutation(100)
-        expected += [order[i:i + 30] for i in (0, 30, 60)]
+    rng, batch, expected = generator(4, "tune"), min(batch_size, n), []
+    while len(expected) < 7:  # every full batch of a shuffle, then a new shuffle
+        order = rng.permutation(n)
+        expected += [order[i:i + batch] for i in range(0, n - batch + 1, batch)]
     assert len(rows.loaded) == 7
     for got, want in zip(rows.loaded, expected):
         np.testing.assert_array_equal(got, want)

@@ -48,6 +48,11 @@ def ascontiguousarray(a, dtype=None):
     return wrap(np.ascontiguousarray(a._a, dtype=dtype))
 
 
+def take(a, indices, axis=None, out=None):
+    """cupy.take: no `mode` keyword (CuPy wraps out-of-range indices; NumPy's mode= is a TypeError there)."""
+    return _numpy_function("take")(a, indices, axis=axis, out=out)
+
+
 def get_array_module(*args):
     return sys.modules[__name__] if any(isinstance(a, ndarray) for a in args) else np
 
