@@ -136,6 +136,11 @@ def test_elementwise_kernels_check_types_shapes_and_know_only_our_sources(cp):
         sgd(cp.ones((2, 4), dtype=np.float32), np.float32(0.1), p)
     with pytest.raises(NotImplementedError, match="no NumPy reference"):
         cp.ElementwiseKernel("T x", "T y", "y = x * x;", "square")
+    with pytest.raises(ValueError, match="its source uses"):
+        cp.ElementwiseKernel("T grad, T lr", "T p", "p -= lr * g;", "sgd")  # g undeclared: nvcc would refuse it
+    with pytest.raises(ValueError, match="Wrong type"):
+        cp.ElementwiseKernel("TT g, T lr", "T p", "p -= lr * g;", "sgd")
+    assert cp.ElementwiseKernel("float32 g, T lr", "T p", "p -= lr * g;", "sgd").inputs[0] == ("float32", "g")
 
 
 def test_sparse_matrices_live_on_the_device(cp):

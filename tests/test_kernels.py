@@ -85,10 +85,11 @@ def coordinates(n_in, n_out, count, seed=0):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [0, 1, 37])  # no rows: every product is an empty sum, 0
-def test_sddmm_equals_the_dense_gradient_at_the_chosen_coordinates(backend, dtype, n):
+@pytest.mark.parametrize("count", [60, 129])  # 129: one coordinate past a GPU block of 128 threads
+def test_sddmm_equals_the_dense_gradient_at_the_chosen_coordinates(backend, dtype, n, count):
     a, delta = arrays((n, 23), dtype, 1)[0], arrays((n, 17), dtype, 1, seed=1)[0]
-    rows, cols = coordinates(23, 17, 60)
-    out = backend.xp.full(60, np.nan, dtype=dtype)
+    rows, cols = coordinates(23, 17, count)
+    out = backend.xp.full(count, np.nan, dtype=dtype)
     backend.kernels.sddmm(*on(backend, a, delta, rows, cols), out)
     dense = a.T @ delta
     np.testing.assert_allclose(to_host(out), dense[rows, cols], rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6)

@@ -7,6 +7,8 @@ source cannot keep passing against a stale reference.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from tests.fakecupy.arrays import DEVICE, ndarray
@@ -47,7 +49,15 @@ REFERENCES = {  # the CUDA source of each of our kernels -> what it computes, in
 
 
 def _params(text: str) -> list[tuple[str, str]]:
-    return [tuple(p.split()) for p in text.split(",") if p.strip()]
+    """(type, name) of each parameter; a type is one letter (a type variable) or a dtype name, as CuPy requires."""
+    params = [tuple(p.split()) for p in text.split(",") if p.strip()]
+    for type_name, _ in params:
+        if len(type_name) != 1:
+            try:
+                np.dtype(type_name)
+            except TypeError:
+                raise ValueError(f"Wrong type {type_name}") from None
+    return params
 
 
 class ElementwiseKernel:
@@ -58,6 +68,9 @@ class ElementwiseKernel:
             raise NotImplementedError(f"the CuPy stand-in has no NumPy reference for kernel {name!r}: {operation!r}")
         self.inputs, self.outputs = _params(in_params), _params(out_params)
         self.reference, self.name = REFERENCES[operation], name
+        declared, used = [n for _, n in self.inputs + self.outputs], list(inspect.signature(self.reference).parameters)
+        if declared != used:  # nvcc would not compile a source that names an undeclared variable
+            raise ValueError(f"kernel {name!r} declares {declared}, its source uses {used}")
 
     def __call__(self, *args, size=None, block_size=None):
         params = self.inputs + self.outputs
