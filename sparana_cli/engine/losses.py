@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from sparana_cli.engine.backend import array_module
 
-OUTPUTS = ("linear", "softmax")
-LOSSES = ("quadratic", "cross_entropy")
-
 
 def softmax(z, out=None):
     """Row-wise softmax of (n, k) logits, stable against overflow."""
