@@ -1,8 +1,10 @@
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from sparana_cli.engine.network import Network
-from sparana_cli.engine.optimizers import SGD, Adam
+from sparana_cli.engine.optimizers import SGD, Adam, make_optimizer
 from sparana_cli.engine.training import Trainer
 from sparana_cli.spec import TrainSpec
 
@@ -64,7 +66,7 @@ def test_clipping_limits_the_global_norm_and_keeps_direction():
     np.testing.assert_array_equal(grads(1e9), free)  # a generous clip changes nothing
 
 
-@pytest.mark.parametrize("make, slots", [(lambda ps: Adam(ps, lr=0.01), {"m", "v"}),
+@pytest.mark.parametrize("make, slots", [(lambda ps: Adam(ps, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8), {"m", "v"}),
                                          (lambda ps: SGD(ps, lr=0.1, momentum=0.9), {"velocity"}),
                                          (lambda ps: SGD(ps, lr=0.1), set())])
 def test_state_loaded_into_a_fresh_optimizer_continues_exactly(make, slots):
@@ -89,3 +91,17 @@ def test_state_loaded_into_a_fresh_optimizer_continues_exactly(make, slots):
     if slots:
         with pytest.raises(ValueError):  # one array per parameter, no fewer
             new.load_state(2, {name: [np.zeros((3, 4))] for name in slots})
+
+
+def test_the_spec_names_the_optimizer_and_its_settings():
+    p = [np.zeros(3, dtype=np.float32)]
+    sgd = make_optimizer(p, TrainSpec(optimizer="sgd", lr=0.2, momentum=0.5))
+    assert type(sgd) is SGD and (sgd.lr, sgd.momentum) == (0.2, 0.5) and sgd.params is p
+    adam = make_optimizer(p, TrainSpec(optimizer="adam", lr=0.01, beta1=0.8, beta2=0.99, eps=1e-6))
+    assert type(adam) is Adam and (adam.lr, adam.beta1, adam.beta2, adam.eps) == (0.01, 0.8, 0.99, 1e-6)
+    default = make_optimizer(p, TrainSpec())
+    assert type(default) is Adam and (default.beta1, default.beta2, default.eps) == (0.9, 0.999, 1e-8)  # Kingma & Ba's
+    with pytest.raises(ValueError) as refused:
+        make_optimizer(p, SimpleNamespace(optimizer="rmsprop"))  # one the spec would refuse first
+    assert str(refused.value) == "unknown optimizer 'rmsprop'"
+

@@ -65,11 +65,14 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015) with bias correction: p -= lr * m_hat / (sqrt(v_hat) + eps)."""
+    """Adam (Kingma & Ba 2015) with bias correction: p -= lr * m_hat / (sqrt(v_hat) + eps).
+
+    beta1, beta2 and eps have no defaults here: the spec's (TrainSpec) are the only ones.
+    """
 
     slot_names = ("m", "v")
 
-    def __init__(self, params, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    def __init__(self, params, lr, *, beta1, beta2, eps):
         super().__init__(params, lr)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         xp = array_module(params[0])
