@@ -1,6 +1,7 @@
 """engine/metrics: the accuracy measures every command prints, on cases small enough to count by hand."""
 
 import math
+import warnings
 
 import numpy as np
 
@@ -28,8 +29,8 @@ def test_confusion_matrix_counts_true_rows_against_predicted_columns():
 
 
 def test_per_class_accuracy_is_the_diagonal_over_each_row_and_nan_without_samples():
-    per_class = per_class_accuracy(np.array([[1, 1, 0], [0, 3, 1], [0, 0, 0]]))
-    np.testing.assert_allclose(per_class[:2], [0.5, 0.75])
+    per_class = per_class_accuracy(np.array([[1, 1, 0, 0], [0, 3, 1, 0], [0, 0, 0, 0], [0, 0, 0, 1]]))
+    np.testing.assert_allclose(per_class[[0, 1, 3]], [0.5, 0.75, 1.0])  # a class of one sample counts too
     assert math.isnan(per_class[2])
 
 
@@ -38,7 +39,10 @@ def test_accuracy_and_the_evaluation_of_a_known_read_out():
     x = np.eye(3)[[0, 1, 2, 2, 1]]
     labels = np.array([0, 1, 2, 1, 0])
     assert accuracy(net, x, labels) == 3 / 5
-    assert math.isnan(accuracy(net, x[:0], labels[:0]))
+    assert accuracy(net, x[:1], labels[:1]) == 1.0 and accuracy(net, x[3:4], labels[3:4]) == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no rows: NaN, without NumPy's mean-of-empty warning
+        assert math.isnan(accuracy(net, x[:0], labels[:0]))
     evaluation = evaluate_network(net, x, labels, 3)
     assert evaluation.accuracy == 3 / 5
     np.testing.assert_allclose(evaluation.per_class, [0.5, 0.5, 1.0])

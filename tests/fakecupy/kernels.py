@@ -144,6 +144,8 @@ class _SddmmKernel:
             if a.dtype != delta.dtype or out.dtype != a.dtype or rows.dtype.kind != "i" or cols.dtype.kind != "i":
                 raise TypeError(f"sddmm dtypes: a {a.dtype}, delta {delta.dtype}, rows {rows.dtype}, "
                                 f"cols {cols.dtype}, out {out.dtype}")
+            if a.shape[0] < 1:  # the kernel seeds its sum with row 0: no rows would read past the arrays
+                raise ValueError(f"sddmm_kernel needs at least one row, got a {a.shape}")
             if a.shape[0] != delta.shape[0] or not rows.shape == cols.shape == out.shape:
                 raise ValueError(f"sddmm shapes: a {a.shape}, delta {delta.shape}, rows {rows.shape}, out {out.shape}")
             DEVICE.launches += 1
