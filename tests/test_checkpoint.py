@@ -289,3 +289,33 @@ def test_an_optimizer_array_that_is_not_finite_floats_is_refused(tmp_path, bad):
 def test_a_history_that_does_not_cover_the_finished_epochs_is_refused(tmp_path, entries):
     save(tmp_path, progress=EpochProgress(2, 0), history={"loss": [1.0] * 2, "seconds": [1.0] * entries})
     assert load_error(tmp_path) == f"{tmp_path / 'checkpoint.h5'}: history does not cover the 2 finished epochs"
+
+
+@pytest.mark.parametrize("where", ["optimizer/m/1", "history/loss", "trainable/0"])
+def test_a_dataset_claiming_more_than_the_file_holds_is_refused_by_name(tmp_path, where):
+    trainable = [np.array([0], dtype=np.int64), np.array([1], dtype=np.int64)]
+    save(tmp_path, trainable=trainable if where.startswith("trainable") else None)
+
+    def plant(f):
+        del f[where]
+        f.create_dataset(where, shape=(10 ** 8,), dtype=np.float64)  # a header only: no data written
+
+    edit(tmp_path, plant)
+    assert load_error(tmp_path).startswith(f"{tmp_path / 'checkpoint.h5'}: /{where}: its header claims (100000000,) "
+                                           "float64")
+
+
+# a run on the GPU: device arrays are written as host data
+
+
+def test_a_device_runs_state_is_saved_as_host_arrays(tmp_path, gpu):
+    host = tiny_net()
+    net = host.to(gpu)
+    opt = Adam([p for pair in zip(net.weights, net.biases) for p in pair], 0.01)
+    opt.load_state(7, adam_with_state(host).state())
+    loss_sum, correct = gpu.xp.asarray(np.float32(3.5)).reshape(()), gpu.xp.asarray(40).reshape(())
+    save(tmp_path, net=net, opt=opt, progress=EpochProgress(2, 5, loss_sum, correct, 0.75))
+    cp = checkpoint.load_checkpoint(tmp_path)
+    assert cp.progress == EpochProgress(2, 5, 3.5, 40, 0.75)
+    np.testing.assert_array_equal(cp.net.weights[1], host.weights[1])
+    np.testing.assert_array_equal(cp.slots["v"][3], adam_with_state(host).v[3])
