@@ -122,6 +122,14 @@ def test_an_unfinished_run_without_a_status_has_an_empty_one(tmp_path):
     assert (record.status, record.state, record.phase, record.created) == ({}, "killed", "", "")
 
 
+def test_a_damaged_status_reads_as_an_empty_one(tmp_path):
+    folder = tmp_path / "x.tmp"
+    write_spec(folder)
+    (folder / "status.json").write_text("{broken", encoding="utf-8")
+    record = read_run(folder, strict=True)  # strict is about the run's files, not its status
+    assert (record.status, record.state, record.message) == ({}, "killed", "")
+
+
 def test_an_unfinished_run_takes_its_dataset_from_its_spec(tmp_path):
     folder = unfinished_run(tmp_path)
     write_spec(folder)
@@ -171,6 +179,7 @@ def test_a_sweep_folder_is_read_from_its_status_alone(tmp_path):
     record = read_run(folder, strict=True)  # no spec.yaml, model.h5 or metrics.h5, and no damage
     assert (record.state, record.phase, record.created, record.spec) == ("completed", "sweep", "2026-11-21T17:00:00",
                                                                          None)
+    assert (record.dataset, record.parent, record.model, record.arrays) == ("", "", {}, {})
 
 
 # finished runs: spec.yaml, model.h5 and metrics.h5 as well
@@ -221,7 +230,7 @@ def test_a_finished_run_without_a_spec_is_damaged(tmp_path):
     (folder / "spec.yaml").unlink()
     record = read_run(folder)
     assert (record.state, record.message) == ("damaged", f"{folder / 'spec.yaml'}: file not found")
-    assert record.model == {}  # model.h5 is not read once the spec is found damaged
+    assert record.model == {} and record.dataset == ""  # model.h5 is not read once the spec is found damaged
     with pytest.raises(UserError, match="file not found"):
         read_run(folder, strict=True)
 
