@@ -106,11 +106,11 @@ def test_version_of_a_distribution_that_is_not_installed_is_none():
 
 
 def test_cupy_version_is_the_first_cupy_build_installed(fresh_caches, monkeypatch):
-    installed = {"numpy": "1.26.4", "cupy-cuda11x": "11.6.0", "cupy": "9.0.0"}
+    installed = {"numpy": "1.26.4", "scipy": "1.11.4", "cupy-cuda11x": "11.6.0", "cupy": "9.0.0"}
     monkeypatch.setattr(provenance, "_version", installed.get)
     found = provenance.versions()
-    assert (found["numpy"], found["cupy"]) == ("1.26.4", "11.6.0")
-    assert found["numba"] is None and found["h5py"] is None and found["scipy"] is None
+    assert (found["numpy"], found["scipy"], found["cupy"]) == ("1.26.4", "1.11.4", "11.6.0")
+    assert found["numba"] is None and found["h5py"] is None
     provenance.versions.cache_clear()
     installed["cupy-cuda12x"] = "13.1.0"
     assert provenance.versions()["cupy"] == "13.1.0"
