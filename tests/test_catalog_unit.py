@@ -65,6 +65,13 @@ def test_other_metrics_are_not_shares(name):
     assert not catalog.is_share(name)
 
 
+@pytest.mark.parametrize("name, share", [("test_accuracy", True), ("sparsity", True), ("df", True), ("mia", True),
+                                         ("loss", False), ("seconds", False), ("eps", False)])
+def test_a_sweep_column_without_a_group_is_told_the_same_way(name, share):
+    """A sweep's summary columns (test_accuracy, sparsity, ...) name no metrics group."""
+    assert catalog.is_share(name) is share
+
+
 def test_metric_text_shows_a_share_in_percent_and_the_rest_as_it_is():
     assert catalog.metric_text("test.accuracy", 0.946) == "94.60%"
     assert catalog.metric_text("test.accuracy", np.float32(0.5)) == "50.00%"
@@ -131,6 +138,13 @@ def test_diff_specs_names_each_key_that_differs(tmp_path):
     assert differences == {"model.hidden": ([24, 16], [8]), "train.seed": (1, None), "train.epochs": (None, 2)}
     assert list(differences) == ["model.hidden", "train.seed", "train.epochs"]  # a's keys first, then b's
     assert catalog.diff_specs(a, a) == {}
+
+
+def test_diff_specs_tells_a_key_set_to_null_from_a_key_left_out(tmp_path):
+    """A spec resolved by a sparana that knew a key (null: not used) against one written before the key existed."""
+    a = finished(tmp_path, "a", spec={"name": "t", "train": {"lr": 0.01, "scheduler": None}})
+    b = finished(tmp_path, "b", spec={"name": "t", "train": {"lr": 0.01}})
+    assert catalog.diff_specs(a, b) == {"train.scheduler": (None, None)}  # None stands for null and for absent alike
 
 
 # -- lineage ----------------------------------------------------------------------------------------
@@ -248,6 +262,17 @@ def test_removal_plan_names_the_first_three_children_of_many(tmp_path):
         catalog.removal_plan(root, [parent.name], recursive=False, incomplete=False)
     assert str(info.value) == (f"{parent.name}: has 4 child run(s) ({kids[0].name}, {kids[1].name}, {kids[2].name}, "
                                "...); remove them too with --recursive")
+    shutil.rmtree(kids[3])
+    with pytest.raises(UserError) as info:  # three: all named, nothing left out
+        catalog.removal_plan(root, [parent.name], recursive=False, incomplete=False)
+    assert str(info.value) == (f"{parent.name}: has 3 child run(s) ({kids[0].name}, {kids[1].name}, {kids[2].name}); "
+                               "remove them too with --recursive")
+
+
+def test_removal_plan_takes_a_run_named_by_its_path_outside_the_runs_folder(store, tmp_path):
+    elsewhere = finished(tmp_path / "elsewhere", "x")
+    plan = catalog.removal_plan(store["root"], [str(elsewhere)], recursive=False, incomplete=False)
+    assert [r.path for r in plan] == [elsewhere] and plan[0].state == "completed"
 
 
 def test_removal_plan_recursive_takes_the_descendants_once(store):
@@ -394,6 +419,7 @@ def test_attack_series_adds_the_newest_like_attack_on_the_other_loss(attacks):
     np.testing.assert_array_equal(arrays["eps"], EPS)
     assert settings["loss"] == "cross_entropy"
     assert series["LQ model, fgsm"][1] == mine.attrs["attack"]
+    np.testing.assert_array_equal(series["LQ model, fgsm"][0]["accuracy"], [0.9, 0.5, 0.2])  # the run's own curves
 
 
 def test_attack_series_leaves_out_attacks_of_another_kind(attacks, monkeypatch):
