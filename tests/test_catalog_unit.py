@@ -4,6 +4,7 @@ attack runs shown beside one another."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -135,7 +136,8 @@ def test_diff_specs_names_each_key_that_differs(tmp_path):
     a = finished(tmp_path, "a", spec={"name": "t", "model": {"hidden": [24, 16]}, "train": {"lr": 0.01, "seed": 1}})
     b = finished(tmp_path, "b", spec={"name": "t", "model": {"hidden": [8]}, "train": {"lr": 0.01, "epochs": 2}})
     differences = catalog.diff_specs(a, b)
-    assert differences == {"model.hidden": ([24, 16], [8]), "train.seed": (1, None), "train.epochs": (None, 2)}
+    assert differences == {"model.hidden": ([24, 16], [8]), "train.seed": (1, catalog.ABSENT),
+                           "train.epochs": (catalog.ABSENT, 2)}
     assert list(differences) == ["model.hidden", "train.seed", "train.epochs"]  # a's keys first, then b's
     assert catalog.diff_specs(a, a) == {}
 
@@ -144,7 +146,15 @@ def test_diff_specs_tells_a_key_set_to_null_from_a_key_left_out(tmp_path):
     """A spec resolved by a sparana that knew a key (null: not used) against one written before the key existed."""
     a = finished(tmp_path, "a", spec={"name": "t", "train": {"lr": 0.01, "scheduler": None}})
     b = finished(tmp_path, "b", spec={"name": "t", "train": {"lr": 0.01}})
-    assert catalog.diff_specs(a, b) == {"train.scheduler": (None, None)}  # None stands for null and for absent alike
+    assert catalog.diff_specs(a, b) == {"train.scheduler": (None, catalog.ABSENT)}
+    from click.testing import CliRunner
+
+    from sparana_cli.cli import main
+
+    shown = CliRunner().invoke(main, ["runs", "diff", str(a), str(b), "--runs-dir", str(tmp_path)])
+    assert shown.exit_code == 0 and shown.output.splitlines()[-1].split() == ["train.scheduler", "null", "(absent)"]
+    as_json = CliRunner().invoke(main, ["runs", "diff", str(a), str(b), "--runs-dir", str(tmp_path), "--json"])
+    assert json.loads(as_json.output)["differences"] == {"train.scheduler": [None, None]}  # JSON has no "absent"
 
 
 # -- lineage ----------------------------------------------------------------------------------------

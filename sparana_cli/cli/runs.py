@@ -202,17 +202,22 @@ def compare(run_names, root, console):
 def diff(run_a, run_b, root, console):
     """The keys whose values differ between two runs' resolved specs."""
     from sparana_cli.store import runs
-    from sparana_cli.store.catalog import diff_specs
+    from sparana_cli.store.catalog import ABSENT, diff_specs
 
     a, b = runs.resolve_run(root, run_a), runs.resolve_run(root, run_b)
     differences = diff_specs(a, b)
     human = (table(["key", a.name, b.name], [[k, _shown(va), _shown(vb)] for k, (va, vb) in differences.items()])
              if differences else f"the specs of {a.name} and {b.name} are identical")
-    console.result({"run": [str(a), str(b)], "differences": {k: list(v) for k, v in differences.items()}}, human)
+    console.result({"run": [str(a), str(b)], "differences": {k: [None if v is ABSENT else v for v in pair]
+                                                             for k, pair in differences.items()}}, human)
 
 
 def _shown(value) -> str:
-    return "(absent)" if value is None else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    from sparana_cli.store.catalog import ABSENT
+
+    if value is ABSENT:
+        return "(absent)"
+    return json.dumps(value) if value is None or isinstance(value, (list, dict)) else str(value)
 
 
 @runs_command.command("rm", epilog=examples("sparana runs rm mnist-20261121-153012 --recursive",

@@ -76,15 +76,17 @@ def compare(folders: list[Path]) -> dict[str, list]:
     return {name: [t.get(name) for t in tables] for name in names}
 
 
+ABSENT = type("Absent", (), {"__repr__": lambda self: "ABSENT"})()  # a key one spec does not have (None is a null)
+
+
 def diff_specs(a: Path, b: Path) -> dict[str, tuple]:
-    """key path -> (value in a, value in b) for every key whose resolved value differs (None: absent)."""
+    """key path -> (value in a, value in b) for every key whose resolved value differs (ABSENT: not in that spec)."""
     left, right = (_flat(read_run(f, strict=True).spec) for f in (a, b))
-    missing = object()
     out = {}
     for key in dict.fromkeys([*left, *right]):
-        va, vb = left.get(key, missing), right.get(key, missing)
+        va, vb = left.get(key, ABSENT), right.get(key, ABSENT)
         if va != vb:
-            out[key] = (None if va is missing else va, None if vb is missing else vb)
+            out[key] = (va, vb)
     return out
 
 
