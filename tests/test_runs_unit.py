@@ -70,7 +70,8 @@ def test_a_run_name_of_150_characters_is_taken_and_one_of_151_refused(tmp_path):
 
 @pytest.mark.parametrize("name, shown", [
     ("a" * 39 + "/", "'" + "a" * 39 + "/'"),  # 40 characters: shown whole
-    ("b/" + "c" * 49, "'b/" + "c" * 38 + "'..."),  # longer: its first 40, then an ellipsis
+    ("d/" + "e" * 39, "'d/" + "e" * 38 + "'..."),  # 41: its first 40, then an ellipsis
+    ("b/" + "c" * 49, "'b/" + "c" * 38 + "'..."),
     (".hidden", "'.hidden'"),
     ("", "''"),
 ])
@@ -166,6 +167,14 @@ def test_a_finished_run_says_completed_keeps_its_phase_and_loses_its_lock(tmp_pa
     assert not (run.path / "lock").exists() and run.lock.closed
     record = json.loads((run.path / "provenance.json").read_text())
     assert record["ended"] is not None and record["device"] is None and "data" not in record  # no model.h5
+
+
+def test_an_error_inside_a_new_run_propagates_even_when_its_folder_is_already_gone(tmp_path):
+    with pytest.raises(RuntimeError, match="boom"):
+        with runs.new_run(tmp_path, "x") as run:
+            run.tmp.rename(tmp_path / "moved")  # whatever the caller did with it, its own error is what counts
+            raise RuntimeError("boom")
+    assert run.lock.closed
 
 
 def test_a_new_run_without_a_phase_records_an_empty_phase(tmp_path):
