@@ -3,6 +3,7 @@ and the model.h5 / metrics.h5 layout it writes and reads back (small folders and
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -157,6 +158,13 @@ def test_a_pending_run_is_its_two_paths_and_releasing_it_closes_its_lock(tmp_pat
         held.release()
         assert lock.closed
     runs.PendingRun(tmp_path / "a.tmp", tmp_path / "a").release()  # no lock: nothing to do
+
+
+def test_a_pending_runs_folders_cannot_be_changed_once_reserved(tmp_path):
+    run = runs.PendingRun(tmp_path / "a.tmp", tmp_path / "a")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.path = tmp_path / "elsewhere"
+    assert {run, runs.PendingRun(tmp_path / "a.tmp", tmp_path / "a")} == {run}  # frozen: usable as a key
 
 
 def test_a_finished_run_says_completed_keeps_its_phase_and_loses_its_lock(tmp_path):
