@@ -172,19 +172,26 @@ def test_a_model_missing_a_dataset_of_a_layer_is_refused_naming_it(tmp_path, key
 
 
 @pytest.mark.parametrize("key, shape, dtype, claim", [
-    ("weights", (600, 500), np.float32, "(600, 500) float32 (1.2 MB)"),
-    ("mask", (1200, 1000), bool, "(1200, 1000) bool (1.2 MB)"),
-    ("bias", (300_000,), np.float32, "(300000,) float32 (1.2 MB)"),
+    ("layers/0/weights", (600, 500), np.float32, "(600, 500) float32 (1.2 MB)"),
+    ("layers/0/mask", (1200, 1000), bool, "(1200, 1000) bool (1.2 MB)"),
+    ("layers/0/bias", (300_000,), np.float32, "(300000,) float32 (1.2 MB)"),
+    ("layers/1/csr/data", (300_000,), np.float32, "(300000,) float32 (1.2 MB)"),
 ])
 def test_a_layer_dataset_whose_header_claims_more_than_the_file_holds_is_refused_naming_it(tmp_path, key, shape, dtype,
                                                                                            claim):
+    path = saved(tmp_path, csr_layers=(1,))
+    with h5py.File(path, "a") as f:
+        del f[key]
+        f.create_dataset(key, shape=shape, dtype=dtype)  # a header and no data: a truncated file
+    assert refused(runs.load_model, tmp_path) == (
+        f"{path}: /{key}: its header claims {claim}, but the file holds only 0 bytes for it; the file is damaged")
+
+
+def test_a_layer_holding_a_nan_weight_is_refused_naming_it(tmp_path):
     path = saved(tmp_path)
     with h5py.File(path, "a") as f:
-        del f[f"layers/0/{key}"]
-        f.create_dataset(f"layers/0/{key}", shape=shape, dtype=dtype)  # a header and no data: a truncated file
-    assert refused(runs.load_model, tmp_path) == (
-        f"{path}: /layers/0/{key}: its header claims {claim}, but the file holds only 0 bytes for it; "
-        "the file is damaged")
+        f["layers/1/weights"][2, 1] = np.nan
+    assert refused(runs.load_model, tmp_path) == f"{path}: /layers/1/weights holds NaN or infinite values"
 
 
 def test_a_layer_whose_mask_does_not_fit_its_weights_is_refused_with_the_shapes(tmp_path):
