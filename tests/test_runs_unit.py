@@ -421,6 +421,15 @@ def test_a_run_whose_model_says_no_time_counts_as_oldest(tmp_path):
     assert runs.finished_runs(tmp_path) == [run.path, dated]
 
 
+def test_finding_finished_runs_writes_nothing_into_the_runs_folder(tmp_path):
+    finished(tmp_path, "a")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert not (tmp_path / runs.runs_index.INDEX_FILE).exists()  # no index yet: reading would want to build one
+    runs.finished_runs(tmp_path)
+    runs.resolve_run(tmp_path, None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 def test_no_run_named_means_the_newest_train_run(tmp_path):
     finished(tmp_path, "old", created="2026-11-21T09:00:00")
     newest = finished(tmp_path, "new", created="2026-11-21T10:00:00")
@@ -433,8 +442,9 @@ def test_no_run_named_passes_over_runs_a_sweep_made_unless_a_sweep_made_all(tmp_
     finished(tmp_path, "point", created="2026-11-21T10:00:00", monkeypatch=monkeypatch, sweep="sweep-1")
     assert runs.resolve_run(tmp_path, None) == own
     only_sweeps = tmp_path / "sweeps"
-    finished(only_sweeps, "p1", created="2026-11-21T09:00:00", monkeypatch=monkeypatch, sweep="sweep-1")
-    newest = finished(only_sweeps, "p2", created="2026-11-21T10:00:00", monkeypatch=monkeypatch, sweep="sweep-1")
+    for name, hour in (("p1", "08"), ("p2", "09")):
+        finished(only_sweeps, name, created=f"2026-11-21T{hour}:00:00", monkeypatch=monkeypatch, sweep="sweep-1")
+    newest = finished(only_sweeps, "p3", created="2026-11-21T10:00:00", monkeypatch=monkeypatch, sweep="sweep-1")
     assert runs.resolve_run(only_sweeps, None) == newest
 
 
