@@ -1,5 +1,5 @@
-"""store/runs.py function by function: reserving, finishing and reopening run folders, finding finished runs,
-and the model.h5 / metrics.h5 layout it writes and reads back (small folders and files, no training)."""
+"""store/runs.py's run folders function by function: reserving, finishing, reopening and finding them (small folders,
+no training); the model.h5 / metrics.h5 layout it writes and reads back is in test_runs_model_unit.py."""
 
 from __future__ import annotations
 
