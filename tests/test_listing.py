@@ -47,6 +47,9 @@ def test_an_unfinished_runs_row_shows_its_progress_and_no_metric():
     assert (row["metric"], row["test_accuracy"], row["parent"], row["spec"], row["sweep"]) == ("", None, "", {}, "")
     started = listing.row(rec("base-3.tmp", finished=False, state="running", status={"state": "running", "epochs": 5}))
     assert started["progress"] == {"epoch": 0, "step": 0, "epochs": 5}
+    stepping = {"state": "running", "epochs": 5, "epoch": 1, "step": 40}
+    assert listing.row(rec("base-4.tmp", finished=False, state="running", status=stepping))["progress"] == {
+        "epoch": 1, "step": 40, "epochs": 5}
 
 
 def test_an_unfinished_run_without_epochs_has_no_progress():
@@ -114,7 +117,7 @@ def test_a_spec_is_flattened_to_dotted_keys():
 
 
 def spec(hidden, lr, data="mnist", version="1.0"):
-    return {"model": {"hidden": hidden}, "train": {"lr": lr}, "data": {"name": data}, "version": version}
+    return {"model": {"hidden": hidden}, "train": {"lr": lr}, "data": {"name": data}, "version": version, "notes": None}
 
 
 @pytest.fixture
@@ -178,6 +181,8 @@ def test_filters_keep_the_runs_that_match_all_of_them(found, filters, expected):
     (["model.depth=3"], []),  # a key no spec has
     (["model=3"], []),
     (["train.lr=[0.01"], []),  # not YAML: compared as text
+    (["notes=[unclosed"], []),  # ... so it matches no null
+    (["notes=null"], ["a", "b", "c.tmp", "d", "e"]),
 ])
 def test_where_matches_a_spec_key_against_a_yaml_value(found, where, expected):
     assert names(listing.list_runs(Path("runs"), all_records=found, where=where)) == expected
