@@ -82,6 +82,21 @@ def reads(monkeypatch) -> list[str]:
     return names
 
 
+@pytest.fixture(autouse=True)
+def lock_asks(monkeypatch) -> list[int]:
+    """The flock operations the writers ask for; a writer that keeps asking for a lock it holds fails, not hangs."""
+    asks = []
+
+    def flock(handle, operation):
+        asks.append(operation)
+        if len(asks) > 1000:
+            raise RuntimeError("a writer keeps asking for the writers' lock")
+        fcntl.flock(handle, operation)
+
+    monkeypatch.setattr(runs_index, "fcntl", SimpleNamespace(flock=flock, LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB))
+    return asks
+
+
 def entries(root: Path) -> dict[str, int]:
     """The index's entries: name -> racy."""
     with sqlite3.connect(root / INDEX) as db:
@@ -159,6 +174,21 @@ def test_new_renamed_changed_and_removed_folders_are_read_again_and_the_rest_are
     got = by_name(runs_index.records(root))
     assert sorted(reads) == ["b2", "c", "e"] and sorted(got) == ["a", "b2", "c", "e"]
     assert got["c"].dataset == "fashion" and set(entries(root)) == {"a", "b2", "c", "e"}
+
+
+def test_a_folder_added_alone_is_indexed_and_one_removed_alone_forgotten(tmp_path, reads):
+    root = tmp_path / "runs"
+    make_run(root, "a")
+    runs_index.records(root)
+    make_run(root, "b")
+    runs_index.records(root)
+    assert set(entries(root)) == {"a", "b"}
+    for path in (root / "a").iterdir():
+        path.unlink()
+    (root / "a").rmdir()
+    reads.clear()
+    assert [r.name for r in runs_index.records(root)] == ["b"] and reads == []
+    assert set(entries(root)) == {"b"}
 
 
 def test_a_damaged_run_is_never_cached_and_a_cached_run_that_breaks_is_dropped(tmp_path, reads):
@@ -366,6 +396,19 @@ def test_an_index_is_loaded_only_when_it_is_a_file_of_this_format(tmp_path, read
     assert runs_index._load(path) == ({}, True)
 
 
+def test_an_entry_whose_name_is_not_text_is_left_out(tmp_path, reads):
+    root = tmp_path / "runs"
+    make_run(root, "a")
+    runs_index.records(root)
+    with sqlite3.connect(root / INDEX) as db:  # written by something else: a BLOB where a name belongs
+        db.execute("INSERT INTO runs SELECT CAST(name AS BLOB), signature, racy, record, spec, crc FROM runs")
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (2,)
+    stored, damaged = runs_index._load(root / INDEX)
+    assert list(stored) == ["a"] and not damaged
+    reads.clear()
+    assert [r.name for r in runs_index.records(root)] == ["a"] and reads == []
+
+
 def test_an_index_a_writer_holds_is_busy_not_damaged(tmp_path, reads, monkeypatch):
     root = tmp_path / "runs"
     make_run(root, "a")
@@ -566,6 +609,13 @@ def test_a_writer_waits_for_the_lock_then_leaves_the_index_alone(tmp_path, reads
         os.close(handle)
     runs_index.records(root)
     assert set(entries(root)) == {"a"}
+
+
+def test_a_free_lock_is_taken_at_the_first_ask_without_waiting(tmp_path, reads, lock_asks):
+    root = tmp_path / "runs"
+    make_run(root, "a")
+    runs_index.records(root)
+    assert lock_asks == [fcntl.LOCK_EX | fcntl.LOCK_NB] and set(entries(root)) == {"a"}
 
 
 def test_a_writer_takes_the_lock_once_it_is_free(tmp_path, reads, monkeypatch):
