@@ -525,6 +525,17 @@ def test_a_rebuild_removes_what_a_crashed_writer_left(tmp_path, reads):
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+def test_the_new_empty_index_replaces_the_file_with_what_a_crashed_writer_left_beside_it(tmp_path):
+    path = tmp_path / INDEX
+    path.write_bytes(b"\xff" * 4096)
+    leftovers = [path.with_name(INDEX + suffix) for suffix in ("-journal", "-wal", "-shm")]
+    for leftover in leftovers:  # left to SQLite, an old journal would be played into the new index when it is opened
+        leftover.write_bytes(b"\xff" * 4096)
+    runs_index._replace_with_empty(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [INDEX]
+    assert runs_index._load(path) == ({}, False) and runs_index._current(path)
+
+
 # -- writing ----------------------------------------------------------------------------------------
 
 
