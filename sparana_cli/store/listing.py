@@ -140,7 +140,7 @@ def key_metric(phase: str, metrics: dict) -> str:
 
 
 def _number(value):
-    """A finite float from a scalar number; None for anything else (text, arrays, NaN)."""
+    """A float from a scalar number (infinities kept: they sort); None for anything else (text, arrays) and NaN."""
     if value is None or isinstance(value, (str, bytes, list, tuple, dict)):
         return None
     if not isinstance(value, (int, float)):  # read from metrics.h5 just now: NumPy is loaded already
