@@ -28,7 +28,7 @@ def tiny_net() -> Network:
 
 def adam_with_state(net: Network, t: int = 7) -> Adam:
     params = [p for pair in zip(net.weights, net.biases) for p in pair]
-    opt = Adam(params, 0.01)
+    opt = Adam(params, 0.01, beta1=0.9, beta2=0.999, eps=1e-8)
     for j, p in enumerate(params):
         opt.m[j][...] = np.arange(p.size).reshape(p.shape) + 10 * j
         opt.v[j][...] = (np.arange(p.size).reshape(p.shape) + 1) / (j + 1)
@@ -183,7 +183,7 @@ def test_save_checkpoint_writes_when_the_state_just_fits(tmp_path, monkeypatch):
 
 
 def trainable_opt(trainable) -> Adam:
-    return Adam([np.full(len(t), 0.5, np.float32) for t in trainable], 0.01)
+    return Adam([np.full(len(t), 0.5, np.float32) for t in trainable], 0.01, beta1=0.9, beta2=0.999, eps=1e-8)
 
 
 def test_trainable_indices_and_their_gathered_slots_come_back(tmp_path):
@@ -311,7 +311,7 @@ def test_a_dataset_claiming_more_than_the_file_holds_is_refused_by_name(tmp_path
 def test_a_device_runs_state_is_saved_as_host_arrays(tmp_path, gpu):
     host = tiny_net()
     net = host.to(gpu)
-    opt = Adam([p for pair in zip(net.weights, net.biases) for p in pair], 0.01)
+    opt = Adam([p for pair in zip(net.weights, net.biases) for p in pair], 0.01, beta1=0.9, beta2=0.999, eps=1e-8)
     opt.load_state(7, adam_with_state(host).state())
     loss_sum, correct = gpu.xp.asarray(np.float32(3.5)).reshape(()), gpu.xp.asarray(40).reshape(())
     save(tmp_path, net=net, opt=opt, progress=EpochProgress(2, 5, loss_sum, correct, 0.75))
