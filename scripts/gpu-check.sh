@@ -31,7 +31,7 @@ echo "gpu-check: GPU tests" >&2
 tests_log=$(mktemp)
 set +e
 SPARANA_TEST_GPU=real python -m pytest -q -rs tests/test_kernels.py tests/test_training.py tests/test_subset_training.py \
-  tests/test_gpu_commands.py tests/test_cuda_sddmm.py \
+  tests/test_gpu_commands.py tests/test_cuda_sddmm.py tests/test_backend.py tests/test_checkpoint.py tests/test_runs_model_unit.py \
   | tee "$tests_log" >&2
 tests_status=${PIPESTATUS[0]}
 set -e
