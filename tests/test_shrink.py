@@ -4,7 +4,7 @@ import numpy as np
 
 from sparana_cli.analysis.pruning import remove_to_sparsity
 from sparana_cli.analysis.scores import score_layers
-from sparana_cli.analysis.shrink import live_units, shrink, surviving_weights
+from sparana_cli.analysis.shrink import dense_size, live_units, shrink, surviving_weights
 from sparana_cli.engine.network import Network
 
 
@@ -87,3 +87,17 @@ def test_shrunk_outputs_equal_masked_outputs_after_maav_pruning():
     small = shrink(net)
     assert sum(small.sizes) < sum(net.sizes)
     assert np.abs(small.predict(x) - net.predict(x)).max() <= 1e-5
+
+
+def test_a_unit_left_without_outputs_by_a_later_removal_is_removed_too():
+    masks = [np.ones((2, 2), bool), np.array([[True, True], [False, True]]), np.array([[True, True], [False, False]])]
+    # hidden unit 1 of the second layer feeds nothing, so it goes; then unit 1 of the first layer, which fed
+    # only it, feeds nothing either: removal runs until nothing changes, not one pass over the layers
+    alive = live_units(masks)
+    assert [a.tolist() for a in alive] == [[True, False], [True, False]]
+    assert surviving_weights(masks, alive) == [2, 1, 2]
+
+
+def test_dense_size_counts_weights_and_biases():
+    assert dense_size([784, 300, 100, 10]) == 266_610  # LeNet-300-100
+    assert dense_size([3, 2]) == 8
