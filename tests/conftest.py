@@ -31,6 +31,13 @@ def make_images(n: int, seed: int, side: int = 6) -> tuple[np.ndarray, np.ndarra
     return pixels.reshape(n, side, side).astype(np.uint8), labels.astype(np.uint8)
 
 
+def refused(call, *args, **kwargs) -> str:
+    """The one-line message of the UserError that call(*args, **kwargs) raises (the test fails if it raises none)."""
+    with pytest.raises(UserError) as info:
+        call(*args, **kwargs)
+    return str(info.value)
+
+
 def write_idx_folder(folder: Path, n_train=300, n_test=100, gz=True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     x, y = make_images(n_train, seed=1)

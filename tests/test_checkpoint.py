@@ -12,9 +12,10 @@ from sparana_cli import __version__
 from sparana_cli.engine.network import Network
 from sparana_cli.engine.optimizers import SGD, Adam
 from sparana_cli.engine.training import EpochProgress
-from sparana_cli.errors import DiskFull, UserError
+from sparana_cli.errors import DiskFull
 from sparana_cli.files import MARGIN
 from sparana_cli.store import checkpoint
+from tests.conftest import refused
 
 
 def tiny_net() -> Network:
@@ -48,9 +49,7 @@ def save(folder, net=None, opt=None, progress=None, history=None, **kwargs):
 
 
 def load_error(folder) -> str:
-    with pytest.raises(UserError) as err:
-        checkpoint.load_checkpoint(folder)
-    return str(err.value)
+    return refused(checkpoint.load_checkpoint, folder)
 
 
 def edit(folder, change) -> None:

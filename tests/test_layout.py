@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from sparana_cli.errors import UserError
 from sparana_cli.store import layout
+from tests.conftest import refused
 
 # docs/run-folders.md: model.h5 root attrs (seed and n_layers are counts, the rest text)
 MODEL_STRINGS = ["sparana_version", "phase", "parent", "dataset", "dataset_checksum", "dataset_source", "device",
@@ -44,12 +44,6 @@ def valid_model_attrs() -> dict:
             "created": "2026-11-21T15:30:12", "n_layers": 2, "output": "linear"}
 
 
-def message(call) -> str:
-    with pytest.raises(UserError) as err:
-        call()
-    return str(err.value)
-
-
 # plain
 
 
@@ -77,13 +71,13 @@ def test_plain_leaves_other_values_alone():
 
 def test_check_attrs_accepts_absent_attributes_unless_required():
     layout.check_attrs({}, {"epoch": int}, "f.h5")
-    assert message(lambda: layout.check_attrs({}, {"epoch": int}, "f.h5", required=True)) == \
+    assert refused(lambda: layout.check_attrs({}, {"epoch": int}, "f.h5", required=True)) == \
         "f.h5: missing attribute epoch"
 
 
 def test_check_attrs_goes_on_past_an_absent_attribute():
     kinds = {"absent": int, "seed": int}
-    assert message(lambda: layout.check_attrs({"seed": "3"}, kinds, "f.h5")) == \
+    assert refused(lambda: layout.check_attrs({"seed": "3"}, kinds, "f.h5")) == \
         "f.h5: attribute seed must be an integer, found '3'"
 
 
@@ -93,7 +87,7 @@ def test_check_attrs_goes_on_past_an_absent_attribute():
                                                  (layout.NUMBER, float("nan"), "a number"),
                                                  (layout.NUMBER, float("-inf"), "a number")])
 def test_check_attrs_refuses_a_value_of_the_wrong_type(kind, value, wanted):
-    assert message(lambda: layout.check_attrs({"x": value}, {"x": kind}, "f.h5")) == \
+    assert refused(lambda: layout.check_attrs({"x": value}, {"x": kind}, "f.h5")) == \
         f"f.h5: attribute x must be {wanted}, found {value!r}"
 
 
@@ -103,7 +97,7 @@ def test_check_attrs_accepts_a_value_of_the_right_type(kind, value):
 
 
 def test_check_attrs_shows_at_most_40_characters_of_a_wrong_value():
-    text = message(lambda: layout.check_attrs({"x": 10 ** 60}, {"x": str}, "f.h5"))
+    text = refused(lambda: layout.check_attrs({"x": 10 ** 60}, {"x": str}, "f.h5"))
     assert text == "f.h5: attribute x must be a string, found " + "1" + "0" * 39
 
 
@@ -122,20 +116,20 @@ def test_check_model_attrs_accepts_a_file_without_the_optional_attributes():
 @pytest.mark.parametrize("name", MODEL_STRINGS)
 def test_check_model_attrs_refuses_a_number_where_text_belongs(name):
     attrs = valid_model_attrs() | {name: 20261121}
-    assert message(lambda: layout.check_model_attrs(attrs, "run/model.h5")) == \
+    assert refused(lambda: layout.check_model_attrs(attrs, "run/model.h5")) == \
         f"run/model.h5: attribute {name} must be a string, found 20261121"
 
 
 @pytest.mark.parametrize("name", MODEL_INTEGERS)
 def test_check_model_attrs_refuses_text_where_a_count_belongs(name):
     attrs = valid_model_attrs() | {name: "2"}
-    assert message(lambda: layout.check_model_attrs(attrs, "run/model.h5")) == \
+    assert refused(lambda: layout.check_model_attrs(attrs, "run/model.h5")) == \
         f"run/model.h5: attribute {name} must be an integer, found '2'"
 
 
 def test_check_model_attrs_refuses_a_created_that_is_not_a_date():
     attrs = valid_model_attrs() | {"created": "yesterday"}
-    assert message(lambda: layout.check_model_attrs(attrs, "run/model.h5")) == \
+    assert refused(lambda: layout.check_model_attrs(attrs, "run/model.h5")) == \
         "run/model.h5: attribute created must be an ISO date and time, found 'yesterday'"
 
 
@@ -146,7 +140,7 @@ def test_check_model_attrs_accepts_the_documented_outputs(output):
 
 def test_check_model_attrs_refuses_another_output():
     attrs = valid_model_attrs() | {"output": "sigmoid"}
-    assert message(lambda: layout.check_model_attrs(attrs, "run/model.h5")) == \
+    assert refused(lambda: layout.check_model_attrs(attrs, "run/model.h5")) == \
         "run/model.h5: attribute output must be linear or softmax, found 'sigmoid'"
 
 
@@ -179,7 +173,7 @@ def test_check_layer_count_accepts_a_file_without_the_attribute(tmp_path):
 def test_check_layer_count_refuses_a_count_that_differs(tmp_path, n_layers, shown):
     path = tmp_path / "m.h5"
     write_layers(path, 2, n_layers=n_layers)
-    assert message(lambda: check_count(path)) == f"{path}: attribute n_layers says {shown}, but /layers holds 2"
+    assert refused(lambda: check_count(path)) == f"{path}: attribute n_layers says {shown}, but /layers holds 2"
 
 
 # check_layer
@@ -211,21 +205,21 @@ def test_check_layer_accepts_masked_weights_that_are_zero():
 def test_check_layer_refuses_weights_and_bias_not_of_one_float_type(w_dtype, b_dtype):
     w, b, m = layer()
     w, b = w.astype(w_dtype), b.astype(b_dtype)
-    assert message(lambda: layout.check_layer(w, b, m, "m.h5: /layers/1")) == (
+    assert refused(lambda: layout.check_layer(w, b, m, "m.h5: /layers/1")) == (
         "m.h5: /layers/1 must hold float32 or float64 weights and bias of one type "
         f"(found {np.dtype(w_dtype)} and {np.dtype(b_dtype)})")
 
 
 def test_check_layer_refuses_a_mask_that_is_not_bool():
     w, b, m = layer()
-    assert message(lambda: layout.check_layer(w, b, m.astype(np.uint8), "m.h5: /layers/0")) == \
+    assert refused(lambda: layout.check_layer(w, b, m.astype(np.uint8), "m.h5: /layers/0")) == \
         "m.h5: /layers/0/mask must be bool (which weights exist), found uint8"
 
 
 @pytest.mark.parametrize("shape", [(3, 0), (0, 2)])
 def test_check_layer_refuses_a_layer_without_units(shape):
     w, b, m = layer(shape=shape)
-    assert message(lambda: layout.check_layer(w, b, m, "m.h5: /layers/0")) == \
+    assert refused(lambda: layout.check_layer(w, b, m, "m.h5: /layers/0")) == \
         f"m.h5: /layers/0 has shape {shape}: a layer without units (a prune that deleted it)"
 
 
@@ -233,14 +227,14 @@ def test_check_layer_refuses_a_layer_without_units(shape):
 def test_check_layer_refuses_values_that_are_not_finite(name, bad):
     w, b, m = layer()
     (w if name == "weights" else b).flat[-1] = bad
-    assert message(lambda: layout.check_layer(w, b, m, "m.h5: /layers/0")) == \
+    assert refused(lambda: layout.check_layer(w, b, m, "m.h5: /layers/0")) == \
         f"m.h5: /layers/0/{name} holds NaN or infinite values"
 
 
 def test_check_layer_refuses_a_masked_weight_that_is_not_zero():
     w, b, m = layer()
     m[2, 0] = False
-    assert message(lambda: layout.check_layer(w, b, m, "m.h5: /layers/0")) == \
+    assert refused(lambda: layout.check_layer(w, b, m, "m.h5: /layers/0")) == \
         "m.h5: /layers/0/weights: masked weights must be exactly 0"
 
 
@@ -249,7 +243,7 @@ def test_check_layer_refuses_a_masked_weight_that_is_not_zero():
 
 def test_check_mask_dtype_accepts_bool_only():
     layout.check_mask_dtype(np.dtype(bool), "m")
-    assert message(lambda: layout.check_mask_dtype(np.dtype(np.float32), "m.h5: /layers/0/mask")) == \
+    assert refused(lambda: layout.check_mask_dtype(np.dtype(np.float32), "m.h5: /layers/0/mask")) == \
         "m.h5: /layers/0/mask must be bool (which weights exist), found float32"
 
 
@@ -268,14 +262,14 @@ def test_check_metrics_accepts_a_documented_dataset_of_its_rank(group, name, ran
 @pytest.mark.parametrize("group, name, rank", METRIC_DATASETS)
 def test_check_metrics_refuses_a_documented_dataset_of_another_rank(group, name, rank):
     array = np.zeros((2, 3) if rank == 1 else (4,))
-    assert message(lambda: layout.check_metrics({group: {name: array}}, {}, "run/metrics.h5")) == \
+    assert refused(lambda: layout.check_metrics({group: {name: array}}, {}, "run/metrics.h5")) == \
         f"run/metrics.h5: /{group}/{name} must be {rank}-D, found shape {array.shape}"
 
 
 @pytest.mark.parametrize("group, name, rank", METRIC_DATASETS)
 def test_check_metrics_refuses_a_documented_dataset_of_text(group, name, rank):
     array = np.array([b"a", b"b"]).reshape((2,) + (1,) * (rank - 1))
-    assert message(lambda: layout.check_metrics({group: {name: array}}, {}, "run/metrics.h5")) == \
+    assert refused(lambda: layout.check_metrics({group: {name: array}}, {}, "run/metrics.h5")) == \
         f"run/metrics.h5: /{group}/{name} must hold numbers, found |S1"
 
 
@@ -287,7 +281,7 @@ def test_check_metrics_accepts_any_real_number_type(dtype):
 @pytest.mark.parametrize("dtype", [np.complex64, object, "U3"])
 def test_check_metrics_refuses_what_is_not_real_numbers(dtype):
     array = np.zeros(3, dtype=dtype)
-    assert "must hold numbers" in message(lambda: layout.check_metrics({"train": {"loss": array}}, {}, "m.h5"))
+    assert "must hold numbers" in refused(lambda: layout.check_metrics({"train": {"loss": array}}, {}, "m.h5"))
 
 
 def test_check_metrics_leaves_undocumented_datasets_alone():
@@ -297,12 +291,12 @@ def test_check_metrics_leaves_undocumented_datasets_alone():
 
 def test_check_metrics_checks_a_dataset_after_an_absent_one():
     arrays = {"train": {"seconds": np.zeros((2, 2))}}  # loss, train_accuracy, val_accuracy absent
-    assert "/train/seconds must be 1-D" in message(lambda: layout.check_metrics(arrays, {}, "m.h5"))
+    assert "/train/seconds must be 1-D" in refused(lambda: layout.check_metrics(arrays, {}, "m.h5"))
 
 
 @pytest.mark.parametrize("group, name", METRIC_SUMMARIES)
 def test_check_metrics_refuses_a_documented_summary_that_is_not_a_number(group, name):
-    assert message(lambda: layout.check_metrics({}, {group: {name: "0.9"}}, "run/metrics.h5")) == \
+    assert refused(lambda: layout.check_metrics({}, {group: {name: "0.9"}}, "run/metrics.h5")) == \
         f"run/metrics.h5: /{group}: attribute {name} must be a number, found '0.9'"
 
 
@@ -321,7 +315,7 @@ def test_checkpoint_attributes_are_all_required(name):
              "dataset_checksum": "ab12"}
     layout.check_attrs(attrs, layout.CHECKPOINT_ATTRS, "c.h5", required=True)
     del attrs[name]
-    assert message(lambda: layout.check_attrs(attrs, layout.CHECKPOINT_ATTRS, "c.h5", required=True)) == \
+    assert refused(lambda: layout.check_attrs(attrs, layout.CHECKPOINT_ATTRS, "c.h5", required=True)) == \
         f"c.h5: missing attribute {name}"
 
 
@@ -330,5 +324,5 @@ def test_checkpoint_attributes_have_their_documented_type(name, wanted):
     attrs = {"epoch": 1, "step": 0, "loss_sum": 2.5, "correct": 40, "seconds": 1.5, "t": 10, "optimizer": "adam",
              "dataset_checksum": "ab12"}
     attrs[name] = [1]
-    assert message(lambda: layout.check_attrs(attrs, layout.CHECKPOINT_ATTRS, "c.h5", required=True)) == \
+    assert refused(lambda: layout.check_attrs(attrs, layout.CHECKPOINT_ATTRS, "c.h5", required=True)) == \
         f"c.h5: attribute {name} must be {wanted}, found [1]"

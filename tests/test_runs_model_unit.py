@@ -12,16 +12,9 @@ import pytest
 
 from sparana_cli.engine.backend import CPU, backend_of, to_host
 from sparana_cli.engine.network import Network
-from sparana_cli.errors import UserError
 from sparana_cli.spec import spec_from_mapping, spec_to_yaml
 from sparana_cli.store import runs
-from tests.conftest import tiny_spec
-
-
-def refused(call, *args, **kwargs) -> str:
-    with pytest.raises(UserError) as info:
-        call(*args, **kwargs)
-    return str(info.value)
+from tests.conftest import refused, tiny_spec
 
 
 def net_6_5_3():

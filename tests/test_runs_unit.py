@@ -13,18 +13,13 @@ from datetime import datetime
 import h5py
 import pytest
 
-from sparana_cli.errors import RunFailed, UserError
+from sparana_cli.errors import RunFailed
 from sparana_cli.store import provenance, runs, runstate
+from tests.conftest import refused
 
 NOW = datetime(2026, 11, 21, 15, 30, 12)
 STAMP = "20261121-153012"
 NAME_RULE = "use at most 150 letters, digits, '.', '_' and '-', starting with a letter or digit"
-
-
-def refused(call, *args, **kwargs) -> str:
-    with pytest.raises(UserError) as info:
-        call(*args, **kwargs)
-    return str(info.value)
 
 
 def status_of(folder) -> dict:
