@@ -187,22 +187,16 @@ def test_a_folder_without_a_lock_file_is_not_locked(tmp_path):
 
 
 def test_take_lock_creates_the_lock_file_and_holds_it(tmp_path):
-    handle = runstate.take_lock(tmp_path)
-    try:
+    with runstate.take_lock(tmp_path) as handle:  # the lock file's handle: closing it releases the lock
         assert handle is not None
         assert (tmp_path / "lock").is_file()
         assert runstate.is_locked(tmp_path) is True
         assert runstate.is_locked(tmp_path) is True  # asking twice does not release it
-    finally:
-        handle.close()
 
 
 def test_a_held_lock_cannot_be_taken_again(tmp_path):
-    handle = runstate.take_lock(tmp_path)
-    try:
+    with runstate.take_lock(tmp_path):
         assert runstate.take_lock(tmp_path) is None
-    finally:
-        handle.close()
 
 
 def test_closing_the_handle_releases_the_lock(tmp_path):
@@ -266,21 +260,15 @@ def test_without_fcntl_a_lock_is_an_open_file_and_nothing_is_locked(tmp_path, mo
 
 
 def test_a_finished_folder_is_completed_whatever_its_status_says(tmp_path):
-    handle = runstate.take_lock(tmp_path)
-    try:
+    with runstate.take_lock(tmp_path):
         assert runstate.effective_state(tmp_path, {"state": "failed"}, finished=True) == "completed"
         assert runstate.effective_state(tmp_path, None, finished=True) == "completed"
-    finally:
-        handle.close()
 
 
 def test_an_unfinished_locked_folder_is_running(tmp_path):
-    handle = runstate.take_lock(tmp_path)
-    try:
+    with runstate.take_lock(tmp_path):
         assert runstate.effective_state(tmp_path, {"state": "interrupted"}, finished=False) == "running"
         assert runstate.effective_state(tmp_path, None, finished=False) == "running"
-    finally:
-        handle.close()
 
 
 @pytest.mark.parametrize("recorded", ["interrupted", "failed"])
